@@ -1,0 +1,67 @@
+"""Checkpoints as data (nanoGPT style): state_dicts, optimizer states, step, RNG states, config.
+
+Written atomically (temp file + rename) and read with `torch.load(..., weights_only=True)`, so a
+checkpoint can never run code, and an interrupted write never leaves a half file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mixgan.errors import CheckpointError
+
+CHECKPOINT = "checkpoint.pt"
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
+    """torch.save to a temp file in the same folder, then os.replace (atomic on POSIX)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint as data; a missing, truncated or foreign file gives a CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile,
+            pickle.UnpicklingError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({first[:120]})") from None
+    if not isinstance(state, dict) or "step" not in state or "config" not in state:
+        raise CheckpointError(f"checkpoint {path} is not a mixgan checkpoint (no step/config)")
+    return state
+
+
+def rng_state(generators: dict[str, torch.Generator]) -> dict[str, Any]:
+    """Every RNG state that affects training: the run's generators, torch's CPU and CUDA RNGs."""
+    state: dict[str, Any] = {name: g.get_state() for name, g in generators.items()}
+    state["torch_cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        state["torch_cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(generators: dict[str, torch.Generator], state: dict[str, Any]) -> None:
+    """Restore what `rng_state` saved."""
+    for name, g in generators.items():
+        g.set_state(state[name].cpu() if hasattr(state[name], "cpu") else state[name])
+    torch.set_rng_state(state["torch_cpu"])
+    if "torch_cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["torch_cuda"])

@@ -1,0 +1,89 @@
+"""Run directories: safe names, exclusive creation, atomic JSON, provenance (versions, git)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from mixgan.errors import ConfigError
+
+_SAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
+
+
+def safe_name(name: str) -> str:
+    """A run name that stays one folder inside the runs dir: no separators, no leading dots."""
+    cleaned = _SAFE.sub("-", name).strip("-.")
+    if not cleaned:
+        raise ConfigError(f"run.name: {name!r} has no usable characters; accepted: A-Z a-z 0-9 . _ = + -")
+    return cleaned[:128]
+
+
+def new_run_dir(parent: str | Path, name: str, unique: bool) -> Path:
+    """Create parent/name; with `unique`, append -2, -3, … instead of reusing an existing dir.
+
+    An existing run dir is never overwritten: without `unique` that is an error (use --resume).
+    """
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    base = safe_name(name)
+    for i in range(1, 10_000):
+        cand = parent / (base if i == 1 else f"{base}-{i}")
+        try:
+            cand.mkdir()
+            return cand
+        except FileExistsError:
+            if not unique:
+                raise ConfigError(
+                    f"run dir {cand} already exists; choose another run.name or continue it "
+                    f"with --resume {cand}"
+                ) from None
+    raise ConfigError(f"too many runs named {base} in {parent}")
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON through a temp file and a rename, so readers never see half a file."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2, allow_nan=True)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file (NaN/Infinity allowed, as written for diverged runs)."""
+    return json.loads(Path(path).read_text())
+
+
+def provenance() -> dict[str, Any]:
+    """Versions of Python, torch and mixgan, and the git commit of the code when there is one."""
+    import platform
+
+    import torch
+
+    import mixgan
+
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "mixgan": mixgan.__version__,
+        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+    }
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(mixgan.__file__).parent,
+            capture_output=True, text=True, timeout=5,
+        )
+        info["git"] = out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        info["git"] = None
+    return info

@@ -1,0 +1,144 @@
+"""Config schemas of the tasks: one dataclass tree per task, with defaults and validation.
+
+The GAN defaults are the main job, `python -m mixgan.train [--mixup]` (configs/gan/default.yaml
+holds the same values; a test keeps the two equal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from mixgan.config import check, check_choice, register_task
+
+
+@dataclass
+class RunSection:
+    """Where the run goes and how often it is checkpointed."""
+
+    dir: str = "runs"  # parent folder of run dirs
+    name: str = ""  # run dir name; empty: <data>-<objective>-s<seed>, made unique
+    checkpoint_every: int = 500  # iterations between checkpoints (0: only at the end)
+    progress: bool = True  # tqdm progress bar on the console
+
+
+@dataclass
+class GanData:
+    """Toy 2-D mixtures (paper Fig. 5 geometry by default)."""
+
+    name: str = "grid25"  # ring8 | grid25
+    std: float = 0.01  # std of every Gaussian (paper: 0.01)
+    radius: float = 1.0  # ring radius (paper: 1)
+    spacing: float = 0.5  # grid step; means in spacing*{-2..2}^2 (paper: 0.5)
+
+
+@dataclass
+class GanModel:
+    """MLP generator and discriminator (paper Fig. 5: 3 hidden layers of 512 ReLU units)."""
+
+    name: str = "mlp"
+    hidden: int = 512
+    depth: int = 3
+    latent_dim: int = 2  # the authors swept 2, 5, 10
+
+
+@dataclass
+class GanObjective:
+    """Discriminator objective: `erm` or `mixup` (paper §3.7)."""
+
+    name: str = "erm"  # erm | mixup
+    alpha: float = 0.2  # Beta(alpha, alpha), or the upper end of Uniform(0, alpha)
+    lam: str = "uniform"  # beta (paper text) | uniform (authors' demo)
+    per_sample: bool = True  # one lambda per example (True) or one per batch
+    pairs: str = "any"  # real_fake (paper formula) | any (authors' demo: shuffled real+fake pairs)
+    g_loss: str = "saturating"  # saturating (minimax, authors' demo) | non_saturating
+
+
+@dataclass
+class GanTrain:
+    """Optimization: Adam with PyTorch defaults, 5 D steps per G step (paper Fig. 5)."""
+
+    iterations: int = 1500  # generator steps
+    batch_size: int = 128
+    d_steps: int = 5
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+
+
+@dataclass
+class GanMetrics:
+    """How often metrics, pictures and quality are measured (never every step: no host sync)."""
+
+    every: int = 100  # iterations between metric read-backs (stability + quality)
+    image_every: int = 500  # iterations between sample pictures (0: only at the end)
+    n_samples: int = 2500  # samples for modes / high quality / reverse KL (VEEGAN, PacGAN)
+    hq_sigmas: float = 3.0  # a sample is high quality within hq_sigmas * std of its mean
+
+
+@dataclass
+class GanConfig:
+    """A toy GAN run."""
+
+    task: str = "gan"
+    seed: int = 0
+    device: str = "auto"  # auto (CUDA when present) | cpu | cuda | cuda:N
+    data: GanData = field(default_factory=GanData)
+    model: GanModel = field(default_factory=GanModel)
+    objective: GanObjective = field(default_factory=GanObjective)
+    train: GanTrain = field(default_factory=GanTrain)
+    metrics: GanMetrics = field(default_factory=GanMetrics)
+    run: RunSection = field(default_factory=RunSection)
+
+
+def check_device(device: str) -> None:
+    """Accept auto, cpu, cuda, cuda:N."""
+    ok = device in ("auto", "cpu", "cuda") or (
+        device.startswith("cuda:") and device[5:].isdigit()
+    )
+    check(ok, "device", "auto, cpu, cuda, cuda:N", device)
+
+
+def check_run(run: RunSection) -> None:
+    """Shared checks of the run section."""
+    check(run.checkpoint_every >= 0, "run.checkpoint_every", "an integer >= 0", run.checkpoint_every)
+    check(bool(run.dir), "run.dir", "a folder path", run.dir)
+
+
+def validate_gan(cfg: GanConfig) -> None:
+    """Reject values no GAN run can use, with the key and what is accepted."""
+    from mixgan.data import GAN_DATA
+    from mixgan.objectives.gan import G_LOSSES, GAN_OBJECTIVES
+
+    check_device(cfg.device)
+    check_run(cfg.run)
+    check(cfg.seed >= 0, "seed", "an integer >= 0", cfg.seed)
+    check_choice(cfg.data.name, "data.name", GAN_DATA)
+    check(cfg.data.std > 0, "data.std", "a number > 0", cfg.data.std)
+    check(cfg.data.radius > 0, "data.radius", "a number > 0", cfg.data.radius)
+    check(cfg.data.spacing > 0, "data.spacing", "a number > 0", cfg.data.spacing)
+    check_choice(cfg.model.name, "model.name", ["mlp"])
+    for key in ("hidden", "depth", "latent_dim"):
+        value = getattr(cfg.model, key)
+        check(value >= 1, f"model.{key}", "an integer >= 1", value)
+    obj = cfg.objective
+    check_choice(obj.name, "objective.name", GAN_OBJECTIVES)
+    check(obj.alpha > 0, "objective.alpha", "a number > 0", obj.alpha)
+    check_choice(obj.lam, "objective.lam", ["beta", "uniform"])
+    check(obj.lam != "uniform" or obj.alpha <= 1, "objective.alpha",
+          "a number in (0, 1] with objective.lam=uniform", obj.alpha)
+    check_choice(obj.pairs, "objective.pairs", ["real_fake", "any"])
+    check_choice(obj.g_loss, "objective.g_loss", G_LOSSES)
+    tr = cfg.train
+    for key in ("iterations", "batch_size", "d_steps"):
+        check(getattr(tr, key) >= 1, f"train.{key}", "an integer >= 1", getattr(tr, key))
+    check(tr.lr > 0, "train.lr", "a number > 0", tr.lr)
+    for key in ("beta1", "beta2"):
+        check(0 <= getattr(tr, key) < 1, f"train.{key}", "a number in [0, 1)", getattr(tr, key))
+    m = cfg.metrics
+    check(m.every >= 1, "metrics.every", "an integer >= 1", m.every)
+    check(m.image_every >= 0, "metrics.image_every", "an integer >= 0", m.image_every)
+    check(m.n_samples >= 1, "metrics.n_samples", "an integer >= 1", m.n_samples)
+    check(m.hq_sigmas > 0, "metrics.hq_sigmas", "a number > 0", m.hq_sigmas)
+
+
+register_task("gan", GanConfig, validate_gan)

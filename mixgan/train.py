@@ -1,0 +1,150 @@
+"""`python -m mixgan.train [--mixup] [--config F] [--seed N] [--key.sub=value ...]`: one training run.
+
+Bad input (unknown key, wrong type, invalid value, missing data, broken checkpoint) prints one
+line and exits with code 2 before any run dir is created; a diverged run exits 0 (it is a result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mixgan.checkpoint import CHECKPOINT, load_checkpoint
+from mixgan.config import config_from_dict, load_config, parse_value, save_config
+from mixgan.errors import ConfigError, MixganError
+
+# task -> "module:Class" of its trainer, imported only when used (no work at import time)
+TRAINERS = {"gan": "mixgan.trainers.gan:GanTrainer"}
+# keys that may change when a run is resumed (e.g. to extend it); anything else would fork it
+RESUME_KEYS = {"train.iterations", "train.epochs", "run.progress", "run.checkpoint_every", "device"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise ConfigError(message)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m mixgan.train", description=__doc__.splitlines()[0],
+                epilog="Any config key can be set as --section.key=value (e.g. "
+                       "--train.iterations=500 --objective.alpha=0.5).")
+    p.add_argument("--config", help="YAML preset (e.g. configs/gan/ring8_fig5.yaml)")
+    p.add_argument("--task", help=f"task when no --config sets it: {', '.join(TRAINERS)}")
+    p.add_argument("--mixup", action="store_true", help="use the mixup objective (objective.name=mixup)")
+    p.add_argument("--seed", type=int, help="random seed (config key seed)")
+    p.add_argument("--device", help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+    return p
+
+
+def parse_overrides(rest: list[str]) -> list[tuple[str, Any]]:
+    """`--a.b=c` and `--a.b c` pairs; anything else is an error naming the argument."""
+    out: list[tuple[str, Any]] = []
+    i = 0
+    while i < len(rest):
+        arg = rest[i]
+        if not arg.startswith("--") or len(arg) < 3:
+            raise ConfigError(f"unexpected argument {arg!r}; config keys are given as --section.key=value")
+        key, eq, value = arg[2:].partition("=")
+        if not eq:
+            if i + 1 >= len(rest) or rest[i + 1].startswith("--"):
+                raise ConfigError(f"--{key}: missing value (write --{key}=VALUE)")
+            value, i = rest[i + 1], i + 1
+        out.append((key, parse_value(value)))
+        i += 1
+    return out
+
+
+def resolve_device(name: str) -> torch.device:
+    """`auto` picks CUDA when present; asking for CUDA without one is a config error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device: {name} requested but CUDA is not available; accepted: auto, cpu")
+    return torch.device(name)
+
+
+def make_trainer(cfg: Any) -> Any:
+    module, cls = TRAINERS[cfg.task].split(":")
+    return getattr(importlib.import_module(module), cls)(cfg, resolve_device(cfg.device))
+
+
+def cli_overrides(args: argparse.Namespace, rest: list[str]) -> list[tuple[str, Any]]:
+    overrides = parse_overrides(rest)
+    if args.mixup:
+        overrides.append(("objective.name", "mixup"))
+    if args.seed is not None:
+        overrides.append(("seed", args.seed))
+    if args.device is not None:
+        overrides.append(("device", args.device))
+    return overrides
+
+
+def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, dict[str, Any]]:
+    """Rebuild a run from its checkpoint (weights, optimizers, step, RNG) and saved config."""
+    from mixgan.config import set_dotted
+
+    state = load_checkpoint(run_dir / CHECKPOINT)
+    data = state["config"]
+    for key, value in overrides:
+        if key not in RESUME_KEYS:
+            keys = ", ".join(sorted(RESUME_KEYS))
+            raise ConfigError(f"{key} cannot change when resuming; accepted: {keys}")
+        set_dotted(data, key, value)
+    cfg = config_from_dict(data)
+    trainer = make_trainer(cfg)
+    trainer.load_state_dict(state["trainer"])
+    trainer.step = int(state["step"])
+    return cfg, trainer, state
+
+
+def run_one(cfg: Any, trainer: Any | None = None) -> dict[str, Any]:
+    """Create the run dir (never reusing one), save the config, train, return the summary."""
+    from mixgan.rundir import new_run_dir
+    from mixgan.trainers.loop import print_summary, run_loop
+
+    trainer = trainer or make_trainer(cfg)
+    name = cfg.run.name or f"{cfg.data.name}-{cfg.objective.name}-s{cfg.seed}"
+    run_dir = new_run_dir(cfg.run.dir, name, unique=not cfg.run.name)
+    save_config(cfg, run_dir / "config.yaml")
+    summary = run_loop(trainer, cfg, run_dir)
+    print_summary(summary, trainer.summary_keys)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (0 done or diverged, 2 bad input, 130 interrupted)."""
+    try:
+        args, rest = make_parser().parse_known_args(argv)
+        overrides = cli_overrides(args, rest)
+        if args.resume:
+            from mixgan.trainers.loop import print_summary, run_loop
+
+            run_dir = Path(args.resume)
+            cfg, trainer, state = resume(run_dir, overrides)
+            summary = run_loop(trainer, cfg, run_dir, resumed=True,
+                               wall_time=float(state.get("wall_time", 0.0)))
+            print_summary(summary, trainer.summary_keys)
+        else:
+            if args.task is not None and args.task not in TRAINERS:
+                raise ConfigError(f"--task: unknown task {args.task!r}; accepted: {', '.join(TRAINERS)}")
+            cfg = load_config(args.config, overrides, task=args.task)
+            if cfg.task not in TRAINERS:
+                raise ConfigError(f"task: {cfg.task!r} has no trainer yet; accepted: {', '.join(TRAINERS)}")
+            summary = run_one(cfg)
+    except MixganError as err:
+        print(f"mixgan.train: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mixgan.train: interrupted", file=sys.stderr)
+        return 130
+    return 130 if summary["status"] == "interrupted" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

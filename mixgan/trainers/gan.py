@@ -1,0 +1,150 @@
+"""The toy GAN trainer: Adam, k D steps per G step (paper Fig. 5), metrics every K iterations.
+
+One iteration (`train_step`) is a function of tensors with no host sync: data and noise are drawn
+on the device from the run's generator, losses and gradient norms are summed on the device, and
+they are read back only when `measure` runs (every `metrics.every` iterations).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from mixgan.checkpoint import rng_state, set_rng_state
+from mixgan.data import GAN_DATA
+from mixgan.metrics.stability import grad_norm, probe_discriminator
+from mixgan.metrics.toy import mode_stats
+from mixgan.models.mlp import mlp
+from mixgan.objectives.gan import make_gan_objective
+from mixgan.runlog import RunLogger
+
+# Summed on the device every iteration, averaged over the window at each measurement.
+WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
+
+
+def make_adam(params: Any, cfg: Any, device: torch.device) -> torch.optim.Adam:
+    """Adam with the config's lr/betas; foreach kernels (one launch for all tensors)."""
+    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), foreach=True)
+
+
+def eval_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
+    """A generator for measurements only, so that measuring never shifts the training stream."""
+    return torch.Generator(device).manual_seed((seed * 1_000_003 + step) % (2**63))
+
+
+class GanTrainer:
+    """Toy-GAN state (G, D, optimizers, RNG) and its one-iteration step."""
+
+    unit = "it"
+    watch_keys = ("loss/D", "loss/G")
+    summary_keys = ("quality/modes", "quality/high_quality", "quality/reverse_kl",
+                    "loss/D", "loss/G", "stability/grad_input_real")
+
+    def __init__(self, cfg: Any, device: torch.device) -> None:
+        self.cfg, self.device = cfg, device
+        d, m = cfg.data, cfg.model
+        self.data = GAN_DATA[d.name](std=d.std, radius=d.radius, spacing=d.spacing).to(device)
+        torch.manual_seed(cfg.seed)  # parameter init
+        self.G = mlp(m.latent_dim, 2, m.hidden, m.depth).to(device)
+        self.D = mlp(2, 1, m.hidden, m.depth).to(device)
+        self.opt_G = make_adam(self.G.parameters(), cfg.train, device)
+        self.opt_D = make_adam(self.D.parameters(), cfg.train, device)
+        self.objective = make_gan_objective(cfg.objective)
+        self.gen = torch.Generator(device).manual_seed(cfg.seed)
+        # A fixed noise batch for every sample picture (DESIGN.md, habit 5).
+        self.fixed_z = torch.randn(512, m.latent_dim, device=device,
+                                   generator=torch.Generator(device).manual_seed(cfg.seed + 1))
+        self.step = 0
+        self.total = cfg.train.iterations
+        self._reset_window()
+
+    # -- the hot path -------------------------------------------------------------------------
+    def _noise(self, n: int) -> Tensor:
+        return torch.randn(n, self.cfg.model.latent_dim, device=self.device, generator=self.gen)
+
+    def train_step(self) -> dict[str, Tensor]:
+        """One iteration: `d_steps` D updates, then one G update. Returns detached 0-dim tensors."""
+        B, obj = self.cfg.train.batch_size, self.objective
+        n = B * obj.d_batches
+        for _ in range(self.cfg.train.d_steps):
+            real = self.data.sample(n, self.gen)
+            with torch.no_grad():  # no backprop through G in D steps
+                fake = self.G(self._noise(n))
+            loss_d = obj.d_loss(self.D, real, fake, self.gen)
+            self.opt_D.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_D.step()
+        gn_d = grad_norm(self.D)
+        real = self.data.sample(B, self.gen)
+        fake = self.G(self._noise(B))
+        loss_g = obj.g_loss(self.D, real, fake, self.gen)
+        self.opt_G.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_G.step()
+        # D's grads from G's backward are never used: D's next step zeroes them first.
+        return {"loss/D": loss_d.detach(), "loss/G": loss_g.detach(),
+                "stability/grad_norm_D": gn_d, "stability/grad_norm_G": grad_norm(self.G)}
+
+    def _reset_window(self) -> None:
+        self.window = torch.zeros(len(WINDOW_KEYS), device=self.device)
+        self.window_n = 0
+
+    def advance(self) -> None:
+        out = self.train_step()
+        self.window += torch.stack([out[k] for k in WINDOW_KEYS])
+        self.window_n += 1
+        self.step += 1
+
+    # -- measurements (host sync happens here, every K iterations) -----------------------------
+    def measure_due(self) -> bool:
+        return self.step % self.cfg.metrics.every == 0 or self.step == self.total
+
+    def pictures_due(self) -> bool:
+        every = self.cfg.metrics.image_every
+        return (every > 0 and self.step % every == 0) or self.step == self.total
+
+    @torch.no_grad()
+    def sample(self, n: int, gen: torch.Generator) -> Tensor:
+        return self.G(torch.randn(n, self.cfg.model.latent_dim, device=self.device, generator=gen))
+
+    def measure(self) -> dict[str, float]:
+        """Window means of losses and grad norms, D probes, and mode quality on fresh samples."""
+        gen = eval_generator(self.cfg.seed, self.step, self.device)
+        means = self.window / max(self.window_n, 1)
+        out: dict[str, Tensor] = dict(zip(WINDOW_KEYS, means))
+        B = self.cfg.train.batch_size
+        real = self.data.sample(B, gen)
+        out.update(probe_discriminator(self.D, real, self.sample(B, gen), gen))
+        samples = self.sample(self.cfg.metrics.n_samples, gen)
+        out.update(mode_stats(samples, self.data.means, self.data.std, self.cfg.metrics.hq_sigmas))
+        self._reset_window()
+        values = torch.stack([v.float() for v in out.values()]).tolist()  # the one host sync
+        return dict(zip(out, values))
+
+    def pictures(self, logger: RunLogger) -> None:
+        from mixgan.plots import toy_samples_figure
+
+        with torch.no_grad():
+            fake = self.G(self.fixed_z)
+        real = self.data.sample(512, eval_generator(self.cfg.seed, 0, self.device))
+        fig = toy_samples_figure(real.cpu(), fake.cpu(), self.D, self.device,
+                                 title=f"{self.cfg.objective.name}, step {self.step}")
+        logger.figure("samples", fig, self.step)
+
+    # -- checkpointing ------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"G": self.G.state_dict(), "D": self.D.state_dict(),
+                "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+                "window": self.window, "window_n": self.window_n,
+                "rng": rng_state({"gen": self.gen})}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.window = state["window"].to(self.device)
+        self.window_n = int(state["window_n"])
+        set_rng_state({"gen": self.gen}, state["rng"])

@@ -1,0 +1,23 @@
+"""Test helpers: tiny, fast GAN runs through the real CLI entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mixgan.train import main
+
+# A small network and few iterations: the whole CLI path runs in about a second.
+TINY = ["--model.hidden=32", "--train.iterations=40", "--metrics.every=10", "--metrics.image_every=20",
+        "--metrics.n_samples=200", "--run.progress=false", "--run.checkpoint_every=20"]
+
+
+def train(tmp_path: Path, *args: str, name: str = "run") -> Path:
+    """Run `python -m mixgan.train` in-process; return the run dir."""
+    code = main([*TINY, f"--run.dir={tmp_path}", f"--run.name={name}", *args])
+    assert code == 0
+    return tmp_path / name
+
+
+def rows(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]

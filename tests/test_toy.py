@@ -1,0 +1,79 @@
+"""Toy mixtures and the VEEGAN/PacGAN mode metrics."""
+
+import math
+
+import pytest
+import torch
+
+from mixgan.data import GAN_DATA
+from mixgan.data.toy import grid_means, ring_means
+from mixgan.metrics.toy import mode_stats
+
+
+def test_ring_means_follow_the_paper():
+    m = ring_means(8, 1.0)
+    assert torch.allclose(m.norm(dim=1), torch.ones(8))
+    assert torch.allclose(m[0], torch.tensor([0.0, 1.0]), atol=1e-7)  # (sin 0, cos 0)
+    assert torch.allclose(ring_means(8, 2.0).norm(dim=1), torch.full((8,), 2.0))
+
+
+def test_grid_means_paper_and_pacgan():
+    assert set(grid_means(5, 0.5)[:, 0].tolist()) == {-1.0, -0.5, 0.0, 0.5, 1.0}
+    assert set(grid_means(5, 2.0)[:, 1].tolist()) == {-4.0, -2.0, 0.0, 2.0, 4.0}
+    assert grid_means(5, 0.5).unique(dim=0).shape == (25, 2)
+
+
+@pytest.mark.parametrize("name,k", [("ring8", 8), ("grid25", 25)])
+def test_samples_have_the_right_means_and_std(name, k):
+    data = GAN_DATA[name](std=0.05, radius=2.0, spacing=2.0)
+    x = data.sample(100_000, torch.Generator().manual_seed(0))
+    idx = torch.cdist(x, data.means).argmin(1)
+    resid = x - data.means[idx]
+    assert abs(resid.std().item() - 0.05) < 0.002
+    assert resid.mean(0).abs().max() < 0.002
+    counts = torch.bincount(idx, minlength=k).float() / x.shape[0]
+    assert torch.allclose(counts, torch.full((k,), 1 / k), atol=0.01)
+
+
+def test_sampling_is_seeded():
+    data = GAN_DATA["grid25"]()
+    a = data.sample(10, torch.Generator().manual_seed(7))
+    b = data.sample(10, torch.Generator().manual_seed(7))
+    assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("name,k", [("ring8", 8), ("grid25", 25)])
+def test_real_samples_score_perfectly(name, k):
+    data = GAN_DATA[name]()
+    s = mode_stats(data.sample(2500, torch.Generator().manual_seed(1)), data.means, data.std)
+    assert s["quality/modes"].item() == k
+    assert s["quality/high_quality"].item() > 0.985  # 3σ in 2-D keeps 98.9%
+    assert s["quality/reverse_kl"].item() < 0.02
+
+
+def test_collapsed_samples_have_one_mode_and_max_kl():
+    data = GAN_DATA["ring8"]()
+    collapsed = data.means[3].expand(2500, 2) + 0.001 * torch.randn(2500, 2)
+    s = mode_stats(collapsed, data.means, data.std)
+    assert s["quality/modes"].item() == 1
+    assert s["quality/high_quality"].item() == 1.0
+    assert s["quality/reverse_kl"].item() == pytest.approx(math.log(8), rel=1e-5)
+
+
+def test_far_or_nan_samples_are_not_high_quality():
+    data = GAN_DATA["ring8"]()
+    far = torch.full((100, 2), 5.0)
+    far[0] = float("nan")
+    s = mode_stats(far, data.means, data.std)
+    assert s["quality/modes"].item() == 0 and s["quality/high_quality"].item() == 0
+    assert s["quality/reverse_kl"].item() == pytest.approx(math.log(8))
+
+
+def test_reverse_kl_hand_computed():
+    # 3 of 4 HQ samples in mode 0, 1 in mode 1, of 8: KL = .75 log(.75·8) + .25 log(.25·8)
+    data = GAN_DATA["ring8"]()
+    pts = torch.stack([data.means[0]] * 3 + [data.means[1]])
+    s = mode_stats(pts, data.means, data.std)
+    expected = 0.75 * math.log(6) + 0.25 * math.log(2)
+    assert s["quality/reverse_kl"].item() == pytest.approx(expected, rel=1e-5)
+    assert s["quality/modes"].item() == 2

@@ -1,0 +1,149 @@
+"""The main job end to end, through the CLI: outputs, determinism, resume, bad input, divergence."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from mixgan.checkpoint import CHECKPOINT
+from mixgan.train import main
+from mixgan.trainers.gan import GanTrainer
+
+from runhelp import TINY, rows, train
+
+STABILITY = ["loss/D", "loss/G", "stability/D_real", "stability/D_fake", "stability/grad_norm_D",
+             "stability/grad_norm_G", "stability/grad_input_real", "stability/grad_input_fake",
+             "stability/grad_input_mixed"]
+QUALITY = ["quality/modes", "quality/high_quality", "quality/reverse_kl"]
+
+
+def test_run_writes_tensorboard_jsonl_summary(tmp_path):
+    run = train(tmp_path, "--mixup")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(run), size_guidance={"scalars": 0, "images": 0})
+    acc.Reload()
+    tags = set(acc.Tags()["scalars"])
+    assert set(STABILITY + QUALITY) <= tags
+    assert "samples" in acc.Tags()["images"]
+    assert [e.step for e in acc.Scalars("quality/modes")] == [10, 20, 30, 40]
+    lines = rows(run)
+    assert [r["step"] for r in lines] == [10, 20, 30, 40]
+    assert set(STABILITY + QUALITY) <= set(lines[0])  # same names in jsonl and TensorBoard
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["step"] == 40
+    assert summary["final"]["quality/modes"] == lines[-1]["quality/modes"]
+    assert summary["versions"]["torch"] == torch.__version__
+    assert (run / "config.yaml").exists() and (run / CHECKPOINT).exists()
+
+
+def test_same_seed_same_metrics_other_seed_differs(tmp_path):
+    a = rows(train(tmp_path, "--seed=3", name="a"))
+    b = rows(train(tmp_path, "--seed=3", name="b"))
+    c = rows(train(tmp_path, "--seed=4", name="c"))
+    assert a == b
+    assert a != c
+
+
+def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
+    full = rows(train(tmp_path, "--mixup", "--objective.lam=beta", name="full"))
+    original = GanTrainer.advance
+
+    def interrupt_at_25(self):
+        original(self)
+        if self.step == 25:  # a real SIGINT, as from Ctrl-C, in the middle of a metrics window
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(GanTrainer, "advance", interrupt_at_25)
+    code = main([*TINY, f"--run.dir={tmp_path}", "--run.name=cut", "--mixup", "--objective.lam=beta"])
+    assert code == 130
+    cut = tmp_path / "cut"
+    assert json.loads((cut / "summary.json").read_text())["status"] == "interrupted"
+    assert [r["step"] for r in rows(cut)] == [10, 20]
+    monkeypatch.setattr(GanTrainer, "advance", original)
+    assert main(["--resume", str(cut), "--run.progress=false"]) == 0
+    assert rows(cut) == full
+    assert json.loads((cut / "summary.json").read_text())["status"] == "completed"
+
+
+def test_forced_nan_gives_status_diverged(tmp_path, monkeypatch):
+    original = GanTrainer.advance
+
+    def poison(self):
+        original(self)
+        if self.step == 15:
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.fill_(float("nan"))
+
+    monkeypatch.setattr(GanTrainer, "advance", poison)
+    run = train(tmp_path)
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["status"] == "diverged" and summary["diverged_at"] == 20
+    assert [r["step"] for r in rows(run)] == [10, 20]
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "mixgan.train", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--objective.alpha=0"], "objective.alpha"),
+        (["--objective.alpha=-1"], "objective.alpha"),
+        (["--train.iterations=0"], "train.iterations"),
+        (["--data.name=spiral"], "data.name"),
+        (["--objective.name=wgan"], "objective.name"),
+        (["--train.batchsize=3"], "unknown config key train.batchsize"),
+        (["--train.iterations=ten"], "train.iterations: expected int"),
+        (["--config=nope.yaml"], "config file not found"),
+        (["--task=draw"], "unknown task"),
+        (["stray"], "unexpected argument"),
+        (["--seed=x"], "--seed"),
+    ],
+)
+def test_bad_input_exit_2_one_line_no_run_dir(tmp_path, args, fragment):
+    res = cli(f"--run.dir={tmp_path / 'runs'}", *args)
+    assert res.returncode == 2
+    assert fragment in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_corrupted_checkpoint_is_a_clear_error(tmp_path):
+    run = train(tmp_path)
+    ckpt = run / CHECKPOINT
+    before = sorted(p.name for p in run.iterdir())
+    ckpt.write_bytes(ckpt.read_bytes()[:1000])
+    res = cli("--resume", str(run))
+    assert res.returncode == 2 and "truncated or corrupted" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert sorted(p.name for p in run.iterdir()) == before
+    res = cli("--resume", str(tmp_path / "nothing"))
+    assert res.returncode == 2 and "no checkpoint" in res.stderr
+
+
+def test_existing_run_dir_is_never_overwritten(tmp_path):
+    train(tmp_path, name="same")
+    assert main([*TINY, f"--run.dir={tmp_path}", "--run.name=same"]) == 2
+    # Without a name, runs get unique dirs next to each other.
+    assert main([*TINY, f"--run.dir={tmp_path}"]) == 0
+    assert main([*TINY, f"--run.dir={tmp_path}"]) == 0
+    assert {"grid25-erm-s0", "grid25-erm-s0-2"} <= {p.name for p in tmp_path.iterdir()}
+
+
+def test_run_name_cannot_escape_the_runs_dir(tmp_path):
+    runs = tmp_path / "runs"
+    assert main([*TINY, f"--run.dir={runs}", "--run.name=../../escape"]) == 0
+    assert (runs / "escape").is_dir() and not (tmp_path / "escape").exists()
+
+
+def test_resume_rejects_changing_the_objective(tmp_path):
+    run = train(tmp_path)
+    assert main(["--resume", str(run), "--objective.name=mixup"]) == 2
