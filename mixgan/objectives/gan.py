@@ -38,8 +38,10 @@ class ErmGan:
         self.g_loss_name = g_loss
 
     def d_loss(self, D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator) -> Tensor:
-        # BCE(d(x), 1) + BCE(d(g(z)), 0) = softplus(−d(x)) + softplus(d(g(z)))
-        return F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()
+        # BCE(d(x), 1) + BCE(d(g(z)), 0) = softplus(−d(x)) + softplus(d(g(z))); one forward
+        # pass over both halves (a bigger matmul runs faster than two small ones).
+        d_real, d_fake = D(torch.cat([real, fake])).split([real.shape[0], fake.shape[0]])
+        return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
 
     def g_loss(self, D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator) -> Tensor:
         return _g_loss_unmixed(D, fake, self.g_loss_name)
