@@ -85,17 +85,17 @@ class MixupGan:
             x2, y2 = self._shuffled(real[n:], fake[n:], gen)
             lam = self._lam(x1.shape[0], gen)
             # x̃ = λ·x1 + (1−λ)·x2, ỹ = λ·y1 + (1−λ)·y2; loss BCE(d(x̃), ỹ)
-            return F.binary_cross_entropy_with_logits(D(mix(x1, x2, lam)).squeeze(1), mix(y1, y2, lam))
+            return F.binary_cross_entropy_with_logits(D(mix(x1, x2, lam)).reshape(-1), mix(y1, y2, lam))
         lam = self._lam(real.shape[0], gen)
         # x̃ = λ·x + (1−λ)·g(z); loss BCE(d(x̃), λ)   (§3.7)
-        return F.binary_cross_entropy_with_logits(D(mix(real, fake, lam)).squeeze(1), lam)
+        return F.binary_cross_entropy_with_logits(D(mix(real, fake, lam)).reshape(-1), lam)
 
     def g_loss(self, D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator) -> Tensor:
         if self.pairs == "any" or self.g_loss_name == "non_saturating":
             return _g_loss_unmixed(D, fake, self.g_loss_name)
         lam = self._lam(real.shape[0], gen)
         # Minimax (§3.7): max_g min_d BCE(d(λx + (1−λ)g(z)), λ), so G minimizes −BCE(d(x̃), λ).
-        return -F.binary_cross_entropy_with_logits(D(mix(real, fake, lam)).squeeze(1), lam)
+        return -F.binary_cross_entropy_with_logits(D(mix(real, fake, lam)).reshape(-1), lam)
 
 
 GAN_OBJECTIVES = {"erm": ErmGan, "mixup": MixupGan}
