@@ -92,41 +92,48 @@ def cli(*args, cwd=None):
                           cwd=cwd, timeout=120)
 
 
-@pytest.mark.parametrize(
-    "args,fragment",
-    [
-        (["--objective.alpha=0"], "objective.alpha"),
-        (["--objective.alpha=-1"], "objective.alpha"),
-        (["--train.iterations=0"], "train.iterations"),
-        (["--data.name=spiral"], "data.name"),
-        (["--objective.name=wgan"], "objective.name"),
-        (["--train.batchsize=3"], "unknown config key train.batchsize"),
-        (["--train.iterations=ten"], "train.iterations: expected int"),
-        (["--config=nope.yaml"], "config file not found"),
-        (["--task=draw"], "unknown task"),
-        (["stray"], "unexpected argument"),
-        (["--seed=x"], "--seed"),
-    ],
-)
-def test_bad_input_exit_2_one_line_no_run_dir(tmp_path, args, fragment):
-    res = cli(f"--run.dir={tmp_path / 'runs'}", *args)
-    assert res.returncode == 2
-    assert fragment in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+BAD_INPUTS = [
+    (["--objective.alpha=0"], "objective.alpha"),
+    (["--objective.alpha=-1"], "objective.alpha"),
+    (["--train.iterations=0"], "train.iterations"),
+    (["--data.name=spiral"], "data.name"),
+    (["--objective.name=wgan"], "objective.name"),
+    (["--train.batchsize=3"], "unknown config key train.batchsize"),
+    (["--train.iterations=ten"], "train.iterations: expected int"),
+    (["--config=nope.yaml"], "config file not found"),
+    (["--task=draw"], "unknown task"),
+    (["stray"], "unexpected argument"),
+    (["--seed=x"], "--seed"),
+]
+
+
+@pytest.mark.parametrize("args,fragment", BAD_INPUTS)
+def test_bad_input_exit_2_one_line_no_run_dir(tmp_path, capsys, args, fragment):
+    assert main([f"--run.dir={tmp_path / 'runs'}", *args]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
-def test_corrupted_checkpoint_is_a_clear_error(tmp_path):
+def test_bad_input_from_a_real_process(tmp_path):
+    # The same path through the interpreter: exit status 2, one line on stderr, no traceback.
+    res = cli(f"--run.dir={tmp_path / 'runs'}", "--objective.alpha=0")
+    assert res.returncode == 2 and "objective.alpha" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_corrupted_checkpoint_is_a_clear_error(tmp_path, capsys):
     run = train(tmp_path)
     ckpt = run / CHECKPOINT
     before = sorted(p.name for p in run.iterdir())
     ckpt.write_bytes(ckpt.read_bytes()[:1000])
-    res = cli("--resume", str(run))
-    assert res.returncode == 2 and "truncated or corrupted" in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1
+    assert main(["--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "truncated or corrupted" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in run.iterdir()) == before
-    res = cli("--resume", str(tmp_path / "nothing"))
-    assert res.returncode == 2 and "no checkpoint" in res.stderr
+    assert main(["--resume", str(tmp_path / "nothing")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
 
 
 def test_existing_run_dir_is_never_overwritten(tmp_path):
