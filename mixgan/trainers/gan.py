@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from mixgan.checkpoint import rng_state, set_rng_state
+from mixgan.dashboard import GAN_LAYOUT
 from mixgan.data import GAN_DATA
 from mixgan.metrics.stability import grad_norm, probe_discriminator
 from mixgan.metrics.toy import mode_stats
@@ -20,13 +22,15 @@ from mixgan.models.mlp import mlp
 from mixgan.objectives.gan import make_gan_objective
 from mixgan.runlog import RunLogger
 
+FINAL_SAMPLES = "final_samples.npy"
 # Summed on the device every iteration, averaged over the window at each measurement.
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
 
 
 def make_adam(params: Any, cfg: Any, device: torch.device) -> torch.optim.Adam:
     """Adam with the config's lr/betas; the fused kernel (one pass per tensor, ~4x faster here)."""
-    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=device.type in ("cpu", "cuda"))
+    fused = device.type in ("cpu", "cuda")
+    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused)
 
 
 def eval_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
@@ -38,6 +42,7 @@ class GanTrainer:
     """Toy-GAN state (G, D, optimizers, RNG) and its one-iteration step."""
 
     unit = "it"
+    dashboard = GAN_LAYOUT  # TensorBoard custom scalars: "Stability" and "Quality" sections
     watch_keys = ("loss/D", "loss/G")
     summary_keys = ("quality/modes", "quality/high_quality", "quality/reverse_kl",
                     "loss/D", "loss/G", "stability/grad_input_real")
@@ -133,6 +138,8 @@ class GanTrainer:
         fig = toy_samples_figure(real.cpu(), fake.cpu(), self.D, self.device,
                                  title=f"{self.cfg.objective.name}, step {self.step}")
         logger.figure("samples", fig, self.step)
+        if self.step == self.total:  # the last fixed-noise samples, for mixgan.compare's sample grid
+            np.save(logger.run_dir / FINAL_SAMPLES, fake.cpu().numpy())
 
     # -- checkpointing ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
