@@ -1,0 +1,83 @@
+"""Multi-process training helpers (torchrun + DistributedDataParallel): process group setup,
+batch sharding from one seeded permutation, sums across ranks, and a shared Ctrl-C stop.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+
+import torch
+from torch import Tensor
+
+
+def world() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) when not under it."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return 0, 1, 0
+    return int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0"))
+
+
+def init(device: torch.device) -> tuple[int, int, torch.device]:
+    """Join the process group (nccl on CUDA, gloo on the CPU) when launched by torchrun.
+
+    Returns (rank, world size, this rank's device: cuda:LOCAL_RANK on CUDA).
+    """
+    import torch.distributed as dist
+
+    rank, size, local = world()
+    if size == 1:
+        return 0, 1, device
+    if device.type == "cuda":
+        device = torch.device("cuda", local)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=size)
+        atexit.register(lambda: dist.is_initialized() and dist.destroy_process_group())
+    return rank, size, device
+
+
+def shard(idx: Tensor, rank: int, size: int) -> Tensor:
+    """This rank's contiguous part of a global batch of indices (sizes differ by at most one)."""
+    return idx.tensor_split(size)[rank] if size > 1 else idx
+
+
+def epoch_batches(perm: Tensor, batch_size: int, min_last: int = 2) -> list[Tensor]:
+    """Global batches of a permutation; a last batch smaller than `min_last` is dropped (a batch of
+    one breaks BatchNorm, and every rank needs at least one example)."""
+    batches = list(perm.split(batch_size))
+    if len(batches) > 1 and batches[-1].numel() < min_last:
+        batches.pop()
+    return batches
+
+
+def all_sum(t: Tensor, size: int) -> Tensor:
+    """Σ over ranks of t (in place on a copy); t itself when running alone."""
+    if size == 1:
+        return t
+    import torch.distributed as dist
+
+    out = t.clone()
+    dist.all_reduce(out)
+    return out
+
+
+def sync_stop(size: int, device: torch.device) -> None:
+    """If any rank got Ctrl-C, make every rank stop after this unit.
+
+    The training loop (trainers/loop.py) marks its SIGINT handler's `requested` flag; a rank that
+    stopped alone would leave the others waiting in the next all-reduce forever, so the flags are
+    OR-ed across ranks and written back into each rank's handler.
+    """
+    if size == 1:
+        return
+    handler = signal.getsignal(signal.SIGINT)
+    owner = getattr(handler, "__self__", None)
+    flag = torch.tensor([float(bool(getattr(owner, "requested", False)))], device=device)
+    import torch.distributed as dist
+
+    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+    if flag.item() > 0 and owner is not None and hasattr(owner, "requested"):
+        owner.requested = True
