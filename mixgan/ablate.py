@@ -1,0 +1,216 @@
+"""`python -m mixgan.ablate SWEEP.yaml [--jobs N] [--dry-run] [--only PATTERN] [--report] [--retry-failed]`.
+
+Expands a sweep file (configs/ablation/) into runs, trains each as its own `python -m mixgan.train`
+process (finished runs are skipped, interrupted ones resumed), then prints one table over seeds.
+Exit code: 0 every selected run finished (completed or diverged), 1 some run failed, 2 bad input,
+130 interrupted (run the same command again to continue).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from mixgan.errors import ConfigError, MixganError
+from mixgan.executor import FINISHED, LOCKS, Children, Job, default_jobs, run_local, run_state, run_submitit
+from mixgan.sweep import Run, Sweep, cli_value, load_sweep, select
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise ConfigError(message)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m mixgan.ablate", description=__doc__.splitlines()[0])
+    p.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (e.g. configs/ablation/gan_short.yaml)")
+    p.add_argument("--out", metavar="DIR", help="sweep dir holding the runs (default runs/ablation/<name>)")
+    p.add_argument("--jobs", type=int, help="runs at a time (default: one per GPU, else one per CPU core)")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
+    p.add_argument("--only", action="append", default=[], metavar="PATTERN",
+                   help="run only runs whose name matches (glob, or substring; repeatable)")
+    p.add_argument("--report", action="store_true", help="only (re)write and print the results table")
+    p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    p.add_argument("--executor", choices=["local", "slurm", "submitit-local"], default="local",
+                   help="local process pool (default), Slurm jobs via submitit, or submitit's local "
+                        "executor (the Slurm path on this machine)")
+    p.add_argument("--partition", help="slurm: partition")
+    p.add_argument("--time", type=int, default=24 * 60, metavar="MIN", help="slurm: time limit per run")
+    p.add_argument("--gpus", type=int, help="slurm: GPUs per run (default 1; 0 for submitit-local)")
+    p.add_argument("--cpus", type=int, default=8, help="slurm: CPU cores per run")
+    p.add_argument("--mem-gb", type=int, help="slurm: memory per run")
+    return p
+
+
+def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def check_existing(sweep: Sweep, sweep_dir: Path) -> None:
+    """Refuse to count (or resume) a run made with another config under the same name."""
+    from mixgan.config import read_yaml
+
+    for run in sweep.runs:
+        path = sweep_dir / run.name / "config.yaml"
+        if not path.exists() or run_state(path.parent) in ("partial", "pending"):
+            continue  # nothing of it is kept: it starts afresh
+        saved = _flat({k: v for k, v in read_yaml(path).items() if k not in ("run", "device")})
+        want = _flat({k: v for k, v in sweep.configs[run.name].items() if k != "device"})
+        for key in sorted(set(saved) | set(want)):
+            if saved.get(key) != want.get(key):
+                raise ConfigError(
+                    f"{path.parent} was made with {key}={saved.get(key)!r} but the sweep now gives "
+                    f"{want.get(key)!r}; use another --out or delete that run dir")
+
+
+def _locked(sweep_dir: Path, name: str) -> bool:
+    import fcntl
+    import os
+
+    path = sweep_dir / LOCKS / f"{name}.lock"
+    if not path.exists():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def plan(sweep: Sweep, runs: list[Run], sweep_dir: Path, retry_failed: bool, verbose: bool) -> list[Run]:
+    """Print what will happen to each run; return the runs to train."""
+    states = {r.name: run_state(sweep_dir / r.name) for r in runs}
+    todo = [r for r in runs
+            if states[r.name] not in FINISHED and (states[r.name] != "failed" or retry_failed)]
+    n_rows = len({r.row for r in runs})
+    print(f"sweep {sweep.name} ({sweep.task}): {len(runs)} runs = {n_rows} rows × seeds, in {sweep_dir}")
+    if verbose:
+        width = max(len(r.name) for r in runs)
+        for r in runs:
+            state = "running elsewhere" if _locked(sweep_dir, r.name) else states[r.name]
+            sets = " ".join(f"--{k}={cli_value(v)}" for k, v in r.overrides)
+            print(f"  {r.name:<{width}}  {state:<11}  {sets}")
+    counts: dict[str, int] = {}
+    for s in states.values():
+        counts[s] = counts.get(s, 0) + 1
+    done = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    resume = sum(states[r.name] == "interrupted" for r in todo)
+    failed = "" if retry_failed or not counts.get("failed") else " (--retry-failed runs failed ones again)"
+    print(f"{done}; to run: {len(todo)}" + (f" ({resume} resumed)" if resume else "") + failed)
+    return todo
+
+
+def _write_inputs(sweep: Sweep, sweep_dir: Path) -> None:
+    """Keep the sweep file (and an inline base config) with the runs, for provenance."""
+    import yaml
+
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    (sweep_dir / "sweep.yaml").write_text(sweep.path.read_text())
+    if sweep.base_inline is not None:
+        (sweep_dir / "base.yaml").write_text(yaml.safe_dump(sweep.base_inline, sort_keys=False))
+
+
+def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Namespace) -> bool:
+    """Train the runs with a progress bar; return True when interrupted (Ctrl-C / SIGTERM)."""
+    from tqdm.auto import tqdm
+
+    children = Children()
+    where = sweep_dir.resolve()  # children (and Slurm jobs) may start in another working dir
+    jobs = [Job(r.name, str(where), sweep.train_args(r, where), args.retry_failed) for r in todo]
+    tally = dict.fromkeys(("completed", "diverged", "failed"), 0)
+    bar = tqdm(total=len(jobs), unit="run", desc=sweep.name, dynamic_ncols=True)
+
+    def on_done(res: dict[str, Any]) -> None:
+        status = res["status"]
+        if status in tally:
+            tally[status] += 1
+        how = f" ({res['action']}, {res['seconds']:.1f} s)" if res["action"] != "none" else " (not run)"
+        err = f": {res['error']}" if res.get("error") else ""
+        bar.write(f"{res['name']}: {status}{how}{err}")
+        bar.set_postfix(tally, refresh=False)
+        bar.update(1)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        again = children.stop.is_set()
+        n = children.interrupt()
+        bar.write(f"stopping now ({n} runs)" if again else
+                  f"stopping: {n} runs checkpoint and exit; nothing new starts (Ctrl-C again: stop now)")
+
+    old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if args.executor == "local":
+            n = args.jobs or default_jobs()[0]
+            run_local(jobs, n, default_jobs()[1], on_done, children)
+        else:
+            cluster = "slurm" if args.executor == "slurm" else "local"
+            gpus = args.gpus if args.gpus is not None else (1 if cluster == "slurm" else 0)
+            params: dict[str, Any] = {"timeout_min": args.time, "gpus_per_node": gpus,
+                                      "cpus_per_task": args.cpus, "name": f"ablate-{sweep.name}"}
+            if cluster == "slurm":
+                params.update({k: v for k, v in (("slurm_partition", args.partition),
+                                                 ("mem_gb", args.mem_gb),
+                                                 ("slurm_array_parallelism", args.jobs)) if v})
+            run_submitit(jobs, sweep_dir / ".submitit", cluster, params, on_done, children)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        bar.close()
+    return children.stop.is_set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code."""
+    try:
+        args = make_parser().parse_args(argv)
+        if args.jobs is not None and args.jobs < 1:
+            raise ConfigError(f"--jobs: got {args.jobs}; accepted: an integer >= 1")
+        sweep = load_sweep(args.sweep)
+        sweep_dir = Path(args.out or Path("runs") / "ablation" / sweep.name)
+        check_existing(sweep, sweep_dir)
+        runs = select(sweep.runs, args.only)
+        if not runs:
+            raise ConfigError(f"--only: {', '.join(args.only)} matches no run; e.g. {sweep.runs[0].name}")
+        if args.report:
+            if not sweep_dir.is_dir():
+                raise ConfigError(f"--report: no sweep dir at {sweep_dir}; run the sweep first or give --out")
+        else:
+            todo = plan(sweep, runs, sweep_dir, args.retry_failed, verbose=args.dry_run)
+    except MixganError as err:
+        print(f"mixgan.ablate: error: {err}", file=sys.stderr)
+        return 2
+    from mixgan.sweep_report import write_report
+
+    interrupted = False
+    if not args.report and not args.dry_run:
+        _write_inputs(sweep, sweep_dir)
+        interrupted = train_all(sweep, todo, sweep_dir, args) if todo else False
+    if args.dry_run:
+        return 0
+    print()
+    print(write_report(sweep, sweep_dir))
+    print(f"\nwrote {sweep_dir / 'report.md'} and {sweep_dir / 'report.csv'}")
+    if interrupted:
+        print(f"interrupted: run the same command again to continue ({sweep_dir})", file=sys.stderr)
+        return 130
+    failed = [r.name for r in runs if run_state(sweep_dir / r.name) == "failed"]
+    if failed:
+        print(f"{len(failed)} runs failed (see {sweep_dir}/<run>/failed.json and .logs/): "
+              f"{', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,279 @@
+"""Run sweep runs as `python -m mixgan.train` processes: a local pool, or Slurm jobs via submitit.
+
+Each run is one child process (a crash cannot take the sweep down), holds a per-run flock for as
+long as it lives (two runners never train the same run at once), and is resumed from its
+checkpoint when a previous attempt was interrupted.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mixgan.rundir import read_json, write_json_atomic
+
+FAILED = "failed.json"
+LOCKS, LOGS = ".locks", ".logs"
+FINISHED = ("completed", "diverged")  # a diverged run is a result, not something to redo
+
+
+def run_state(run_dir: Path) -> str:
+    """pending | completed | diverged | interrupted | failed | partial (started, nothing to resume)."""
+    from mixgan.checkpoint import CHECKPOINT
+    from mixgan.trainers.loop import SUMMARY
+
+    if not run_dir.is_dir():
+        return "pending"
+    if (run_dir / FAILED).exists():  # only the latest attempt's failure is kept
+        return "failed"
+    if (run_dir / SUMMARY).exists():
+        try:
+            status = read_json(run_dir / SUMMARY).get("status")
+        except (OSError, ValueError):
+            status = None
+        if status in FINISHED:
+            return status
+    return "interrupted" if (run_dir / CHECKPOINT).exists() else "partial"
+
+
+@dataclass
+class Job:
+    """What one worker needs to train one run (plain data: it is pickled for Slurm)."""
+
+    name: str
+    sweep_dir: str
+    fresh_args: list[str]  # `python -m mixgan.train` arguments of a fresh start
+    retry_failed: bool = False
+    wait_for_lock: bool = False  # wait for another runner's process instead of skipping the run
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.sweep_dir) / self.name
+
+
+def _lock(job: Job, stop: threading.Event | None) -> int | None:
+    """An exclusive flock on <sweep>/.locks/<run>.lock, or None when another process holds it."""
+    path = Path(job.sweep_dir) / LOCKS / f"{job.name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            if not job.wait_for_lock or (stop is not None and stop.is_set()):
+                os.close(fd)
+                return None
+            time.sleep(0.5)
+
+
+def _tail(path: Path, n: int = 20) -> list[str]:
+    try:
+        return path.read_text(errors="replace").splitlines()[-n:]
+    except OSError:
+        return []
+
+
+class Children:
+    """The live child processes of this runner, so that Ctrl-C can be forwarded to them."""
+
+    def __init__(self) -> None:
+        self.procs: set[subprocess.Popen] = set()
+        self.stop = threading.Event()
+        self._mutex = threading.Lock()
+
+    def add(self, proc: subprocess.Popen) -> None:
+        with self._mutex:
+            self.procs.add(proc)
+            stopping = self.stop.is_set()
+        if stopping:  # started while the stop was being forwarded
+            proc.send_signal(signal.SIGINT)
+
+    def discard(self, proc: subprocess.Popen) -> None:
+        with self._mutex:
+            self.procs.discard(proc)
+
+    def interrupt(self) -> int:
+        """Ask every child to checkpoint and stop (a second call makes them stop at once)."""
+        with self._mutex:
+            self.stop.set()
+            procs = [p for p in self.procs if p.poll() is None]
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        return len(procs)
+
+
+def execute(job: Job, children: Children | None = None) -> dict[str, Any]:
+    """Train one run unless it is finished, failed (without retry) or held by another process."""
+    children = children or Children()
+    result: dict[str, Any] = {"name": job.name, "action": "none", "seconds": 0.0}
+    if children.stop.is_set():
+        return {**result, "status": "stopped"}
+    fd = _lock(job, children.stop)
+    if fd is None:
+        return {**result, "status": "busy"}
+    try:
+        run_dir = job.run_dir
+        state = run_state(run_dir)
+        if state in FINISHED or (state == "failed" and not job.retry_failed):
+            return {**result, "status": state}
+        from mixgan.checkpoint import CHECKPOINT
+
+        if (run_dir / CHECKPOINT).exists():  # interrupted, or failed after a checkpoint: continue it
+            args, result["action"] = ["--resume", str(run_dir), "--run.progress=false"], "resume"
+            (run_dir / FAILED).unlink(missing_ok=True)
+        else:  # never started, started without a checkpoint, or failed early: start afresh
+            shutil.rmtree(run_dir, ignore_errors=True)
+            args, result["action"] = job.fresh_args, "fresh"
+        return {**result, **_train(job, args, fd, children)}
+    finally:
+        os.close(fd)
+
+
+def _train(job: Job, args: list[str], lock_fd: int, children: Children) -> dict[str, Any]:
+    log = Path(job.sweep_dir) / LOGS / f"{job.name}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [sys.executable, "-m", "mixgan.train", *args]
+    start = time.time()
+    with log.open("a") as out:
+        out.write(f"\n$ {' '.join(cmd)}\n")
+        out.flush()
+        # Own session: a terminal Ctrl-C reaches the runner only, which forwards exactly one SIGINT.
+        # The lock fd is inherited, so the run stays locked while the child lives, even if the
+        # runner itself is killed.
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                pass_fds=(lock_fd,), env={**os.environ, **job.env})
+        children.add(proc)
+        try:
+            while True:
+                try:
+                    code = proc.wait()
+                    break
+                except KeyboardInterrupt:  # a Slurm/submitit job being cancelled: same as Ctrl-C
+                    children.interrupt()
+        finally:
+            children.discard(proc)
+    seconds = round(time.time() - start, 2)
+    state = run_state(job.run_dir)
+    if code == 0 and state in FINISHED:
+        return {"status": state, "seconds": seconds}
+    if code == 130 or children.stop.is_set():  # we asked it to stop: not a failure of the run
+        return {"status": "interrupted", "seconds": seconds}
+    lines = _tail(log)
+    job.run_dir.mkdir(parents=True, exist_ok=True)
+    error = next((ln for ln in reversed(lines) if ln.strip()), f"exit code {code}")
+    write_json_atomic(job.run_dir / FAILED, {"returncode": code, "command": cmd, "log": str(log),
+                                             "last_lines": lines, "time": time.strftime("%Y-%m-%d %H:%M:%S")})
+    return {"status": "failed", "seconds": seconds, "returncode": code, "error": error}
+
+
+def default_jobs() -> tuple[int, int]:
+    """(jobs, GPUs): one run per GPU when there are GPUs, else one per CPU core."""
+    import torch
+
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return (gpus or cpus), gpus
+
+
+def run_local(jobs: list[Job], n_workers: int, gpus: int, on_done: Callable[[dict[str, Any]], None],
+              children: Children) -> None:
+    """A thread per worker, each driving one child process at a time; busy runs are waited for last."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    threads = str(max(1, cpus // n_workers))  # oversubscribed OpenMP threads are many times slower
+    slots: list[int] = list(range(n_workers))
+    mutex = threading.Lock()
+
+    def work(job: Job) -> dict[str, Any]:
+        with mutex:
+            slot = slots.pop()
+        try:
+            env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", threads), **job.env}
+            if gpus:
+                env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
+            return execute(Job(**{**job.__dict__, "env": env}), children)
+        finally:
+            with mutex:
+                slots.append(slot)
+
+    with ThreadPoolExecutor(max_workers=n_workers) as pool:
+        pending: dict[Future, Job] = {pool.submit(work, job): job for job in jobs}
+        while pending:
+            done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for fut in done:
+                job = pending.pop(fut)
+                result = fut.result()
+                if result["status"] == "busy" and not job.wait_for_lock and not children.stop.is_set():
+                    # Another runner trains it now: wait for it after everything else.
+                    again = Job(**{**job.__dict__, "wait_for_lock": True})
+                    pending[pool.submit(work, again)] = again
+                    continue
+                on_done(result)
+
+
+class SlurmRun:
+    """A submitit job: train one run; on preemption/timeout, checkpoint it and requeue (resumes)."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.children = Children()
+
+    def __call__(self) -> dict[str, Any]:
+        return execute(self.job, self.children)
+
+    def checkpoint(self) -> Any:
+        import submitit
+
+        self.children.interrupt()
+        for proc in list(self.children.procs):
+            proc.wait(timeout=120)
+        return submitit.helpers.DelayedSubmission(SlurmRun(self.job))
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"job": self.job}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["job"])
+
+
+def run_submitit(jobs: list[Job], folder: Path, cluster: str, params: dict[str, Any],
+                 on_done: Callable[[dict[str, Any]], None], children: Children) -> None:
+    """Submit every run as a job (a Slurm array; `cluster="local"` runs them as local processes)."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
+    executor.update_parameters(**params)
+    with executor.batch():
+        submitted = [(job, executor.submit(SlurmRun(job))) for job in jobs]
+    waiting, cancelled = list(submitted), False
+    while waiting:
+        if children.stop.is_set() and not cancelled:
+            cancelled = True
+            for _, sjob in waiting:
+                sjob.cancel(check=False)  # the job forwards it to its child, which checkpoints
+        for item in list(waiting):
+            job, sjob = item
+            if not sjob.done():
+                continue
+            waiting.remove(item)
+            try:
+                on_done(sjob.result())
+            except Exception as err:  # the job itself died (node failure, cancelled, ...)
+                line = str(err).strip().splitlines()[-1:] or ["job failed"]
+                status = "interrupted" if children.stop.is_set() else "failed"
+                on_done({"name": job.name, "status": status, "action": "none", "seconds": 0.0,
+                         "error": f"submitit job {sjob.job_id}: {line[0][:200]}"})
+        time.sleep(0.5)
+

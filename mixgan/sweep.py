@@ -1,0 +1,332 @@
+"""Sweep files for `mixgan.ablate`: schema, validation, and expansion into named runs.
+
+A sweep = a base config + named variants (dotted overrides) × an optional grid × seeds. Every
+expanded run is validated with the task's own schema before anything runs (DESIGN.md, habit 4).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mixgan.config import config_from_dict, parse_value, read_yaml, set_dotted, to_dict
+from mixgan.errors import ConfigError
+
+TOP_KEYS = ("name", "description", "base", "overrides", "variants", "grid", "seeds", "metrics", "paper")
+VARIANT_KEYS = ("overrides", "grid", "paper")  # the long form of a variant
+# Keys the runner sets itself for every run (the run's place, name and console).
+RUNNER_KEYS = ("run.dir", "run.name", "run.progress", "seed")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+=-]*(_[A-Za-z0-9.+=-]+)*$")  # no "__": it separates parts
+
+
+class _SweepLoader(yaml.SafeLoader):
+    """YAML with 1e-4 read as a float (YAML 1.2) and duplicate keys refused (not silently dropped)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+_SweepLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*\.[0-9_]*|\.[0-9_]+|[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)$"),
+    list("-+0123456789."),
+)
+
+
+def read_sweep_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"sweep file not found: {path}")
+    try:
+        data = yaml.load(path.read_text(), Loader=_SweepLoader)  # noqa: S506 (a SafeLoader subclass)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise ConfigError(f"{path}: {getattr(err, 'problem', None) or 'not valid YAML'}{where}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping with keys {', '.join(TOP_KEYS)}")
+    return data
+
+
+def cli_value(value: Any) -> str:
+    """A value as `python -m mixgan.train --key=VALUE` reads it back (floats keep a YAML 1.1 form)."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=1_000_000).strip()
+    return text[:-3].strip() if text.endswith("\n...") else text
+
+
+def name_value(value: Any) -> str:
+    """A value as it appears in a run name: 0.0001, true, ring8, 1+2."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return "+".join(name_value(v) for v in value)
+    return re.sub(r"[^A-Za-z0-9.+=-]+", "-", str(value)).strip("-") or "empty"
+
+
+def parse_seeds(value: Any) -> list[int]:
+    """`3`, `[0, 1, 2]`, `"0-4"` or `"0,3,7"` → a list of distinct seeds >= 0."""
+    accepted = 'a list of integers >= 0, an integer, "0-4" or "0,3,7"'
+    seeds: list[Any]
+    if isinstance(value, str):
+        seeds = []
+        for part in value.replace(" ", "").split(","):
+            lo, dash, hi = part.partition("-")
+            if not (lo.isdigit() and (not dash or hi.isdigit())):
+                raise ConfigError(f"seeds: got {value!r}; accepted: {accepted}")
+            seeds.extend(range(int(lo), int(hi) + 1) if dash else [int(lo)])
+    else:
+        seeds = value if isinstance(value, list) else [value]
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
+        raise ConfigError(f"seeds: got {value!r}; accepted: {accepted}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"seeds: {value!r} repeats a seed")
+    return seeds
+
+
+def _flatten(data: Any, key: str, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested mappings become dotted keys: {objective: {name: mixup}} → objective.name."""
+    if data is None:
+        return []
+    if not isinstance(data, dict):
+        raise ConfigError(f"{key}: expected a mapping of dotted config keys to values, got {data!r}")
+    out: list[tuple[str, Any]] = []
+    for k, v in data.items():
+        if not isinstance(k, str) or not k:
+            raise ConfigError(f"{key}: config keys are strings, got {k!r}")
+        if isinstance(v, dict):
+            out.extend(_flatten(v, key, f"{prefix}{k}."))
+        else:
+            out.append((f"{prefix}{k}", v))
+    return out
+
+
+def _grid(data: Any, key: str) -> list[tuple[str, list[Any]]]:
+    if data is None:
+        return []
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(f"{key}: empty or not a mapping; accepted: dotted key → non-empty list of values")
+    out = []
+    for k, values in data.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{key}.{k}: got {values!r}; accepted: a non-empty list of values")
+        if len({cli_value(v) for v in values}) != len(values):
+            raise ConfigError(f"{key}.{k}: {values!r} repeats a value")
+        out.append((str(k), values))
+    return out
+
+
+def _paper(data: Any, key: str) -> dict[str, float]:
+    if not isinstance(data, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in data.values()):
+        raise ConfigError(f"{key}: got {data!r}; accepted: a mapping metric → number")
+    return {str(k): float(v) for k, v in data.items()}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One expanded run: `<variant>__<key>=<value>...__s<seed>`, and what it sets on the base."""
+
+    name: str
+    row: str  # the name without the seed: runs of one row differ only by seed
+    variant: str
+    point: tuple[tuple[str, Any], ...]  # grid key → value
+    seed: int
+    overrides: tuple[tuple[str, Any], ...]  # sweep overrides, variant overrides, grid point, seed
+
+
+@dataclass
+class Sweep:
+    """A validated sweep file, expanded."""
+
+    path: Path
+    name: str
+    base_file: Path | None  # a preset, or None for an inline base (written to <sweep dir>/base.yaml)
+    base_inline: dict[str, Any] | None
+    task: str
+    metrics: list[str]
+    grid_keys: list[str]  # every grid key of any variant, in file order (report columns)
+    runs: list[Run]
+    paper: dict[str, dict[str, float]]  # row → metric → the paper's number
+    configs: dict[str, dict[str, Any]] = field(default_factory=dict)  # run → resolved config, no run.*
+    description: str = ""
+
+    def rows(self) -> list[Run]:
+        """One representative run per row, in expansion order."""
+        seen: dict[str, Run] = {}
+        for run in self.runs:
+            seen.setdefault(run.row, run)
+        return list(seen.values())
+
+    def base_path(self, sweep_dir: Path) -> Path:
+        return self.base_file if self.base_file is not None else sweep_dir / "base.yaml"
+
+    def train_args(self, run: Run, sweep_dir: Path) -> list[str]:
+        """The `python -m mixgan.train` arguments of a fresh run."""
+        return ["--config", str(self.base_path(sweep_dir)), f"--run.dir={sweep_dir}",
+                f"--run.name={run.name}", "--run.progress=false",
+                *(f"--{k}={cli_value(v)}" for k, v in run.overrides)]
+
+
+def _find_base(text: str, sweep_path: Path) -> Path:
+    """A preset path: absolute, next to the sweep file, in the current dir, or in the repo."""
+    repo = Path(__file__).resolve().parent.parent
+    for cand in (Path(text), sweep_path.parent / text, Path.cwd() / text, repo / text):
+        if cand.is_file():
+            return cand.resolve()
+    raise ConfigError(f"base: preset {text!r} not found next to {sweep_path}, in the current dir or the repo")
+
+
+def _check_keys(pairs: list[tuple[str, Any]], where: str) -> None:
+    for k, _ in pairs:
+        if k in RUNNER_KEYS:
+            what = "seeds" if k == "seed" else "the runner"
+            raise ConfigError(f"{where}: {k} is set by {what}; remove it")
+
+
+def _variant(name: Any, spec: Any) -> tuple[list[tuple[str, Any]], list[tuple[str, list[Any]]], dict | None]:
+    where = f"variants.{name}"
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"variants: name {name!r} not accepted; accepted: letters, digits, . + = - and "
+                          f"single underscores")
+    if isinstance(spec, dict) and spec and set(spec) <= set(VARIANT_KEYS):  # long form
+        overrides = _flatten(spec.get("overrides"), f"{where}.overrides")
+        grid = _grid(spec.get("grid"), f"{where}.grid")
+        paper = _paper(spec["paper"], f"{where}.paper") if "paper" in spec else None
+    else:
+        overrides, grid, paper = _flatten(spec, where), [], None
+    _check_keys(overrides, where)
+    _check_keys([(k, None) for k, _ in grid], f"{where}.grid")
+    return overrides, grid, paper
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Read, validate and expand a sweep file; any problem is a one-line ConfigError."""
+    path = Path(path)
+    data = read_sweep_yaml(path)
+    unknown = sorted(set(data) - set(TOP_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown sweep key {unknown[0]}; accepted: {', '.join(TOP_KEYS)}")
+    for key in ("base", "variants", "seeds", "metrics"):
+        if key not in data:
+            raise ConfigError(f"{path}: missing key {key}")
+    name = data.get("name", path.stem)
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._=+-]*", name):
+        raise ConfigError(f"name: got {name!r}; accepted: letters, digits, . _ = + -")
+    base = data["base"]
+    if isinstance(base, str):
+        base_file, base_data = _find_base(base, path), None
+    elif isinstance(base, dict):
+        base_file, base_data = None, base
+    else:
+        raise ConfigError(f"base: got {base!r}; accepted: a preset path or a config mapping")
+    common = _flatten(data.get("overrides"), "overrides")
+    _check_keys(common, "overrides")
+    top_grid = _grid(data["grid"], "grid") if "grid" in data else []
+    _check_keys([(k, None) for k, _ in top_grid], "grid")
+    seeds = parse_seeds(data["seeds"])
+    metrics = data["metrics"]
+    if (not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) and m for m in metrics)
+            or len(set(metrics)) != len(metrics)):
+        raise ConfigError(f"metrics: got {metrics!r}; accepted: a non-empty list of distinct summary.final "
+                          f"keys (e.g. quality/modes, test/error)")
+    variants = data["variants"]
+    if not isinstance(variants, dict) or not variants:
+        raise ConfigError("variants: accepted: a non-empty mapping name → dotted overrides")
+
+    runs: list[Run] = []
+    paper: dict[str, dict[str, float]] = {}
+    grid_keys: list[str] = [k for k, _ in top_grid]
+    for vname, spec in variants.items():
+        overrides, vgrid, vpaper = _variant(vname, spec)
+        grid = [(k, vals) for k, vals in top_grid if k not in dict(vgrid)] + vgrid
+        clash = sorted({k for k, _ in overrides} & {k for k, _ in grid})
+        if clash:
+            raise ConfigError(f"variants.{vname}: {clash[0]} is both overridden and swept by a grid")
+        grid_keys += [k for k, _ in vgrid if k not in grid_keys]
+        for values in itertools.product(*(vals for _, vals in grid)):
+            point = tuple((k, v) for (k, _), v in zip(grid, values))
+            row = "__".join([vname, *(f"{k}={name_value(v)}" for k, v in point)])
+            if vpaper is not None:
+                paper[row] = dict(vpaper)
+            for seed in seeds:
+                runs.append(Run(f"{row}__s{seed}", row, vname, point, seed,
+                                tuple([*common, *overrides, *point, ("seed", seed)])))
+    _paper_rows(data.get("paper"), paper, runs, variants, metrics)
+    names = [r.name for r in runs]
+    dup = next((n for n in names if names.count(n) > 1 or len(n) > 128), None)
+    if dup is not None:
+        raise ConfigError(f"run name {dup} is not unique (or longer than 128 characters); rename a variant "
+                          f"or a grid value")
+    sweep = Sweep(path, name, base_file, base_data, "", list(metrics), grid_keys, runs, paper,
+                  description=str(data.get("description", "")))
+    _validate_runs(sweep)
+    return sweep
+
+
+def _paper_rows(data: Any, paper: dict[str, dict[str, float]], runs: list[Run], variants: dict,
+                metrics: list[str]) -> None:
+    """Top-level `paper:` keyed by a row (`erm__train.weight_decay=0.0001`) or a whole variant."""
+    if data is not None:
+        if not isinstance(data, dict):
+            raise ConfigError(f"paper: got {data!r}; accepted: a mapping row or variant → metric → number")
+        rows = {r.row: r.variant for r in runs}
+        for key, values in data.items():
+            targets = [key] if key in rows else [r for r, v in rows.items() if v == key]
+            if not targets:
+                raise ConfigError(f"paper: {key!r} is neither a variant nor a row; accepted: "
+                                  f"{', '.join(list(variants)[:6])}, or <variant>__<key>=<value>")
+            for row in targets:
+                paper.setdefault(row, {}).update(_paper(values, f"paper.{key}"))
+    for row, values in paper.items():
+        bad = sorted(set(values) - set(metrics))
+        if bad:
+            raise ConfigError(f"paper ({row}): metric {bad[0]} is not in metrics: {', '.join(metrics)}")
+
+
+def _validate_runs(sweep: Sweep) -> None:
+    """Build each run's config exactly as the trainer will (values round-tripped through the CLI)."""
+    from mixgan.train import TRAINERS
+
+    base = read_yaml(sweep.base_file) if sweep.base_file is not None else sweep.base_inline
+    for run in sweep.runs:
+        data = copy.deepcopy(base)
+        try:
+            for key, value in run.overrides:
+                sent = parse_value(cli_value(value))
+                if sent != value:
+                    raise ConfigError(f"{key}: value {value!r} cannot be passed on the command line")
+                set_dotted(data, key, sent)
+            cfg = config_from_dict(data)
+        except ConfigError as err:
+            raise ConfigError(f"run {run.name}: {err}") from None
+        if cfg.task not in TRAINERS:
+            raise ConfigError(f"task: {cfg.task!r} has no trainer; accepted: {', '.join(TRAINERS)}")
+        if sweep.task and cfg.task != sweep.task:
+            raise ConfigError(f"run {run.name}: task {cfg.task} differs from the sweep's task {sweep.task}")
+        sweep.task = cfg.task
+        resolved = to_dict(cfg)
+        resolved.pop("run", None)
+        sweep.configs[run.name] = resolved
+
+
+def select(runs: list[Run], patterns: list[str]) -> list[Run]:
+    """Runs whose name matches any glob (a pattern without * ? [ matches as a substring)."""
+    from fnmatch import fnmatchcase
+
+    if not patterns:
+        return list(runs)
+    globs = [p if any(c in p for c in "*?[") else f"*{p}*" for p in patterns]
+    return [r for r in runs if any(fnmatchcase(r.name, g) for g in globs)]

@@ -1,0 +1,170 @@
+"""The sweep's results table: a row per variant × grid point, metrics as mean ± std over seeds.
+
+Read from the run dirs' summary.json only (DESIGN.md data path); written as report.md and
+report.csv in the sweep dir, with the paper's numbers beside ours where the sweep file gives them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mixgan.executor import run_state
+from mixgan.rundir import read_json
+from mixgan.sweep import Sweep, name_value
+
+COUNTS = ("completed", "diverged", "failed", "todo")  # todo: not run yet, or interrupted
+
+
+@dataclass
+class RowStats:
+    """One table row: the seeds' states and, over the completed seeds, each metric's values."""
+
+    row: str
+    variant: str
+    point: dict[str, Any]
+    paper: dict[str, float]
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
+    values: dict[str, list[float]] = field(default_factory=dict)
+
+    def stat(self, metric: str) -> tuple[float | None, float | None, int]:
+        """(mean, sample std (None below 2 seeds), n) over the completed seeds with a finite value."""
+        vals = self.values.get(metric, [])
+        if not vals:
+            return None, None, 0
+        return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else None), len(vals)
+
+
+def collect(sweep: Sweep, sweep_dir: Path) -> list[RowStats]:
+    """Read every run's state and final metrics. Diverged seeds are counted, not averaged."""
+    from mixgan.trainers.loop import SUMMARY
+
+    rows = {r.row: RowStats(r.row, r.variant, dict(r.point), sweep.paper.get(r.row, {}))
+            for r in sweep.rows()}
+    for run in sweep.runs:
+        stats = rows[run.row]
+        state = run_state(sweep_dir / run.name)
+        stats.counts[state if state in COUNTS else "todo"] += 1
+        if state != "completed":
+            continue
+        final = read_json(sweep_dir / run.name / SUMMARY).get("final", {})
+        for m in sweep.metrics:
+            v = final.get(m)
+            if isinstance(v, int | float) and math.isfinite(v):
+                stats.values.setdefault(m, []).append(float(v))
+    return list(rows.values())
+
+
+def fmt(mean: float | None, std: float | None) -> str:
+    if mean is None:
+        return "—"
+    return f"{mean:.4g}" + (f" ± {std:.2g}" if std is not None else "")
+
+
+def markdown(sweep: Sweep, table: list[RowStats]) -> str:
+    """The table as the runner prints it and writes to report.md."""
+    with_paper = [m for m in sweep.metrics if any(m in r.paper for r in table)]
+    counts = [c for c in COUNTS if c != "todo" or any(r.counts["todo"] for r in table)]
+    head = ["variant", *sweep.grid_keys]
+    for m in sweep.metrics:
+        head += [m] + ([f"{m} (paper)"] if m in with_paper else [])
+    head += counts
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in table:
+        cells = [r.variant, *(name_value(r.point[k]) if k in r.point else "" for k in sweep.grid_keys)]
+        for m in sweep.metrics:
+            cells.append(fmt(*r.stat(m)[:2]))
+            if m in with_paper:
+                cells.append(f"{r.paper[m]:g}" if m in r.paper else "")
+        cells += [str(r.counts[c]) for c in counts]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def to_csv(sweep: Sweep, table: list[RowStats]) -> str:
+    """Numbers only: mean, std, n and the paper's value in separate columns."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    head = ["row", "variant", *sweep.grid_keys, *COUNTS]
+    for m in sweep.metrics:
+        head += [f"{m} mean", f"{m} std", f"{m} n", f"{m} paper"]
+    w.writerow(head)
+    for r in table:
+        out: list[Any] = [r.row, r.variant, *(r.point.get(k, "") for k in sweep.grid_keys),
+                          *(r.counts[c] for c in COUNTS)]
+        for m in sweep.metrics:
+            mean, std, n = r.stat(m)
+            out += ["" if mean is None else mean, "" if std is None else std, n, r.paper.get(m, "")]
+        w.writerow(out)
+    return buf.getvalue()
+
+
+def missing_metrics(sweep: Sweep, table: list[RowStats], sweep_dir: Path) -> list[str]:
+    """Metrics that no completed run has: most likely a typo in the sweep file."""
+    if not any(r.counts["completed"] for r in table):
+        return []
+    return [m for m in sweep.metrics if not any(m in r.values for r in table)]
+
+
+def available_metrics(sweep: Sweep, sweep_dir: Path) -> list[str]:
+    from mixgan.trainers.loop import SUMMARY
+
+    for run in sweep.runs:
+        if run_state(sweep_dir / run.name) == "completed":
+            return sorted(read_json(sweep_dir / run.name / SUMMARY).get("final", {}))
+    return []
+
+
+def stability_table(sweep: Sweep, sweep_dir: Path) -> str | None:
+    """For GAN sweeps: mixgan.compare's stability table over the finished runs (None if unavailable)."""
+    if sweep.task != "gan":
+        return None
+    try:
+        from mixgan.compare import compare
+        from mixgan.errors import MixganError
+    except ImportError:
+        return None
+    dirs = [sweep_dir / r.name for r in sweep.runs
+            if run_state(sweep_dir / r.name) in ("completed", "diverged")]
+    if not dirs:
+        return None
+    try:
+        _, _, text = compare(dirs, sweep_dir / "stability", plots=False)
+    except MixganError as err:
+        return f"(mixgan.compare: {err})"
+    return text
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Temp file + rename: a reader (or a Ctrl-C) never sees half a report."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_report(sweep: Sweep, sweep_dir: Path) -> str:
+    """Write report.md and report.csv next to the runs; return the text to print."""
+    table = collect(sweep, sweep_dir)
+    text = markdown(sweep, table)
+    notes = ["mean ± sample std over the completed seeds; diverged and failed seeds are counted, not "
+             "averaged; todo = not run yet or interrupted."]
+    missing = missing_metrics(sweep, table, sweep_dir)
+    if missing:
+        notes.append(f"warning: no completed run reports {', '.join(missing)}; the runs report: "
+                     f"{', '.join(available_metrics(sweep, sweep_dir))}")
+    stability = stability_table(sweep, sweep_dir)
+    body = [f"# {sweep.name}", "", *([sweep.description, ""] if sweep.description else []), text, "", *notes]
+    if stability:
+        body += ["", "## GAN stability (mixgan.compare)", "", stability]
+    _write_atomic(sweep_dir / "report.md", "\n".join(body) + "\n")
+    _write_atomic(sweep_dir / "report.csv", to_csv(sweep, table))
+    printed = [text, "", *notes]
+    if stability:
+        printed += ["", "GAN stability (mixgan.compare, written to stability/table.md):", stability]
+    return "\n".join(printed)
