@@ -21,7 +21,8 @@ SUMMARY = "summary.json"
 
 
 class Trainer(Protocol):
-    """What the loop needs of a task trainer."""
+    """What the loop needs of a task trainer (optionally also `dashboard`, its TensorBoard layout:
+    see mixgan/dashboard.py)."""
 
     step: int  # units done so far
     total: int  # units to do
@@ -74,7 +75,10 @@ def checkpoint_state(trainer: Trainer, cfg: Any, wall_time: float) -> dict[str, 
 def run_loop(trainer: Trainer, cfg: Any, run_dir: Path, resumed: bool = False,
              wall_time: float = 0.0) -> dict[str, Any]:
     """Train until done, diverged or interrupted; write summary.json and return it."""
+    from mixgan import dashboard
+
     logger = RunLogger(run_dir, resume_step=trainer.step if resumed else None)
+    dashboard.start_run(logger.writer, trainer, to_dict(cfg))  # custom-scalars layout + hparams
     ckpt_path = run_dir / CHECKPOINT
     every = cfg.run.checkpoint_every
     status, diverged_at, last = "running", None, {}
@@ -109,6 +113,7 @@ def run_loop(trainer: Trainer, cfg: Any, run_dir: Path, resumed: bool = False,
                 status = "completed"
     finally:
         bar.close()
+        dashboard.end_run(logger.writer, status)
         logger.close()
     wall = wall_time + time.perf_counter() - start
     if status == "completed":

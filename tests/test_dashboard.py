@@ -1,0 +1,74 @@
+"""The TensorBoard dashboard in a run's event file: custom-scalars layout and hparams, read back."""
+
+import re
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.custom_scalar import layout_pb2
+from tensorboard.plugins.hparams import api_pb2, metadata
+from tensorboard.util import tensor_util
+
+from mixgan.dashboard import GAN_LAYOUT, flat_hparams
+from mixgan.trainers.gan import GanTrainer
+
+from runhelp import train
+
+SHORT = ["--train.iterations=20", "--metrics.image_every=0"]
+
+
+def read_back(run_dir):
+    acc = EventAccumulator(str(run_dir), size_guidance={"tensors": 0, "scalars": 0})
+    acc.Reload()
+    (event,) = acc.Tensors("custom_scalars__config__")
+    layout = layout_pb2.Layout()
+    layout.ParseFromString(tensor_util.make_ndarray(event.tensor_proto).item())
+    hp = acc.PluginTagToContent("hparams")
+    start = metadata.parse_session_start_info_plugin_data(hp[metadata.SESSION_START_INFO_TAG])
+    end = metadata.parse_session_end_info_plugin_data(hp[metadata.SESSION_END_INFO_TAG])
+    return acc, layout, start, end
+
+
+def test_layout_and_hparams_in_the_event_file(tmp_path):
+    run = train(tmp_path, *SHORT, "--mixup", "--seed=3")
+    acc, layout, start, end = read_back(run)
+    charts = {c.title: {ch.title: list(ch.multiline.tag) for ch in c.chart} for c in layout.category}
+    assert list(charts) == ["Stability", "Quality"]
+    assert charts == GAN_LAYOUT
+    # Every chart shows at least one scalar the run logged, and every scalar sits in some chart.
+    scalars = set(acc.Tags()["scalars"])
+    patterns = [p for section in charts.values() for tags in section.values() for p in tags]
+    for section in charts.values():
+        for title, tags in section.items():
+            assert any(re.search(p, s) for p in tags for s in scalars), title
+    assert all(any(re.search(p, s) for p in patterns) for s in scalars)
+    hp = dict(start.hparams)
+    assert hp["objective.name"].string_value == "mixup" and hp["seed"].number_value == 3
+    assert hp["objective.per_sample"].bool_value is True and hp["model.hidden"].number_value == 32
+    assert not any(k.startswith("run.") for k in hp)
+    assert end.status == api_pb2.STATUS_SUCCESS
+
+
+def test_diverged_run_ends_its_hparams_session_as_failure(tmp_path, monkeypatch):
+    original = GanTrainer.advance
+
+    def poison(self):
+        original(self)
+        if self.step == 5:
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.fill_(float("nan"))
+
+    monkeypatch.setattr(GanTrainer, "advance", poison)
+    run = train(tmp_path, *SHORT)
+    _, layout, _, end = read_back(run)
+    assert end.status == api_pb2.STATUS_FAILURE
+    assert [c.title for c in layout.category] == ["Stability", "Quality"]
+
+
+@pytest.mark.parametrize("config,expected", [
+    ({"a": {"b": 1, "c": "x"}, "run": {"dir": "runs"}, "device": "cpu"}, {"a.b": 1.0, "a.c": "x"}),
+    ({"flag": True, "lst": [1, 2], "none": None}, {"flag": True, "lst": "[1, 2]"}),
+])
+def test_flat_hparams(config, expected):
+    assert flat_hparams(config) == expected
