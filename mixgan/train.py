@@ -39,6 +39,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed (config key seed)")
     p.add_argument("--device", help="auto (CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
+    p.add_argument("--seeds", help="one run per seed under one group dir: 0-9, 0,3,7 or 0-3,8")
+    p.add_argument("--jobs", type=int, default=1, help="with --seeds: seeds run at once")
     return p
 
 
@@ -122,6 +124,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args, rest = make_parser().parse_known_args(argv)
         overrides = cli_overrides(args, rest)
+        if args.seeds is not None and (args.seed is not None or args.resume):
+            raise ConfigError("--seeds: cannot be combined with --seed or --resume")
+        if args.seeds is None and args.jobs != 1:
+            raise ConfigError("--jobs: only applies with --seeds")
         if args.resume:
             from mixgan.trainers.loop import print_summary, run_loop
 
@@ -136,6 +142,10 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_config(args.config, overrides, task=args.task)
             if cfg.task not in TRAINERS:
                 raise ConfigError(f"task: {cfg.task!r} has no trainer yet; accepted: {', '.join(TRAINERS)}")
+            if args.seeds is not None:  # many seeds: mixgan/seeds.py runs them and prints their table
+                from mixgan.seeds import seeds_main
+
+                return seeds_main(cfg, args.seeds, args.jobs)
             summary = run_one(cfg)
     except MixganError as err:
         print(f"mixgan.train: error: {err}", file=sys.stderr)

@@ -1,0 +1,359 @@
+"""`python -m mixgan.compare RUN_OR_GROUP_DIR ...`: one table over seeds (Markdown, CSV) and plots.
+
+Reads run dirs (config.yaml, metrics.jsonl, summary.json; never event files), groups runs whose
+configs differ only by the seed (or by one key, `--by objective.name`), and reports per group the
+final quality as mean ± std over seeds, how often every mode is covered, collapse/divergence rates,
+and stability figures (DESIGN.md, habit 10: report over seeds, never a single best run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mixgan.errors import ConfigError, MixganError
+
+# Config keys that never make two runs different experiments.
+IGNORED_KEYS = ("seed", "device", "run.")
+
+
+@dataclass
+class Run:
+    """One run dir as read back: dotted config, metric rows, summary (empty while it runs)."""
+
+    path: Path
+    config: dict[str, Any]
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return self.summary.get("status", "incomplete")
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 0))
+
+    @property
+    def final(self) -> dict[str, float]:
+        """summary.json's final metrics, else the last metrics row."""
+        final = self.summary.get("final") or (self.rows[-1] if self.rows else {})
+        return {k: float(v) for k, v in final.items() if k != "step" and isinstance(v, int | float | str)}
+
+    def series(self, tag: str) -> list[tuple[int, float]]:
+        """(step, value) of one tag over the run, NaN/Inf included."""
+        return [(int(r["step"]), float(r[tag])) for r in self.rows if tag in r]
+
+
+@dataclass
+class Group:
+    label: str
+    runs: list[Run]
+    keys: dict[str, Any] = field(default_factory=dict)  # the config values that label it
+
+
+def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _is_run_dir(path: Path) -> bool:
+    return (path / "config.yaml").is_file()
+
+
+def find_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
+    """Run dirs named directly or found under group dirs; a bad path is a one-line ConfigError."""
+    found: list[Path] = []
+    for p in map(Path, paths):
+        if not p.exists():
+            raise ConfigError(f"{p}: no such run dir or group dir")
+        if not p.is_dir():
+            raise ConfigError(f"{p}: not a run dir (a folder with config.yaml, metrics.jsonl, summary.json)")
+        dirs = [p] if _is_run_dir(p) else sorted(c.parent for c in p.rglob("config.yaml"))
+        if not dirs:
+            raise ConfigError(f"{p}: an empty group: no run dirs (folders with config.yaml) under it")
+        found += [d for d in dirs if d.resolve() not in {f.resolve() for f in found}]
+    return found
+
+
+def load_run(path: Path) -> Run:
+    """Read one run dir; unreadable files are a one-line ConfigError naming the file."""
+    import json
+
+    import yaml
+
+    from mixgan.runlog import read_metrics
+
+    try:
+        config = yaml.safe_load((path / "config.yaml").read_text())
+        rows = read_metrics(path)
+        summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else {}
+    except (OSError, ValueError, yaml.YAMLError) as err:
+        raise ConfigError(f"{path}: unreadable run dir ({type(err).__name__}: {str(err)[:100]})") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path / 'config.yaml'}: not a config mapping")
+    return Run(path, flatten(config), rows, summary)
+
+
+def load_runs(paths: Sequence[str | Path]) -> list[Run]:
+    return [load_run(p) for p in find_run_dirs(paths)]
+
+
+def _identity(run: Run) -> dict[str, Any]:
+    return {k: v for k, v in run.config.items() if not k.startswith(IGNORED_KEYS)}
+
+
+def group_runs(runs: list[Run], by: str | None = None) -> list[Group]:
+    """Runs equal in every config key but the seed (or equal in `by`), in order of first appearance."""
+    if by is not None:
+        missing = [r.path for r in runs if by not in r.config]
+        if missing:
+            keys = ", ".join(sorted(_identity(runs[0])))
+            raise ConfigError(f"--by: {missing[0]} has no config key {by!r}; accepted: {keys}")
+        groups: dict[Any, list[Run]] = {}
+        for r in runs:
+            groups.setdefault(repr(r.config[by]), []).append(r)
+        return [Group(f"{by}={g[0].config[by]}", g, {by: g[0].config[by]}) for g in groups.values()]
+    groups = {}
+    for r in runs:
+        groups.setdefault(repr(sorted(_identity(r).items())), []).append(r)
+    firsts = [_identity(g[0]) for g in groups.values()]
+    keys = [k for k in sorted(set().union(*firsts)) if len({repr(f.get(k)) for f in firsts}) > 1]
+    if not keys:  # one group: name it by what it is
+        keys = [k for k in ("data.name", "objective.name") if k in firsts[0]] or ["task"]
+    out = []
+    for g in groups.values():
+        vals = {k: g[0].config.get(k) for k in keys}
+        out.append(Group(", ".join(f"{k}={v}" for k, v in vals.items()), g, vals))
+    return out
+
+
+def num_modes(run: Run) -> int | None:
+    """Modes of the run's toy data set (ring8 = 8, grid25 = 25), from mixgan.data.GAN_DATA."""
+    from mixgan.data import GAN_DATA
+
+    name = run.config.get("data.name")
+    if run.config.get("task", "gan") != "gan" or name not in GAN_DATA:
+        return None
+    return GAN_DATA[name]().num_modes
+
+
+def _finite(values: list[float]) -> list[float]:
+    return [v for v in values if math.isfinite(v)]
+
+
+def run_stats(run: Run) -> dict[str, float | None]:
+    """Per-run figures; None where the run has nothing to say (no such metric, or it did not finish).
+
+    A diverged run is a result and counts; a failed, interrupted or unfinished one has no end to report.
+    """
+    k, final = num_modes(run), run.final
+    if run.status not in ("completed", "diverged"):
+        return {}
+    modes = [v for _, v in run.series("quality/modes")]
+    out: dict[str, float | None] = {
+        "modes": final.get("quality/modes"), "high_quality": final.get("quality/high_quality"),
+        "reverse_kl": final.get("quality/reverse_kl"), "all_modes": None, "collapsed": None,
+        "first_all_modes": None,
+        "mode_drops": float(sum(b < a for a, b in zip(modes, modes[1:]))) if modes else None,
+    }
+    if k is not None:
+        diverged = run.status == "diverged"
+        end = out["modes"] if out["modes"] is not None and math.isfinite(out["modes"]) else 0.0
+        out["all_modes"] = float(not diverged and end >= k)
+        out["collapsed"] = float(diverged or end <= k / 2)  # collapsed: at most half the modes
+        first = [s for s, v in run.series("quality/modes") if v >= k]
+        out["first_all_modes"] = float(first[0]) if first else math.inf
+    for tag, name in (("stability/grad_norm_D", "grad_D"), ("stability/grad_input_real", "grad_input")):
+        vals = _finite([v for _, v in run.series(tag)])
+        out[f"{name}_mean"] = statistics.fmean(vals) if vals else None
+        out[f"{name}_max"] = max(vals) if vals else None
+    total = run.summary.get("total") or (run.rows[-1]["step"] if run.rows else 0)
+    late = _finite([v for s, v in run.series("loss/D") if s > total / 2])
+    out["var_loss_D"] = statistics.pvariance(late) if len(late) >= 2 else None
+    return out
+
+
+@dataclass
+class Column:
+    """A table column: a per-run figure, how it is pooled over seeds, and the tag it is read from."""
+
+    header: str
+    pool: str  # mean_std | fraction | median
+    tag: str
+    fmt: Callable[[float], str] = lambda v: f"{v:.3g}"
+
+
+COLUMNS: dict[str, Column] = {
+    "modes": Column("modes", "mean_std", "quality/modes"),
+    "high_quality": Column("high quality", "mean_std", "quality/high_quality"),
+    "reverse_kl": Column("reverse KL", "mean_std", "quality/reverse_kl"),
+    "all_modes": Column("all modes", "fraction", "quality/modes", lambda v: f"{v:.2f}"),
+    "collapsed": Column("collapsed or diverged", "fraction", "quality/modes", lambda v: f"{v:.2f}"),
+    "first_all_modes": Column("first it. all modes", "median", "quality/modes", lambda v: f"{v:.0f}"),
+    "grad_D_mean": Column("‖∇θD‖ mean", "mean_std", "stability/grad_norm_D"),
+    "grad_D_max": Column("‖∇θD‖ max", "mean_std", "stability/grad_norm_D"),
+    "grad_input_mean": Column("‖∇xD‖ mean", "mean_std", "stability/grad_input_real"),
+    "grad_input_max": Column("‖∇xD‖ max", "mean_std", "stability/grad_input_real"),
+    "var_loss_D": Column("var loss/D, 2nd half", "mean_std", "loss/D"),
+    "mode_drops": Column("mode drops", "mean_std", "quality/modes", lambda v: f"{v:.2g}"),
+}
+
+NOTES = ("mean ± std over seeds (sample std); fractions over seeds; all modes / collapsed: at the end "
+         "(collapsed: ≤ half the modes, or diverged); first it. all modes: median over seeds of the "
+         "first measured iteration with every mode (— when at least half never get there); ‖∇θD‖: "
+         "stability/grad_norm_D, ‖∇xD‖: stability/grad_input_real, mean and max over each run; var "
+         "loss/D over the second half of training; mode drops: times quality/modes fell between two "
+         "measurements.")
+
+
+def parse_metrics(text: str | None) -> list[str]:
+    """`--metrics a,b` → column names; an unknown name is a one-line error listing the accepted ones."""
+    if text is None:
+        return list(COLUMNS)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    for n in names:
+        if n not in COLUMNS:
+            raise ConfigError(f"--metrics: unknown metric {n!r}; accepted: {', '.join(COLUMNS)}")
+    if not names:
+        raise ConfigError(f"--metrics: empty; accepted: {', '.join(COLUMNS)}")
+    return names
+
+
+def pool(values: list[float | None], how: str) -> dict[str, float | int | None]:
+    """Pool one column over the seeds that have a value."""
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return {"value": None, "std": None, "n": 0}
+    if how == "median":
+        return {"value": statistics.median(vals), "std": None, "n": len(vals)}
+    finite = _finite(vals)
+    mean = statistics.fmean(finite) if finite else math.nan
+    std = statistics.stdev(finite) if how == "mean_std" and len(finite) >= 2 else None
+    return {"value": mean, "std": std, "n": len(vals)}
+
+
+def summarize(groups: list[Group], columns: list[str]) -> list[dict[str, Any]]:
+    """One row per group: label, seed counts, and each column pooled over seeds."""
+    table = []
+    for g in groups:
+        stats = [run_stats(r) for r in g.runs]
+        row: dict[str, Any] = {"label": g.label, "keys": g.keys, "seeds": len(g.runs),
+                               "diverged": sum(r.status == "diverged" for r in g.runs),
+                               "unfinished": sum(r.status not in ("completed", "diverged") for r in g.runs),
+                               "num_modes": num_modes(g.runs[0]), "runs": [str(r.path) for r in g.runs]}
+        for c in columns:
+            row[c] = pool([s.get(c) for s in stats], COLUMNS[c].pool)
+        table.append(row)
+    return table
+
+
+def _cell(stat: dict[str, Any], col: Column) -> str:
+    v = stat["value"]
+    if v is None or not math.isfinite(v):
+        return "—"
+    return col.fmt(v) + (f" ± {stat['std']:.2g}" if stat["std"] is not None else "")
+
+
+def markdown(table: list[dict[str, Any]], columns: list[str]) -> str:
+    """The table as Markdown: what `compare` prints and writes to table.md."""
+    head = ["group", "seeds", *(COLUMNS[c].header for c in columns)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in table:
+        seeds = str(row["seeds"])
+        extra = [f"{row[k]} {k}" for k in ("diverged", "unfinished") if row[k]]
+        seeds += f" ({', '.join(extra)})" if extra else ""
+        cells = [_cell(row[c], COLUMNS[c]) for c in columns]
+        if "modes" in columns and row["num_modes"] and cells[columns.index("modes")] != "—":
+            cells[columns.index("modes")] += f" / {row['num_modes']}"
+        lines.append("| " + " | ".join([row["label"], seeds, *cells]) + " |")
+    return "\n".join(lines)
+
+
+def to_csv(table: list[dict[str, Any]], columns: list[str]) -> str:
+    """The table as CSV: numbers only (mean and std in separate columns), one row per group."""
+    keys = list(dict.fromkeys(k for row in table for k in row["keys"]))
+    head = ["group", *keys, "seeds", "diverged", "unfinished", "num_modes"]
+    for c in columns:
+        head += [f"{c}_mean", f"{c}_std"] if COLUMNS[c].pool == "mean_std" else [c]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(head)
+    for row in table:
+        out = [row["label"], *(row["keys"].get(k, "") for k in keys), row["seeds"], row["diverged"],
+               row["unfinished"], row["num_modes"] if row["num_modes"] is not None else ""]
+        for c in columns:
+            s = row[c]
+            out.append("" if s["value"] is None else s["value"])
+            if COLUMNS[c].pool == "mean_std":
+                out.append("" if s["std"] is None else s["std"])
+        w.writerow(out)
+    return buf.getvalue()
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        raise ConfigError(message)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m mixgan.compare", description=__doc__.splitlines()[0])
+    p.add_argument("paths", nargs="+", metavar="RUN_OR_GROUP_DIR")
+    p.add_argument("--out", default="compare", help="folder for table.md, table.csv, curves.png, samples.png")
+    p.add_argument("--metrics", help=f"comma list of columns (default all): {', '.join(COLUMNS)}")
+    p.add_argument("--by", metavar="KEY", help="group by this config key (e.g. objective.name) instead of "
+                                                "by everything but the seed")
+    p.add_argument("--no-plots", action="store_true", help="write the tables only")
+    return p
+
+
+def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = None, by: str | None = None,
+            plots: bool = True) -> tuple[list[Group], list[dict[str, Any]], str]:
+    """Load, group, summarize; write table.md, table.csv and the plots to `out`; return the Markdown."""
+    columns = parse_metrics(metrics)
+    groups = group_runs(load_runs(paths), by)
+    table = summarize(groups, columns)
+    text = markdown(table, columns)
+    out = Path(out)  # every check is done: from here on, only writing
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.md").write_text(text + "\n\n" + NOTES + "\n")
+    (out / "table.csv").write_text(to_csv(table, columns))
+    if plots:
+        from mixgan.compare_plots import plot_curves, plot_samples
+
+        tags = list(dict.fromkeys(COLUMNS[c].tag for c in columns))
+        plot_curves(groups, tags, out / "curves.png")
+        plot_samples(groups, out / "samples.png")
+    return groups, table, text
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point; returns the exit code (0, or 2 on bad input with one line on stderr)."""
+    try:
+        args = make_parser().parse_args(argv)
+        groups, _, text = compare(args.paths, args.out, args.metrics, args.by, plots=not args.no_plots)
+    except MixganError as err:
+        print(f"mixgan.compare: error: {err}", file=sys.stderr)
+        return 2
+    print(text)
+    print(f"\n{NOTES}")
+    files = ["table.md", "table.csv"] + ([] if args.no_plots else ["curves.png", "samples.png"])
+    print(f"wrote {', '.join(str(Path(args.out) / f) for f in files)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

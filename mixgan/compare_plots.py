@@ -1,0 +1,108 @@
+"""Pictures for `mixgan.compare`: metric curves over seeds (median, 25–75% band) and a sample grid."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mixgan.plots import _plt
+from mixgan.trainers.gan import FINAL_SAMPLES  # the GAN trainer's last fixed-noise samples
+
+
+def band(runs: list[Any], tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Steps, median, 25th and 75th percentile of `tag` over the runs (finite values at each step)."""
+    by_step: dict[int, list[float]] = {}
+    for run in runs:
+        for step, value in run.series(tag):
+            if math.isfinite(value):
+                by_step.setdefault(step, []).append(value)
+    steps = np.array(sorted(by_step), dtype=float)
+    q = np.array([np.percentile(by_step[int(s)], [50, 25, 75]) for s in steps]).reshape(-1, 3)
+    return steps, q[:, 0], q[:, 1], q[:, 2]
+
+
+def plot_curves(groups: list[Any], tags: list[str], path: str | Path) -> None:
+    """One panel per metric, one line per group: the median over seeds with a 25–75% band."""
+    plt = _plt()
+    tags = [t for t in tags if any(t in row for g in groups for r in g.runs for row in r.rows)] or tags[:1]
+    cols = min(3, len(tags))
+    rows = math.ceil(len(tags) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), dpi=100, squeeze=False)
+    for ax, tag in zip(axes.flat, tags):
+        for i, g in enumerate(groups):
+            steps, med, lo, hi = band(g.runs, tag)
+            if len(steps):
+                color = f"C{i % 10}"
+                ax.plot(steps, med, color=color, lw=1.5, label=f"{g.label} (n={len(g.runs)})")
+                ax.fill_between(steps, lo, hi, color=color, alpha=0.2, lw=0)
+        ax.set_title(tag, fontsize=9)
+        ax.set_xlabel("iteration", fontsize=8)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(tags):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="lower center", ncol=min(2, len(labels)), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.04 + 0.03 * math.ceil(len(groups) / 2), 1, 1))
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def data_means(config: dict[str, Any]) -> np.ndarray | None:
+    """The mixture means of a toy-GAN run's data set (dotted config), or None for other tasks."""
+    from mixgan.data import GAN_DATA
+
+    name = config.get("data.name")
+    if config.get("task", "gan") != "gan" or name not in GAN_DATA:
+        return None
+    kw = {k: config[f"data.{k}"] for k in ("std", "radius", "spacing") if f"data.{k}" in config}
+    return GAN_DATA[name](**kw).means.numpy()
+
+
+def scatter_samples(ax: Any, samples: np.ndarray | None, means: np.ndarray | None, note: str = "") -> None:
+    """Generated points (orange) over the mixture means (black), on a fixed square; `note` if none."""
+    lim = 1.0 if means is None else float(np.abs(means).max())
+    lim += 0.35 * max(lim, 1e-6)
+    if means is not None:
+        ax.scatter(means[:, 0], means[:, 1], s=6, c="k", marker="x", lw=0.6, zorder=3)
+    if samples is not None:
+        pts = samples[np.isfinite(samples).all(1)]
+        ax.scatter(pts[:, 0], pts[:, 1], s=1.5, c="tab:orange", alpha=0.6, lw=0)
+    if note:
+        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=7, color="0.3")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_samples(groups: list[Any], path: str | Path, max_seeds: int = 10) -> None:
+    """Groups × seeds: each run's final fixed-noise samples, titled with its final mode count."""
+    plt = _plt()
+    n = min(max_seeds, max(len(g.runs) for g in groups))
+    fig, axes = plt.subplots(len(groups), n, figsize=(1.5 * n + 1.2, 1.55 * len(groups) + 0.2), dpi=100,
+                             squeeze=False)
+    for i, g in enumerate(groups):
+        for j in range(n):
+            ax = axes[i, j]
+            if j >= len(g.runs):
+                ax.axis("off")
+                continue
+            run = g.runs[j]
+            file = run.path / FINAL_SAMPLES
+            samples = np.load(file) if file.is_file() else None
+            note = "" if samples is not None else (run.status if run.status != "completed" else "no samples")
+            scatter_samples(ax, samples, data_means(run.config), note)
+            modes = run.final.get("quality/modes")
+            title = f"s{run.seed}" + (f" · {modes:.0f} modes" if modes is not None and math.isfinite(modes)
+                                      else "")
+            ax.set_title(title, fontsize=6, pad=2)
+            if j == 0:
+                ax.set_ylabel(g.label.replace(", ", "\n"), fontsize=6)
+    fig.tight_layout(pad=0.3)
+    fig.savefig(path)
+    plt.close(fig)

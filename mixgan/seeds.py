@@ -1,0 +1,238 @@
+"""Many seeds of one config: `python -m mixgan.train --seeds 0-9 [--jobs N]` (one run dir per seed).
+
+The runs share the resolved config except the seed and live under one group dir,
+`<run.dir>/<group>/<name>-s<seed>`. A seed that fails or diverges never stops the others; a table of
+per-seed statuses closes the job. `run_seeds` is the one dispatch point (sequential or worker
+processes today; a batched many-seeds-in-one-process path can be chosen there later).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from mixgan.errors import ConfigError
+
+SEEDS_FILE = "seeds.json"  # the group's per-seed status table, next to the run dirs
+
+
+@dataclasses.dataclass
+class SeedRun:
+    """One seed of a group: its config (as a dict), where it goes, and how it ended."""
+
+    seed: int
+    config: dict[str, Any]
+    run_dir: Path
+    status: str = "pending"  # completed | diverged | interrupted | failed | skipped
+    error: str = ""
+    final: dict[str, float] = dataclasses.field(default_factory=dict)
+    wall_time_s: float = 0.0
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-9', '0,3,7', '0-3,8' → sorted distinct seeds; anything else is a one-line ConfigError."""
+    accepted = "accepted: N, A-B or a comma list of them, e.g. 0-9, 0,3,7 or 0-3,8 (seeds >= 0)"
+    seeds: set[int] = set()
+    for part in str(text).split(","):
+        lo, dash, hi = part.strip().partition("-")
+        try:
+            a, b = (int(lo), int(hi)) if dash else (int(lo), int(lo))
+        except ValueError:
+            raise ConfigError(f"--seeds: cannot read {part.strip()!r} in {text!r}; {accepted}") from None
+        if a < 0 or b < a:
+            raise ConfigError(f"--seeds: {part.strip()!r} is not a range of seeds >= 0; {accepted}")
+        seeds.update(range(a, b + 1))
+    return sorted(seeds)
+
+
+def base_name(cfg: Any) -> str:
+    """The group's name: run.name, else <data>-<objective> (run names add -s<seed>)."""
+    if cfg.run.name:
+        return cfg.run.name
+    data = getattr(getattr(cfg, "data", None), "name", cfg.task)
+    obj = getattr(getattr(cfg, "objective", None), "name", "")
+    return f"{data}-{obj}" if obj else str(data)
+
+
+def plan_runs(cfg: Any, seeds: list[int]) -> tuple[Path, list[SeedRun]]:
+    """Validate every seed's config, then create the group dir (never reusing one) and plan its runs."""
+    from mixgan.config import config_from_dict, set_dotted, to_dict
+    from mixgan.rundir import new_run_dir, safe_name
+
+    base = safe_name(base_name(cfg))
+    configs = []
+    for seed in seeds:
+        data = to_dict(cfg)
+        set_dotted(data, "seed", seed)
+        set_dotted(data, "run.name", f"{base}-s{seed}")
+        configs.append(data)
+        config_from_dict(data)  # bad input stops here, before any folder exists
+    group = new_run_dir(cfg.run.dir, base, unique=not cfg.run.name)
+    runs = []
+    for seed, data in zip(seeds, configs):
+        set_dotted(data, "run.dir", str(group))
+        runs.append(SeedRun(seed, data, group / data["run"]["name"]))
+    return group, runs
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0][:200]}" if text else type(err).__name__
+
+
+def run_seed(run: SeedRun) -> SeedRun:
+    """Train one seed in this process; an exception becomes status 'failed' (recorded in the run dir)."""
+    from mixgan.config import config_from_dict
+    from mixgan.rundir import provenance, write_json_atomic
+    from mixgan.train import run_one
+    from mixgan.trainers.loop import SUMMARY
+
+    start = time.perf_counter()
+    try:
+        summary = run_one(config_from_dict(run.config))
+        run.status, run.final = summary["status"], dict(summary["final"])
+        run.wall_time_s = float(summary["wall_time_s"])
+    except Exception as err:  # one seed's crash is that seed's result, not the group's end
+        run.status, run.error = "failed", _first_line(err)
+        run.wall_time_s = time.perf_counter() - start
+        traceback.print_exc(file=sys.stderr)
+        if run.run_dir.is_dir() and not (run.run_dir / SUMMARY).exists():
+            # So that `mixgan.compare` counts the seed as failed instead of guessing.
+            write_json_atomic(run.run_dir / SUMMARY, {
+                "status": "failed", "error": run.error, "step": None, "total": None, "diverged_at": None,
+                "final": {}, "wall_time_s": round(run.wall_time_s, 3), "run_dir": str(run.run_dir),
+                "versions": provenance()})
+    return run
+
+
+def run_sequential(runs: list[SeedRun]) -> list[SeedRun]:
+    """One seed after another in this process; Ctrl-C ends the current seed and skips the rest."""
+    for i, run in enumerate(runs):
+        print(f"\n== seed {run.seed} ({i + 1}/{len(runs)}) -> {run.run_dir}", flush=True)
+        run_seed(run)
+        if run.status == "interrupted":
+            for later in runs[i + 1:]:
+                later.status = "skipped"
+            break
+    return runs
+
+
+def _worker(run: SeedRun, threads: int, queue: Any) -> None:
+    """A worker process: one seed, with its share of the CPU threads; its result goes to the queue."""
+    import torch
+
+    torch.set_num_threads(threads)
+    queue.put(run_seed(run))
+
+
+def run_parallel(runs: list[SeedRun], jobs: int) -> list[SeedRun]:
+    """Up to `jobs` seeds at a time, each in its own fresh process (a crash stays in that process)."""
+    import multiprocessing as mp
+    import signal
+
+    ctx = mp.get_context("spawn")  # no forked torch/OpenMP state
+    queue = ctx.Queue()
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    pending, active, by_seed = list(runs), {}, {r.seed: r for r in runs}
+    stop = {"requested": False}
+
+    def on_sigint(signum: int, frame: Any) -> None:  # workers get Ctrl-C too and stop themselves
+        stop["requested"] = True
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        while pending or active:
+            while pending and len(active) < jobs and not stop["requested"]:
+                run = pending.pop(0)
+                run.config["run"]["progress"] = False  # several bars would garble the console
+                proc = ctx.Process(target=_worker, args=(run, threads, queue), daemon=False)
+                proc.start()
+                active[run.seed] = proc
+                print(f"seed {run.seed}: started -> {run.run_dir}", flush=True)
+            if stop["requested"]:
+                for run in pending:
+                    run.status = "skipped"
+                pending = []
+            _collect(queue, active, by_seed)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    return runs
+
+
+def _collect(queue: Any, active: dict[int, Any], by_seed: dict[int, SeedRun]) -> None:
+    """Wait briefly for a finished seed; a worker that died without a result is a failed seed."""
+    import queue as queue_mod
+
+    try:
+        done = queue.get(timeout=0.5)
+    except queue_mod.Empty:
+        done = None
+    if done is not None:
+        by_seed[done.seed].__dict__.update(done.__dict__)
+        active.pop(done.seed).join()
+        print(f"seed {done.seed}: {done.status}{' (' + done.error + ')' if done.error else ''}", flush=True)
+    for seed, proc in list(active.items()):
+        if not proc.is_alive() and queue.empty():
+            proc.join()
+            run = by_seed[seed]
+            run.status, run.error = "failed", f"worker process exited with code {proc.exitcode}"
+            active.pop(seed)
+            print(f"seed {seed}: failed ({run.error})", flush=True)
+
+
+def run_seeds(cfg: Any, seeds: list[int], jobs: int = 1) -> tuple[Path, list[SeedRun]]:
+    """Train `cfg` once per seed under one group dir; every seed runs whatever the others do."""
+    if jobs < 1:
+        raise ConfigError(f"--jobs: got {jobs}; accepted: an integer >= 1")
+    group, runs = plan_runs(cfg, seeds)
+    if jobs == 1 or len(runs) == 1:
+        run_sequential(runs)
+    else:
+        run_parallel(runs, min(jobs, len(runs)))
+    write_seeds_file(group, runs, jobs)
+    return group, runs
+
+
+def write_seeds_file(group: Path, runs: list[SeedRun], jobs: int) -> None:
+    from mixgan.rundir import write_json_atomic
+
+    write_json_atomic(group / SEEDS_FILE, {"jobs": jobs, "runs": [
+        {"seed": r.seed, "status": r.status, "error": r.error, "run_dir": str(r.run_dir),
+         "wall_time_s": round(r.wall_time_s, 3), "final": r.final} for r in runs]})
+
+
+def status_table(runs: list[SeedRun], keys: tuple[str, ...]) -> str:
+    """The closing per-seed table: seed, status, the trainer's summary metrics, time, error."""
+    keys = tuple(k for k in keys if any(k in r.final for r in runs))
+    head = ["seed", "status", *(k.split("/")[-1] for k in keys), "time (s)", "run dir / error"]
+    lines = [head]
+    for r in runs:
+        vals = [f"{r.final[k]:.4g}" if k in r.final else "—" for k in keys]
+        lines.append([str(r.seed), r.status, *vals, f"{r.wall_time_s:.1f}", r.error or r.run_dir.name])
+    widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in lines)
+
+
+def seeds_main(cfg: Any, seeds_text: str, jobs: int) -> int:
+    """`--seeds` entry point: exit 0 when every seed completed or diverged, 1 if one failed, 130 on Ctrl-C."""
+    from mixgan.train import TRAINERS
+
+    seeds = parse_seeds(seeds_text)
+    group, runs = run_seeds(cfg, seeds, jobs)
+    module, cls = TRAINERS[cfg.task].split(":")
+    import importlib
+
+    keys = tuple(getattr(getattr(importlib.import_module(module), cls), "summary_keys", ()))[:3]
+    counts = {s: sum(r.status == s for r in runs) for s in dict.fromkeys(r.status for r in runs)}
+    print(f"\ngroup {group}: {len(runs)} seeds, " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    print(status_table(runs, keys))
+    print(f"compare them with:  python -m mixgan.compare {group}")
+    print(f"dashboard:          tensorboard --logdir {group}")
+    if any(r.status in ("interrupted", "skipped") for r in runs):
+        return 130
+    return 1 if any(r.status == "failed" for r in runs) else 0

@@ -1,0 +1,165 @@
+"""mixgan.compare on hand-made run dirs with known numbers: statistics, grouping, files, bad input."""
+
+import csv
+import json
+import math
+import statistics
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mixgan.compare import compare, group_runs, load_runs, main, run_stats
+from mixgan.config import load_config, save_config
+from mixgan.rundir import write_json_atomic
+
+TAGS = ("quality/modes", "quality/high_quality", "quality/reverse_kl", "stability/grad_norm_D",
+        "stability/grad_input_real", "loss/D")
+
+
+def make_run(root, data, objective, seed, series, status="completed", total=300, samples=False):
+    """A run dir as the trainer writes it: config.yaml, metrics.jsonl, summary.json (and samples)."""
+    name = f"{data}-{objective}-s{seed}"
+    run = root / f"{data}-{objective}" / name
+    run.mkdir(parents=True)
+    cfg = load_config(None, [("data.name", data), ("objective.name", objective), ("seed", seed),
+                             ("train.iterations", total), ("run.dir", str(run.parent)), ("run.name", name)])
+    save_config(cfg, run / "config.yaml")
+    rows = [{"step": 100 * (i + 1), **{t: series[t][i] for t in TAGS}} for i in range(len(series[TAGS[0]]))]
+    with (run / "metrics.jsonl").open("w") as f:
+        for r in rows:  # as RunLogger writes them: non-finite values as strings
+            f.write(json.dumps({k: v if math.isfinite(v) else str(v) for k, v in r.items()}) + "\n")
+    final = {k: v for k, v in rows[-1].items() if k != "step"}
+    diverged_at = rows[-1]["step"] if status == "diverged" else None
+    write_json_atomic(run / "summary.json", {"status": status, "step": rows[-1]["step"], "total": total,
+                                             "diverged_at": diverged_at, "final": final})
+    if samples:
+        np.save(run / "final_samples.npy", np.random.default_rng(seed).normal(size=(64, 2)).astype("float32"))
+    return run
+
+
+def series(modes, hq, kl, gd, gi, ld):
+    return dict(zip(TAGS, (modes, hq, kl, gd, gi, ld)))
+
+
+@pytest.fixture
+def runs_root(tmp_path):
+    root = tmp_path / "runs"
+    # ring8 / erm over three seeds: final modes 8, 6, 3
+    make_run(root, "ring8", "erm", 0, series([4, 8, 8], [.5, .9, .9], [.3, .1, .1], [1, 2, 3], [10, 20, 30],
+                                             [1.0, 0.5, 0.7]), samples=True)
+    make_run(root, "ring8", "erm", 1, series([8, 7, 6], [.9, .7, .6], [.1, .2, .4], [2, 2, 2], [5, 5, 5],
+                                             [1.0, 1.0, 1.0]), samples=True)
+    make_run(root, "ring8", "erm", 2, series([2, 5, 3], [.1, .2, .3], [2., 1.5, 1.], [1, 1, 10], [1, 2, 3],
+                                             [0.2, 0.4, 0.8]))
+    # ring8 / mixup: one good seed and one that diverged at step 200
+    make_run(root, "ring8", "mixup", 0, series([8, 8, 8], [.9, .9, .9], [0., 0., 0.], [1, 1, 1], [1, 1, 1],
+                                               [.6, .6, .6]))
+    make_run(root, "ring8", "mixup", 1, series([8, 0], [.9, 0.], [0., math.log(8)], [1, math.nan],
+                                               [1, math.inf], [.6, math.nan]), status="diverged")
+    # grid25 / erm: one seed covering all 25 modes
+    make_run(root, "grid25", "erm", 0, series([20, 25, 25], [.5, .6, .7], [.2, .1, .05], [1, 1, 1], [1, 1, 1],
+                                              [.5, .5, .5]))
+    return root
+
+
+def test_stats_of_known_numbers(runs_root):
+    groups, table, text = compare([runs_root], runs_root.parent / "out", plots=False)
+    assert [g.label for g in groups] == ["data.name=grid25, objective.name=erm",
+                                         "data.name=ring8, objective.name=erm",
+                                         "data.name=ring8, objective.name=mixup"]
+    grid, erm, mixup = table
+    assert erm["seeds"] == 3 and erm["num_modes"] == 8 and grid["num_modes"] == 25
+    assert erm["modes"]["value"] == pytest.approx((8 + 6 + 3) / 3)
+    assert erm["modes"]["std"] == pytest.approx(np.std([8, 6, 3], ddof=1))
+    assert erm["high_quality"]["value"] == pytest.approx(0.6)
+    assert erm["reverse_kl"]["std"] == pytest.approx(np.std([.1, .4, 1.], ddof=1))
+    assert erm["all_modes"]["value"] == pytest.approx(1 / 3)  # seed 0 only
+    assert erm["collapsed"]["value"] == pytest.approx(1 / 3)  # seed 2: 3 <= 8 / 2
+    assert erm["first_all_modes"]["value"] == 200  # median of 200, 100, never
+    assert erm["mode_drops"]["value"] == pytest.approx((0 + 2 + 1) / 3)
+    assert erm["grad_D_mean"]["value"] == pytest.approx(statistics.fmean([2, 2, 4]))
+    assert erm["grad_D_max"]["value"] == pytest.approx(5) and erm["grad_D_max"]["std"] == pytest.approx(
+        np.std([3, 2, 10], ddof=1))
+    assert erm["grad_input_max"]["value"] == pytest.approx((30 + 5 + 3) / 3)
+    # loss/D over the second half (steps 200 and 300 of 300), population variance per run
+    assert erm["var_loss_D"]["value"] == pytest.approx((0.01 + 0 + 0.04) / 3)
+    assert grid["modes"]["std"] is None and grid["all_modes"]["value"] == 1.0
+    assert grid["first_all_modes"]["value"] == 200
+    # "| group | seeds | modes | ..." with mean ± std and the mode count of the data set
+    assert "| data.name=ring8, objective.name=erm | 3 | 5.67 ± 2.5 / 8 | 0.6 ± 0.3 |" in text
+
+
+def test_diverged_run_is_counted_not_dropped(runs_root):
+    _, table, text = compare([runs_root / "ring8-mixup"], runs_root.parent / "out", plots=False)
+    (row,) = table
+    assert row["seeds"] == 2 and row["diverged"] == 1
+    assert row["modes"]["value"] == pytest.approx(4.0)  # 8 and the diverged run's 0
+    assert row["collapsed"]["value"] == 0.5 and row["all_modes"]["value"] == 0.5
+    assert row["grad_D_max"]["value"] == 1.0  # non-finite values are not averaged in
+    assert "| 2 (1 diverged) |" in text
+    stats = run_stats(load_runs([runs_root / "ring8-mixup" / "ring8-mixup-s1"])[0])
+    assert stats["collapsed"] == 1.0 and stats["all_modes"] == 0.0
+
+
+def test_grouping_by_a_key_and_by_differing_keys(runs_root):
+    runs = load_runs([runs_root])
+    assert len(runs) == 6
+    by_obj = group_runs(runs, by="objective.name")
+    assert [(g.label, len(g.runs)) for g in by_obj] == [("objective.name=erm", 4),
+                                                         ("objective.name=mixup", 2)]
+    # Only the objective differs between these two groups: the label names only it.
+    two = group_runs(load_runs([runs_root / "ring8-erm", runs_root / "ring8-mixup"]))
+    assert [g.label for g in two] == ["objective.name=erm", "objective.name=mixup"]
+    # The same run named twice (directly and through its group) is read once.
+    assert len(load_runs([runs_root / "ring8-erm", runs_root / "ring8-erm" / "ring8-erm-s0"])) == 3
+
+
+def test_cli_writes_markdown_csv_and_plots(runs_root, capsys):
+    out = runs_root.parent / "report"
+    assert main([str(runs_root), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("| group | seeds | modes |") and "wrote" in printed
+    assert (out / "table.md").read_text().startswith(printed.split("\n\n")[0])
+    rows = {r["group"]: r for r in csv.DictReader((out / "table.csv").open())}
+    erm = rows["data.name=ring8, objective.name=erm"]
+    assert float(erm["modes_mean"]) == pytest.approx(17 / 3)
+    assert float(erm["all_modes"]) == pytest.approx(1 / 3)
+    assert erm["data.name"] == "ring8" and erm["first_all_modes"] == "200.0"
+    assert rows["data.name=ring8, objective.name=mixup"]["diverged"] == "1"
+    for png in ("curves.png", "samples.png"):
+        data = (out / png).read_bytes()
+        assert data[:4] == b"\x89PNG" and len(data) > 5000
+
+
+def test_metrics_option_selects_columns(runs_root, capsys):
+    out = runs_root.parent / "few"
+    assert main([str(runs_root / "ring8-erm"), "--out", str(out), "--metrics", "modes,first_all_modes",
+                 "--no-plots"]) == 0
+    head = capsys.readouterr().out.splitlines()[0]
+    assert head == "| group | seeds | modes | first it. all modes |"
+    assert not (out / "curves.png").exists()
+
+
+@pytest.mark.parametrize("make_args,fragment", [
+    (lambda r: [str(r / "missing")], "no such run dir"),
+    (lambda r: [str(r / "ring8-erm" / "ring8-erm-s0" / "metrics.jsonl")], "not a run dir"),
+    (lambda r: [str(r.parent / "empty")], "empty group"),
+    (lambda r: [str(r), "--metrics", "modes,fid"], "unknown metric 'fid'; accepted: modes, high_quality"),
+    (lambda r: [str(r), "--by", "objective.nme"], "--by"),
+])
+def test_bad_input_is_one_line_exit_2_nothing_written(runs_root, capsys, make_args, fragment):
+    (runs_root.parent / "empty").mkdir()
+    out = runs_root.parent / "never"
+    assert main([*make_args(runs_root), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_real_exit_code(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "mixgan.compare", str(tmp_path / "nothing")],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == 2 and res.stderr.startswith("mixgan.compare: error:")
+    assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
