@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from mixgan.errors import ConfigError, MixganError
-from mixgan.executor import FINISHED, LOCKS, Children, Job, default_jobs, run_local, run_state, run_submitit
+from mixgan.executor import (
+    FINISHED,
+    LOCKS,
+    Children,
+    Job,
+    default_jobs,
+    make_submitit,
+    run_local,
+    run_state,
+    run_submitit,
+)
 from mixgan.sweep import Run, Sweep, cli_value, load_sweep, select
 
 
@@ -122,7 +132,20 @@ def _write_inputs(sweep: Sweep, sweep_dir: Path) -> None:
         (sweep_dir / "base.yaml").write_text(yaml.safe_dump(sweep.base_inline, sort_keys=False))
 
 
-def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Namespace) -> bool:
+def submitit_executor(args: argparse.Namespace, sweep: Sweep, sweep_dir: Path) -> Any:
+    """The submitit executor of --executor slurm / submitit-local, with the per-run resources."""
+    cluster = "slurm" if args.executor == "slurm" else "local"
+    gpus = args.gpus if args.gpus is not None else (1 if cluster == "slurm" else 0)
+    params: dict[str, Any] = {"timeout_min": args.time, "gpus_per_node": gpus, "cpus_per_task": args.cpus,
+                              "name": f"ablate-{sweep.name}"}
+    if cluster == "slurm":
+        params.update({k: v for k, v in (("slurm_partition", args.partition), ("mem_gb", args.mem_gb),
+                                         ("slurm_array_parallelism", args.jobs)) if v})
+    return make_submitit(sweep_dir.resolve() / ".submitit", cluster, params)
+
+
+def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Namespace,
+              executor: Any = None) -> bool:
     """Train the runs with a progress bar; return True when interrupted (Ctrl-C / SIGTERM)."""
     from tqdm.auto import tqdm
 
@@ -154,15 +177,7 @@ def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Nam
             n = args.jobs or default_jobs()[0]
             run_local(jobs, n, default_jobs()[1], on_done, children)
         else:
-            cluster = "slurm" if args.executor == "slurm" else "local"
-            gpus = args.gpus if args.gpus is not None else (1 if cluster == "slurm" else 0)
-            params: dict[str, Any] = {"timeout_min": args.time, "gpus_per_node": gpus,
-                                      "cpus_per_task": args.cpus, "name": f"ablate-{sweep.name}"}
-            if cluster == "slurm":
-                params.update({k: v for k, v in (("slurm_partition", args.partition),
-                                                 ("mem_gb", args.mem_gb),
-                                                 ("slurm_array_parallelism", args.jobs)) if v})
-            run_submitit(jobs, sweep_dir / ".submitit", cluster, params, on_done, children)
+            run_submitit(jobs, executor, on_done, children)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -182,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = select(sweep.runs, args.only)
         if not runs:
             raise ConfigError(f"--only: {', '.join(args.only)} matches no run; e.g. {sweep.runs[0].name}")
+        executor = submitit_executor(args, sweep, sweep_dir) if args.executor != "local" else None
         if args.report:
             if not sweep_dir.is_dir():
                 raise ConfigError(f"--report: no sweep dir at {sweep_dir}; run the sweep first or give --out")
@@ -195,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     interrupted = False
     if not args.report and not args.dry_run:
         _write_inputs(sweep, sweep_dir)
-        interrupted = train_all(sweep, todo, sweep_dir, args) if todo else False
+        interrupted = train_all(sweep, todo, sweep_dir, args, executor) if todo else False
     if args.dry_run:
         return 0
     print()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mixgan.errors import ConfigError
 from mixgan.rundir import read_json, write_json_atomic
 
 FAILED = "failed.json"
@@ -248,13 +249,23 @@ class SlurmRun:
         self.__init__(state["job"])
 
 
-def run_submitit(jobs: list[Job], folder: Path, cluster: str, params: dict[str, Any],
-                 on_done: Callable[[dict[str, Any]], None], children: Children) -> None:
-    """Submit every run as a job (a Slurm array; `cluster="local"` runs them as local processes)."""
+def make_submitit(folder: Path, cluster: str, params: dict[str, Any]) -> Any:
+    """A submitit executor (`cluster="local"`: its LocalExecutor); a bad setting is a ConfigError."""
     import submitit
 
-    executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
-    executor.update_parameters(**params)
+    try:
+        executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
+        executor.update_parameters(**params)
+    except (RuntimeError, ValueError, TypeError) as err:
+        line = (str(err).strip().splitlines() or ["cannot create the executor"])[0]
+        name = "slurm" if cluster == "slurm" else "submitit-local"
+        raise ConfigError(f"--executor {name}: {line}") from None
+    return executor
+
+
+def run_submitit(jobs: list[Job], executor: Any, on_done: Callable[[dict[str, Any]], None],
+                 children: Children) -> None:
+    """Submit every run as a job (a Slurm array, or local processes) and collect the results."""
     with executor.batch():
         submitted = [(job, executor.submit(SlurmRun(job))) for job in jobs]
     waiting, cancelled = list(submitted), False
