@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interrupted: run the same command again to continue ({sweep_dir})", file=sys.stderr)
         return 130
     failed = [r.name for r in runs if run_state(sweep_dir / r.name) == "failed"]
-    if failed:
+    if failed and not args.report:
         print(f"{len(failed)} runs failed (see {sweep_dir}/<run>/failed.json and .logs/): "
               f"{', '.join(failed[:5])}{' ...' if len(failed) > 5 else ''}", file=sys.stderr)
         return 1
