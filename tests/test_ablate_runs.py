@@ -1,0 +1,117 @@
+"""mixgan.ablate with real `python -m mixgan.train` child processes (8 tiny runs in all).
+
+A failing and a diverging run finish the sweep and are reported; Ctrl-C and a restart complete a
+sweep without redoing finished runs; the Slurm path runs through submitit's LocalExecutor.
+"""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mixgan.ablate import main
+from mixgan.executor import run_state
+from mixgan.runlog import read_metrics
+
+TINY = ("{model.hidden: 16, train.iterations: 20, metrics.every: 10, metrics.n_samples: 100, "
+        "metrics.image_every: 0}")
+
+
+@pytest.fixture(autouse=True)
+def one_thread(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the children: no oversubscribed cores
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(text)
+    return path
+
+
+def mtime(path: Path) -> int:
+    return path.stat().st_mtime_ns
+
+
+def test_failed_and_diverged_runs_are_reported_and_not_redone(tmp_path, capsys):
+    # cuda:99 passes validation but cannot start (no such device): a run-time failure.
+    path = write(tmp_path, f"""
+base: configs/gan/default.yaml
+overrides: {TINY}
+variants:
+  ok: {{}}
+  boom: {{train.lr: 1e30}}
+  bad: {{device: "cuda:99"}}
+seeds: [0]
+metrics: [quality/modes]
+""")
+    out = tmp_path / "out"
+    assert main([str(path), f"--out={out}", "--jobs=2"]) == 1  # 1: a run failed
+    assert [run_state(out / f"{v}__s0") for v in ("ok", "boom", "bad")] == ["completed", "diverged", "failed"]
+    failed = json.loads((out / "bad__s0" / "failed.json").read_text())
+    assert failed["returncode"] != 0 and any("cuda:99" in line for line in failed["last_lines"])
+    report = (out / "report.md").read_text()
+    assert "| ok |" in report and "| boom | — | 0 | 1 | 0 |" in report and "| bad | — | 0 | 0 | 1 |" in report
+    capsys.readouterr()
+
+    # Again: nothing is run (finished runs and the failed one are left alone).
+    stamps = {p: mtime(p) for p in out.glob("*/*.json")}
+    assert main([str(path), f"--out={out}"]) == 1
+    assert "to run: 0" in capsys.readouterr().out
+    assert {p: mtime(p) for p in out.glob("*/*.json")} == stamps
+
+    # --retry-failed runs only the failed one again (and it fails again).
+    assert main([str(path), f"--out={out}", "--retry-failed"]) == 1
+    assert "1 completed, 1 diverged, 1 failed; to run: 1" in capsys.readouterr().out
+    assert (out / ".logs" / "bad__s0.log").read_text().count("$ ") == 2
+    assert mtime(out / "ok__s0" / "summary.json") == stamps[out / "ok__s0" / "summary.json"]
+
+
+def test_ctrl_c_then_restart_completes_without_redoing(tmp_path):
+    path = write(tmp_path, f"""
+base: configs/gan/default.yaml
+overrides: {TINY}
+variants:
+  a: {{}}
+  b: {{train.iterations: 200, run.checkpoint_every: 50}}
+seeds: [0]
+metrics: [quality/modes]
+""")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "mixgan.ablate", str(path), f"--out={out}", "--jobs=1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 240
+    while not read_metrics(out / "b__s0") and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # as Ctrl-C: forwarded to the child, which checkpoints
+    log, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 130, log
+    assert run_state(out / "a__s0") == "completed" and run_state(out / "b__s0") == "interrupted"
+    assert not (out / "b__s0" / "failed.json").exists()
+    assert not list(out.rglob("*.tmp")), "nothing half-written"
+    a_stamp = mtime(out / "a__s0" / "summary.json")
+
+    assert main([str(path), f"--out={out}", "--jobs=1"]) == 0
+    assert mtime(out / "a__s0" / "summary.json") == a_stamp  # not redone
+    summary = json.loads((out / "b__s0" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["step"] == 200
+    assert [r["step"] for r in read_metrics(out / "b__s0")] == list(range(10, 201, 10))
+    assert "--resume" in (out / ".logs" / "b__s0.log").read_text()
+
+
+def test_submitit_local_executor_runs_a_sweep(tmp_path):
+    path = write(tmp_path, """
+base: {task: gan, model: {hidden: 16}, train: {iterations: 20}, metrics: {every: 10, n_samples: 100}}
+variants: {erm: {}}
+seeds: [3]
+metrics: [quality/modes]
+""")
+    out = tmp_path / "out"
+    assert main([str(path), f"--out={out}", "--executor=submitit-local"]) == 0
+    assert run_state(out / "erm__s3") == "completed"
+    assert json.loads((out / "erm__s3" / "summary.json").read_text())["step"] == 20
+    assert list((out / ".submitit").glob("*_result.pkl")) and (out / "base.yaml").exists()
+    assert "| erm | " in (out / "report.md").read_text()
