@@ -35,8 +35,18 @@ def init(device: torch.device) -> tuple[int, int, torch.device]:
         torch.cuda.set_device(device)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=size)
-        atexit.register(lambda: dist.is_initialized() and dist.destroy_process_group())
+        atexit.register(_leave)
     return rank, size, device
+
+
+def _leave() -> None:
+    # Wait for every rank (rank 0 may still be drawing pictures or writing the checkpoint) before
+    # closing the connections, so that no rank sees its peers vanish mid-run.
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def shard(idx: Tensor, rank: int, size: int) -> Tensor:
@@ -44,9 +54,9 @@ def shard(idx: Tensor, rank: int, size: int) -> Tensor:
     return idx.tensor_split(size)[rank] if size > 1 else idx
 
 
-def epoch_batches(perm: Tensor, batch_size: int, min_last: int = 2) -> list[Tensor]:
-    """Global batches of a permutation; a last batch smaller than `min_last` is dropped (a batch of
-    one breaks BatchNorm, and every rank needs at least one example)."""
+def epoch_batches(perm: Tensor, batch_size: int, min_last: int = 1) -> list[Tensor]:
+    """Global batches of a permutation; a last batch smaller than `min_last` (the world size: every
+    rank needs at least one example) is dropped."""
     batches = list(perm.split(batch_size))
     if len(batches) > 1 and batches[-1].numel() < min_last:
         batches.pop()

@@ -19,7 +19,8 @@ from mixgan.config import config_from_dict, load_config, parse_value, save_confi
 from mixgan.errors import ConfigError, MixganError
 
 # task -> "module:Class" of its trainer, imported only when used (no work at import time)
-TRAINERS = {"gan": "mixgan.trainers.gan:GanTrainer"}
+TRAINERS = {"gan": "mixgan.trainers.gan:GanTrainer",
+            "classify": "mixgan.trainers.classifier:ClassifierTrainer"}
 # keys that may change when a run is resumed (e.g. to extend it); anything else would fork it
 RESUME_KEYS = {"train.iterations", "train.epochs", "run.progress", "run.checkpoint_every", "device"}
 
@@ -111,6 +112,8 @@ def run_one(cfg: Any, trainer: Any | None = None) -> dict[str, Any]:
     from mixgan.trainers.loop import print_summary, run_loop
 
     trainer = trainer or make_trainer(cfg)
+    if getattr(trainer, "rank", 0) != 0:  # a torchrun worker: rank 0 alone writes the run dir
+        return trainer.run_worker()
     name = cfg.run.name or f"{cfg.data.name}-{cfg.objective.name}-s{cfg.seed}"
     run_dir = new_run_dir(cfg.run.dir, name, unique=not cfg.run.name)
     save_config(cfg, run_dir / "config.yaml")
@@ -133,6 +136,8 @@ def main(argv: list[str] | None = None) -> int:
 
             run_dir = Path(args.resume)
             cfg, trainer, state = resume(run_dir, overrides)
+            if getattr(trainer, "rank", 0) != 0:  # a torchrun worker writes nothing
+                return 130 if trainer.run_worker()["status"] == "interrupted" else 0
             summary = run_loop(trainer, cfg, run_dir, resumed=True,
                                wall_time=float(state.get("wall_time", 0.0)))
             print_summary(summary, trainer.summary_keys)

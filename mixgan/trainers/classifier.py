@@ -1,0 +1,255 @@
+"""The classifier trainer (ERM or mixup, paper §3.1–3.5): one unit = one epoch, test metrics every
+`metrics.every` epochs, multi-process under torchrun with DistributedDataParallel.
+
+Randomness is a function of (seed, epoch, rank): the batch order comes from one permutation seeded
+by (seed, epoch) on every rank, augmentation/λ/partners/dropout from (seed, epoch, rank). Resuming
+at an epoch boundary is therefore exact on every rank, with nothing but weights and optimizer saved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from mixgan import distributed as dist
+from mixgan.data.augment import augment
+from mixgan.data.classify import NORMALIZATION, load_classify_data
+from mixgan.metrics.classify import between_examples, calibration_bins, ece_from_bins, topk_correct
+from mixgan.models.classify import make_classifier
+from mixgan.objectives.classify import knn_table, make_classify_objective
+from mixgan.runlog import RunLogger
+
+
+def seed_of(*parts: int) -> int:
+    """A 63-bit seed from integers (seed, stream, epoch, ...), different for each tuple."""
+    s = 0
+    for p in parts:
+        s = (s * 1_000_003 + p + 1) % (2**63 - 1)
+    return s
+
+
+def lr_at(epoch: int, cfg: Any) -> float:
+    """Step schedule: lr · γ^(number of milestones ≤ epoch) (official code: ÷10 at 100 and 150)."""
+    return cfg.lr * cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
+
+
+class ClassifierTrainer:
+    """Classifier state (model, optimizer, data on the device) and its one-epoch step."""
+
+    unit = "epoch"
+    watch_keys = ("train/loss", "test/loss")
+    summary_keys = ("test/error", "test/error_best", "test/error_top5", "test/ece", "test/loss",
+                    "train/loss", "train/acc", "train/memorized")
+
+    def __init__(self, cfg: Any, device: torch.device) -> None:
+        self.rank, self.world, device = dist.init(device)
+        self.cfg, self.device = cfg, device
+        self.cuda = device.type == "cuda"
+        self.data = load_classify_data(cfg.data, cfg.seed).to(device)
+        torch.manual_seed(cfg.seed)  # parameter init, identical on every rank
+        self.model = make_classifier(cfg.model, self.data.in_shape, self.data.num_classes,
+                                     NORMALIZATION.get(cfg.data.name)).to(device)
+        self.channels_last = self.cuda and cfg.train.channels_last and self.data.is_image
+        if self.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.net = self.model
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel
+
+            self.net = DistributedDataParallel(self.model, device_ids=[device.index] if self.cuda else None)
+        t = cfg.train
+        if t.optimizer == "sgd":
+            self.opt: torch.optim.Optimizer = torch.optim.SGD(
+                self.model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+        else:
+            self.opt = torch.optim.Adam(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+        self.objective = make_classify_objective(cfg.objective)
+        self.neighbors = None
+        if self.objective.needs_partners:  # KNN partners (paper Table 5), computed once
+            self.neighbors = knn_table(self.data.x_train, self.data.y_train, cfg.objective.neighbors,
+                                       cfg.objective.pairing)
+        self.step, self.total = 0, t.epochs
+        self.best = math.inf
+        self.lr = lr_at(0, t)
+        self.window = torch.zeros(3, device=device)  # Σ loss, Σ λ-weighted correct, examples
+
+    # -- the hot path -------------------------------------------------------------------------
+    def _autocast(self) -> Any:
+        if self.cuda and self.cfg.train.amp:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _images(self, x: Tensor) -> Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
+
+    def batches(self, epoch: int) -> list[Tensor]:
+        """Global batches of the epoch: one seeded permutation, the same on every rank."""
+        perm = torch.randperm(self.data.n_train, generator=torch.Generator().manual_seed(
+            seed_of(self.cfg.seed, 0, epoch)))
+        return dist.epoch_batches(perm, self.cfg.train.batch_size, min_last=self.world)
+
+    def _fetch(self, idx: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
+        x, y = self.data.x_train[idx], self.data.y_train[idx]
+        if self.cfg.data.augment:  # official CIFAR augmentation, batched on the device
+            x = augment(x, gen, self.cfg.data.pad, self.cfg.data.flip)
+        return self._images(x), y
+
+    def _local_batches(self, epoch: int, gen: torch.Generator) -> Any:
+        """(x, y, local indices, global batch size) of this rank's shard of every batch."""
+        batches = self.batches(epoch)
+        shards = [dist.shard(b, self.rank, self.world) for b in batches]
+        if self.data.x_train is not None:
+            for b, s in zip(batches, shards):
+                idx = s.to(self.device)
+                yield (*self._fetch(idx, gen), idx, b.numel())
+            return
+        loader = torch.utils.data.DataLoader(
+            self.data.train_set, batch_sampler=[s.tolist() for s in shards],
+            num_workers=self.cfg.data.workers, pin_memory=self.cuda,
+            generator=torch.Generator().manual_seed(seed_of(self.cfg.seed, 2, epoch)))
+        for b, (x, y) in zip(batches, loader):
+            yield self._images(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True), \
+                None, b.numel()
+
+    def advance(self) -> None:
+        """One epoch: lr for this epoch, then one optimizer step per global batch."""
+        epoch = self.step
+        self.lr = lr_at(epoch, self.cfg.train)
+        for group in self.opt.param_groups:
+            group["lr"] = self.lr
+        self.net.train()
+        torch.manual_seed(seed_of(self.cfg.seed, 1, epoch, self.rank))  # dropout masks, folder transforms
+        gen = torch.Generator(self.device).manual_seed(seed_of(self.cfg.seed, 3, epoch, self.rank))
+        for x, y, idx, n_global in self._local_batches(epoch, gen):
+            partner = None
+            if self.neighbors is not None:  # a random one of each example's k nearest neighbours
+                pick = torch.randint(0, self.neighbors.shape[1], idx.shape, generator=gen, device=gen.device)
+                partner = self._fetch(self.neighbors[idx, pick.to(idx.device)], gen)
+            with self._autocast():
+                out = self.objective(self.net, x, y, gen, partner)
+            # Σ_local / n_global, times world because DDP averages gradients over ranks: the
+            # gradient is that of the global batch mean, whatever the shard sizes.
+            loss = out.loss * (self.world / n_global)
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            self.opt.step()
+            self.window += torch.stack([out.loss.detach().float(), out.correct.float(),
+                                        torch.tensor(float(y.shape[0]), device=self.device)])
+        dist.sync_stop(self.world, self.device)
+        self.step += 1
+
+    # -- measurements -------------------------------------------------------------------------
+    def measure_due(self) -> bool:
+        return self.step % self.cfg.metrics.every == 0 or self.step == self.total
+
+    def pictures_due(self) -> bool:
+        every = self.cfg.metrics.image_every
+        return (every > 0 and self.step % every == 0) or self.step == self.total
+
+    @torch.no_grad()
+    def _evaluate(self, x: Tensor | None, y: Tensor | None, dataset: Any = None) -> Tensor:
+        """This rank's sums over its shard: [Σ loss, top-1 correct, top-5 correct, n, calibration bins]."""
+        bs, bins = self.cfg.metrics.eval_batch_size, self.cfg.metrics.ece_bins
+        n = len(dataset) if x is None else x.shape[0]
+        mine = dist.shard(torch.arange(n), self.rank, self.world)
+        if x is not None:
+            parts: Any = ((x[i], y[i]) for i in mine.to(self.device).split(bs))
+        else:
+            parts = torch.utils.data.DataLoader(
+                torch.utils.data.Subset(dataset, mine.tolist()), batch_size=bs,
+                num_workers=self.cfg.data.workers, pin_memory=self.cuda)
+        sums = torch.zeros(4 + 3 * bins, device=self.device)
+        for xb, yb in parts:
+            xb, yb = self._images(xb.to(self.device)), yb.to(self.device)
+            with self._autocast():
+                logits = self.model(xb).float()
+            sums += torch.cat([torch.stack([
+                torch.nn.functional.cross_entropy(logits, yb, reduction="sum"), topk_correct(logits, yb, 1),
+                topk_correct(logits, yb, 5), torch.tensor(float(yb.shape[0]), device=self.device)]),
+                calibration_bins(logits, yb, bins).flatten()])
+        return sums
+
+    def measure(self) -> dict[str, float]:
+        """Train window means and test metrics (errors in %), summed over ranks: one host sync."""
+        self.model.eval()
+        d = self.data
+        test = self._evaluate(d.x_test, d.y_test, d.test_set)
+        parts = [self.window, test]
+        if d.corrupted is not None and d.x_train is not None:  # memorization of the random labels
+            parts.append(self._evaluate(d.x_train[d.corrupted], d.y_train[d.corrupted])[1:2])
+        sums = dist.all_sum(torch.cat(parts), self.world).tolist()
+        self.window.zero_()
+        bins = self.cfg.metrics.ece_bins
+        w, t, rest = sums[:3], sums[3:7 + 3 * bins], sums[7 + 3 * bins:]
+        n = max(t[3], 1.0)
+        out = {"train/loss": w[0] / max(w[2], 1.0), "train/acc": 100 * w[1] / max(w[2], 1.0),
+               "test/loss": t[0] / n, "test/error": 100 * (1 - t[1] / n)}
+        if d.num_classes > 5:
+            out["test/error_top5"] = 100 * (1 - t[2] / n)
+        out["test/ece"] = 100 * float(ece_from_bins(torch.tensor(t[4:]).view(3, bins)))
+        if rest:  # % of the corrupted training examples predicted as their random label
+            out["train/memorized"] = 100 * rest[0] / max(int(d.corrupted.sum()), 1)
+        self.best = min(self.best, out["test/error"])
+        out["test/error_best"] = self.best
+        out["lr"] = self.lr
+        return out
+
+    def pictures(self, logger: RunLogger) -> None:
+        """Figure 1b (2-D data: P(y=1|x)) and Figure 2 (misses and ‖∇ₓ loss‖ between examples)."""
+        from mixgan.plots_classify import between_figure, decision_figure
+
+        d, name = self.data, self.cfg.objective.name
+        if d.x_train is None:
+            return
+        self.model.eval()
+        if d.in_shape == (2,) and d.num_classes == 2:
+            fig = decision_figure({name: self.model}, d.x_train, d.y_train)
+            logger.figure("pictures/decision", fig, self.step)
+        xa, ya, xb, yb = between_pairs(d.x_train, d.y_train, 256, self.cfg.seed)
+        lams = torch.linspace(0, 1, 11)
+        curves = between_examples(self.model, xa, ya, xb, yb, lams)
+        fig = between_figure(lams, {name: tuple(c.cpu() for c in curves)})
+        logger.figure("pictures/between", fig, self.step)
+
+    # -- checkpointing and worker ranks --------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "best": self.best,
+                "window": self.window}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.opt.load_state_dict(state["opt"])
+        self.best = float(state["best"])
+        self.window = state["window"].to(self.device)
+
+    def run_worker(self) -> dict[str, Any]:
+        """Ranks > 0 under torchrun: the same units and measurements as rank 0, writing nothing."""
+        from mixgan.trainers.loop import _StopFlag
+
+        status, last = "completed", {}
+        with _StopFlag() as stop:
+            while self.step < self.total:
+                self.advance()
+                if self.measure_due():
+                    last = self.measure()
+                    if not all(math.isfinite(last.get(k, 0.0)) for k in self.watch_keys):
+                        status = "diverged"
+                        break
+                if stop.requested:
+                    status = "interrupted"
+                    break
+        return {"status": status, "step": self.step, "total": self.total, "final": last, "rank": self.rank}
+
+
+def between_pairs(x: Tensor, y: Tensor, n: int, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """n fixed random pairs of training examples from different classes (for Figure 2)."""
+    gen = torch.Generator().manual_seed(seed_of(seed, 4))
+    i = torch.randint(0, x.shape[0], (4 * n,), generator=gen).to(x.device)
+    j = torch.randint(0, x.shape[0], (4 * n,), generator=gen).to(x.device)
+    keep = (y[i] != y[j]).nonzero().flatten()[:n]
+    i, j = i[keep], j[keep]
+    return x[i], y[i], x[j], y[j]
