@@ -221,3 +221,19 @@ def test_slurm_options_reach_submitit(tmp_path, monkeypatch):
     params = ex._executor.parameters
     assert (params["partition"], params["time"], params["gpus_per_node"], params["array_parallelism"]) == \
         ("gpu", 90, 2, 4)
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("preset", sorted((REPO / "configs/ablation").glob("*.yaml")), ids=lambda p: p.stem)
+def test_presets_validate(preset):
+    from mixgan.train import TRAINERS
+
+    base = REPO / yaml.safe_load(preset.read_text())["base"]
+    task = yaml.safe_load(base.read_text()).get("task", "gan")
+    if task not in TRAINERS:
+        pytest.skip(f"task {task} has no trainer in this checkout")
+    sweep = load_sweep(preset)
+    assert sweep.runs and sweep.task == task
+    assert all(m in sweep.metrics for row in sweep.paper.values() for m in row)
