@@ -143,3 +143,4 @@ def validate_gan(cfg: GanConfig) -> None:
 
 register_task("gan", GanConfig, validate_gan)
 import mixgan.schemas_classify  # noqa: E402,F401  (registers the classify task)
+import mixgan.schemas_image_gan  # noqa: E402,F401  (registers the image_gan task)

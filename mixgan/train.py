@@ -20,7 +20,8 @@ from mixgan.errors import ConfigError, MixganError
 
 # task -> "module:Class" of its trainer, imported only when used (no work at import time)
 TRAINERS = {"gan": "mixgan.trainers.gan:GanTrainer",
-            "classify": "mixgan.trainers.classifier:ClassifierTrainer"}
+            "classify": "mixgan.trainers.classifier:ClassifierTrainer",
+            "image_gan": "mixgan.trainers.image_gan:ImageGanTrainer"}
 # keys that may change when a run is resumed (e.g. to extend it); anything else would fork it
 RESUME_KEYS = {"train.iterations", "train.epochs", "run.progress", "run.checkpoint_every", "device"}
 

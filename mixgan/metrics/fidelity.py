@@ -1,0 +1,138 @@
+"""FID, KID, IS and precision/recall through `torch_fidelity.calculate_metrics` (never reimplemented),
+with torch-fidelity's Inception when its weights are on disk, or with our digit classifier registered
+as a feature extractor (offline; its numbers are NOT comparable to Inception FID: tags end in `_digits`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch_fidelity
+from torch import Tensor
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+
+from mixgan.metrics.digits_net import load_digit_model, u8_to_input
+
+INCEPTION = "inception-v3-compat"
+# torch-fidelity's names → ours (the `_<extractor>` suffix is added by `fidelity_metrics`)
+KEYS = {"frechet_inception_distance": "fid", "kernel_inception_distance_mean": "kid",
+        "inception_score_mean": "is", "precision": "precision", "recall": "recall"}
+
+
+class ImageTensors(torch.utils.data.Dataset):
+    """uint8 (N,C,H,W) images as a torch-fidelity input; grey images repeated to RGB for Inception."""
+
+    def __init__(self, images: Tensor, rgb: bool = False) -> None:
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError(f"expected uint8 (N,C,H,W) images, got {images.dtype} {tuple(images.shape)}")
+        self.images, self.rgb = images.cpu(), rgb and images.shape[1] == 1
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, i: int) -> Tensor:
+        return self.images[i].expand(3, -1, -1) if self.rgb else self.images[i]
+
+
+class DigitsExtractor(FeatureExtractorBase):
+    """Our digit classifier as a torch-fidelity feature extractor (uint8 (N,C,H,W) in, like Inception).
+
+    Every channel is one digit (1 for digits, 3 for Stacked digits): `features` concatenates the
+    classifier's penultimate features (hidden units) of the C channels; `logits` are the log-probs of
+    the 10^C digit combinations (log p(d0)+log p(d1)+log p(d2)), so IS is over the 1,000 modes.
+    """
+
+    def __init__(self, name: str, features_list: list[str], feature_extractor_weights_path: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(name, features_list)
+        if feature_extractor_weights_path is None:
+            raise ValueError("DigitsExtractor needs feature_extractor_weights_path (see register_digits)")
+        self.net = load_digit_model(feature_extractor_weights_path)
+
+    @staticmethod
+    def get_provided_features_list() -> tuple[str, ...]:
+        return "features", "logits"
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric: str) -> str:
+        return {"isc": "logits", "fid": "features", "kid": "features", "prc": "features"}[metric]
+
+    @staticmethod
+    def can_be_compiled() -> bool:
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile() -> Tensor:
+        return torch.zeros(1, 1, 8, 8, dtype=torch.uint8)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        if x.dtype != torch.uint8 or x.dim() != 4:
+            raise ValueError(f"expected uint8 (N,C,H,W) images, got {x.dtype} {tuple(x.shape)}")
+        n, c = x.shape[:2]
+        feats = self.net.features(u8_to_input(x))  # (N*C, hidden)
+        out = {"features": feats.reshape(n, -1)}
+        if "logits" in self.features_list:
+            logp = torch.log_softmax(self.net.classifier(feats), 1).reshape(n, c, 10)
+            joint = logp[:, 0]
+            for k in range(1, c):  # outer sum: joint[i, 10·a + b] = joint_prev[i, a] + logp_k[i, b]
+                joint = (joint[:, :, None] + logp[:, k, None, :]).reshape(n, -1)
+            out["logits"] = joint
+        return tuple(out[name] for name in self.features_list)
+
+
+def register_digits(weights: str | Path, tag: str) -> str:
+    """Register the digit classifier in `weights` under a name that carries its hash `tag` (so
+    torch-fidelity's cached reference statistics belong to these weights); returns the name."""
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+    name = f"mixgan-digits-{tag}"
+    if name not in FEATURE_EXTRACTORS_REGISTRY:
+        torch_fidelity.register_feature_extractor(name, DigitsExtractor)
+    return name
+
+
+def inception_weights(path: str = "") -> tuple[Path | None, str]:
+    """(weights file, "") for torch-fidelity's Inception, or (None, one line saying how to provide it).
+
+    Looks at `path`, else at torch hub's cache, where torch-fidelity's own download would go; it
+    never downloads (torch-fidelity would, from GitHub, when given no file).
+    """
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    cached = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(URL_INCEPTION_V3)
+    if path:
+        file = Path(path).expanduser()
+        if file.is_file():
+            return file, ""
+        where = f"{file} does not exist"
+    elif cached.is_file():
+        return cached, ""
+    else:
+        where = f"no weights in {cached}"
+    return None, (f"Inception FID/KID/IS/precision/recall skipped ({where}): download {URL_INCEPTION_V3} and "
+                  f"pass --metrics.inception_weights=PATH (or put it in {cached.parent}); training continues")
+
+
+def fidelity_metrics(fake: Tensor, real: Tensor, extractor: str, weights: str | Path, real_name: str,
+                     cache_root: str | Path, cuda: bool = False, kid_subsets: int = 100,
+                     kid_subset_size: int = 1000, rgb: bool = False) -> dict[str, float]:
+    """FID, KID, IS (of `fake`), precision and recall of uint8 `fake` against uint8 `real` images.
+
+    One call of `torch_fidelity.calculate_metrics` with the named feature extractor. The features
+    and FID statistics of `real` are cached in `cache_root` under `real_name` and the extractor's
+    name (the name must change whenever the reference images do). Keys: fid, kid, is, precision,
+    recall (precision: fakes on the real manifold; recall: reals on the fake manifold).
+    """
+    out = torch_fidelity.calculate_metrics(
+        input1=ImageTensors(fake, rgb), input2=ImageTensors(real, rgb), input2_cache_name=real_name,
+        cache_root=str(Path(cache_root).expanduser()), cache=True, feature_extractor=extractor,
+        feature_extractor_weights_path=str(weights), isc=True, fid=True, kid=True, prc=True,
+        kid_subsets=kid_subsets, kid_subset_size=min(kid_subset_size, fake.shape[0], real.shape[0]),
+        prc_batch_size=1000,
+        save_cpu_ram=True,  # no DataLoader worker processes; precision/recall in 1000-row blocks
+        cuda=cuda, batch_size=256, verbose=False,
+    )
+    return {ours: float(out[theirs]) for theirs, ours in KEYS.items()}

@@ -1,0 +1,252 @@
+"""The image-GAN trainer (`task: image_gan`): DCGAN with the ERM or mixup objective (paper §3.7 on
+images: d(λx + (1−λ)g(z)) → λ), EMA of G, fixed-noise grids, torch-fidelity metrics, DDP under torchrun.
+
+As in the toy trainer, an iteration has no host sync: images, noise and λ come from the run's generator
+on the device, and losses and gradient norms are summed on the device until `measure`. Under torchrun
+every rank holds the same generator and takes its slice of each global draw, so the one RNG state in
+rank 0's checkpoint resumes every rank.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from contextlib import nullcontext
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from mixgan import distributed as dist
+from mixgan.checkpoint import rng_state, set_rng_state
+from mixgan.metrics.stability import grad_norm, probe_discriminator
+from mixgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from mixgan.objectives.gan import make_gan_objective
+from mixgan.runlog import RunLogger
+from mixgan.trainers.gan import eval_generator, make_adam
+from mixgan.trainers.image_eval import ImageEvaluator, preserve_buffers, sample_u8
+
+WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
+_G_EMA = r"(_ema)?"
+DASHBOARD = {  # TensorBoard custom scalars (mixgan/dashboard.py): G and its EMA on the same chart
+    "Stability": {
+        "losses": [r"^loss/D$", r"^loss/G$"],
+        "D(x) vs D(g(z))": [r"^stability/D_real$", r"^stability/D_fake$"],
+        "D gradient norm, parameters ‖∇θ loss_D‖": [r"^stability/grad_norm_D$"],
+        "D gradient norm, input ‖∂D/∂x‖ (real, fake, mixed)": [r"^stability/grad_input_(real|fake|mixed)$"],
+        "G gradient norm": [r"^stability/grad_norm_G$"],
+    },
+    "Quality": {
+        "modes captured (G, EMA)": [rf"^quality{_G_EMA}/modes$"],
+        "reverse KL to uniform over modes": [rf"^quality{_G_EMA}/reverse_kl$"],
+        "FID, digit-classifier features (not Inception FID)": [rf"^fidelity{_G_EMA}/fid_digits$"],
+        "FID (Inception)": [rf"^fidelity{_G_EMA}/fid_inception$"],
+        "KID": [rf"^fidelity{_G_EMA}/kid_"],
+        "precision / recall": [rf"^fidelity{_G_EMA}/(precision|recall)_"],
+        "IS": [rf"^fidelity{_G_EMA}/is_"],
+    },
+}
+
+
+def _float_logits(D: Any) -> Any:
+    # Logits in float32 whatever the autocast dtype: the losses (softplus, BCE) stay exact.
+    return lambda x: D(x).float()
+
+
+class ImageGanTrainer:
+    """DCGAN state (G, D, EMA of G, optimizers, RNG) and its one-iteration step."""
+
+    unit = "it"
+    watch_keys = ("loss/D", "loss/G")
+    summary_keys = ("quality/modes", "quality/reverse_kl", "fidelity/fid_digits", "fidelity/fid_inception",
+                    "quality_ema/modes", "quality_ema/reverse_kl", "fidelity_ema/fid_digits",
+                    "fidelity_ema/fid_inception", "loss/D", "loss/G")
+    dashboard = DASHBOARD
+
+    def __init__(self, cfg: Any, device: torch.device) -> None:
+        from mixgan.data.gan_images import load_gan_images
+
+        self.rank, self.world, device = dist.init(device)
+        self.cfg, self.device = cfg, device
+        cuda, m, tr = device.type == "cuda", cfg.model, cfg.train
+        self.images = load_gan_images(cfg.data).to(device)  # uint8 (N,C,H,W)
+        c, size = self.images.shape[1], self.images.shape[-1]
+        torch.manual_seed(cfg.seed)  # parameter init, identical on every rank
+        self.G = DCGANGenerator(m.latent_dim, c, size, m.g_base).to(device)
+        self.D = DCGANDiscriminator(c, size, m.d_base, m.spectral_norm, m.d_batch_norm).to(device)
+        self.channels_last = cuda and tr.channels_last
+        if self.channels_last:
+            self.G.to(memory_format=torch.channels_last)
+            self.D.to(memory_format=torch.channels_last)
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if tr.ema > 0 else None
+        self.amp = cuda and tr.amp
+        self.G_train, self.D_train = self.G, self.D  # what the backward passes go through
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [device.index] if cuda else None
+            self.G_train, self.D_train = DDP(self.G, device_ids=ids), DDP(self.D, device_ids=ids)
+        self.opt_G = make_adam(self.G.parameters(), tr, device)
+        self.opt_D = make_adam(self.D.parameters(), tr, device)
+        self.objective = make_gan_objective(cfg.objective)
+        self.gen = torch.Generator(device).manual_seed(cfg.seed)
+        # A fixed noise batch for every sample grid (DESIGN.md, habit 5).
+        self.fixed_z = torch.randn(64, m.latent_dim, device=device,
+                                   generator=torch.Generator(device).manual_seed(cfg.seed + 1))
+        self.step, self.total = 0, tr.iterations
+        self.evaluator = ImageEvaluator(cfg, self.images, device) if self.rank == 0 else None
+        self._reset_window()
+
+    # -- the hot path -------------------------------------------------------------------------
+    def _autocast(self) -> Any:
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else nullcontext()
+
+    def _draw(self, n: int, gen: torch.Generator, shard: bool = True) -> tuple[Tensor, Tensor]:
+        """Real images in [-1, 1] and noise: this rank's n of a global draw of world·n."""
+        k = self.world if shard else 1
+        idx = torch.randint(0, self.images.shape[0], (k * n,), device=gen.device, generator=gen)
+        z = torch.randn(k * n, self.cfg.model.latent_dim, device=gen.device, generator=gen)
+        mine = slice(self.rank * n, self.rank * n + n) if shard else slice(None)
+        real = self.images[idx[mine]].float().div_(127.5).sub_(1)
+        if self.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        return real, z[mine]
+
+    def train_step(self) -> dict[str, Tensor]:
+        """`d_steps` D updates, then one G update and the EMA. Returns detached 0-dim tensors."""
+        B, obj = self.cfg.train.batch_size, self.objective
+        for _ in range(self.cfg.train.d_steps):
+            real, z = self._draw(B * obj.d_batches, self.gen)
+            with torch.no_grad(), self._autocast():  # no backprop through G in D steps
+                fake = self.G(z)
+            with self._autocast():
+                loss_d = obj.d_loss(_float_logits(self.D_train), real, fake, self.gen)
+            self.opt_D.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_D.step()
+        gn_d = grad_norm(self.D)
+        real, z = self._draw(B, self.gen)
+        self.D.requires_grad_(False)  # G's step needs ∂/∂x through D (unwrapped: no DDP sync of D)
+        with self._autocast():
+            loss_g = obj.g_loss(_float_logits(self.D), real, self.G_train(z), self.gen)
+        self.opt_G.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.D.requires_grad_(True)
+        self.opt_G.step()
+        self._update_ema()
+        return {"loss/D": loss_d.detach(), "loss/G": loss_g.detach(),
+                "stability/grad_norm_D": gn_d, "stability/grad_norm_G": grad_norm(self.G)}
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.G_ema is None:
+            return
+        # Decay ramp of TensorFlow's ExponentialMovingAverage(num_updates): early on the average
+        # follows G instead of remembering its random initialization.
+        decay = min(self.cfg.train.ema, (1 + self.step) / (10 + self.step))
+        torch._foreach_lerp_(list(self.G_ema.parameters()), list(self.G.parameters()), 1 - decay)
+        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):  # BN running statistics
+            b_ema.copy_(b)
+
+    def _reset_window(self) -> None:
+        self.window = torch.zeros(len(WINDOW_KEYS), device=self.device)
+        self.window_n = 0
+
+    def advance(self) -> None:
+        out = self.train_step()
+        self.window += torch.stack([out[k].float() for k in WINDOW_KEYS])
+        self.window_n += 1
+        self.step += 1
+        dist.sync_stop(self.world, self.device)  # one rank's Ctrl-C stops all ranks after this step
+
+    # -- measurements (host sync here) ---------------------------------------------------------
+    def quality_due(self) -> bool:
+        every = self.cfg.metrics.fid_every
+        return (every > 0 and self.step % every == 0) or self.step == self.total
+
+    def measure_due(self) -> bool:
+        return self.step % self.cfg.metrics.every == 0 or self.quality_due()
+
+    def pictures_due(self) -> bool:
+        every = self.cfg.metrics.image_every
+        return (every > 0 and self.step % every == 0) or self.step == self.total
+
+    def measure(self) -> dict[str, float]:
+        """Window means over all ranks (the same on every rank: the same divergence decision), then on
+        rank 0 D probes and, when due, image quality of G and of its EMA."""
+        means = dist.all_sum(self.window / max(self.window_n, 1), self.world) / self.world
+        self._reset_window()
+        out: dict[str, Tensor] = dict(zip(WINDOW_KEYS, means))
+        if self.rank == 0:
+            gen = eval_generator(self.cfg.seed, self.step, self.device)
+            real, z = self._draw(self.cfg.train.batch_size, gen, shard=False)
+            with preserve_buffers(self.G, self.D):
+                with torch.no_grad():
+                    fake = self.G(z)
+                out.update(probe_discriminator(self.D, real, fake, gen))
+        values = dict(zip(out, torch.stack([v.float() for v in out.values()]).tolist()))
+        if self.rank == 0 and self.quality_due() and all(math.isfinite(values[k]) for k in self.watch_keys):
+            values.update(self.quality())
+        return values
+
+    def quality(self) -> dict[str, float]:
+        """Modes / reverse KL (digit data) and torch-fidelity metrics of G, then of its EMA (`_ema`)."""
+        n, latent = self.cfg.metrics.n_samples, self.cfg.model.latent_dim
+        out = {}
+        for suffix, G in (("", self.G), ("_ema", self.G_ema)):
+            if G is not None:  # the same noise for G and its EMA, at every measurement
+                gen = torch.Generator(self.device).manual_seed(self.cfg.seed + 2)
+                out.update(self.evaluator.evaluate(sample_u8(G, n, latent, gen), suffix))
+        return out
+
+    def pictures(self, logger: RunLogger) -> None:
+        """The fixed-noise grid of G and of its EMA in TensorBoard (and as PNGs at the end)."""
+        from torchvision.utils import make_grid, save_image
+
+        for tag, G in (("samples", self.G), ("samples_ema", self.G_ema)):
+            if G is None:
+                continue
+            with torch.no_grad(), preserve_buffers(G):
+                x = G(self.fixed_z).float().add(1).div(2).clamp(0, 1).cpu()
+            grid = make_grid(x, nrow=8, padding=1, pad_value=1.0)
+            logger.writer.add_image(tag, grid, self.step)
+            if self.step == self.total:
+                save_image(grid, logger.run_dir / f"{tag}.png")
+
+    # -- checkpointing and worker ranks --------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        state = {"G": self.G.state_dict(), "D": self.D.state_dict(),
+                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+                 "window": self.window, "window_n": self.window_n, "rng": rng_state({"gen": self.gen})}
+        if self.G_ema is not None:
+            state["G_ema"] = self.G_ema.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.G.load_state_dict(state["G"])
+        self.D.load_state_dict(state["D"])
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(state["G_ema"])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.window = state["window"].to(self.device)
+        self.window_n = int(state["window_n"])
+        set_rng_state({"gen": self.gen}, state["rng"])
+
+    def run_worker(self) -> dict[str, Any]:
+        """Ranks > 0 under torchrun: the same steps and window reductions as rank 0, writing nothing."""
+        from mixgan.trainers.loop import _StopFlag
+
+        status, last = "completed", {}
+        with _StopFlag() as stop:
+            while self.step < self.total:
+                self.advance()
+                if self.measure_due():
+                    last = self.measure()
+                    if not all(math.isfinite(last.get(k, 0.0)) for k in self.watch_keys):
+                        status = "diverged"
+                        break
+                if stop.requested:
+                    status = "interrupted"
+                    break
+        return {"status": status, "step": self.step, "total": self.total, "final": last, "rank": self.rank}

@@ -1,0 +1,160 @@
+"""Image GANs (`task: image_gan`): metrics through torch-fidelity with our digit extractor, Stacked-digits
+mode counting, the Inception path without weights, resume, EMA/grids, bad input, a 2-process gloo run."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from mixgan.data.images import stacked_digits
+from mixgan.metrics.digits_net import digits_u8, load_digit_classifier
+from mixgan.metrics.fidelity import fidelity_metrics, inception_weights, register_digits
+from mixgan.metrics.stacked import digit_mode_stats, image_mode_stats
+from mixgan.train import main
+from mixgan.trainers.image_gan import ImageGanTrainer
+
+from runhelp import rows
+
+CLF = {"epochs": 8, "width": 16}  # the defaults: ~99% test accuracy in a few seconds
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny 8x8 models: intra-op threads cost more than they save (and much more on a busy CPU)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def cache(tmp_path_factory):
+    """A metrics cache with the digit classifier trained once for the whole session (never ~/.cache)."""
+    folder = tmp_path_factory.mktemp("mixgan-cache")
+    load_digit_classifier(folder, CLF["epochs"], 0, CLF["width"], 4 * CLF["width"])
+    return folder
+
+
+def tiny(cache, *extra):
+    return ["--task=image_gan", "--data.n=500", "--model.g_base=8", "--model.d_base=8",
+            "--model.latent_dim=16",
+            "--train.batch_size=16", "--train.iterations=30", "--metrics.every=10", "--metrics.fid_every=15",
+            "--metrics.image_every=15", "--metrics.n_samples=200", "--metrics.kid_subsets=2",
+            "--metrics.kid_subset_size=100", f"--metrics.cache_dir={cache}",
+            f"--metrics.classifier_epochs={CLF['epochs']}", f"--metrics.classifier_width={CLF['width']}",
+            "--run.progress=false", "--run.checkpoint_every=10", "--device=cpu", *extra]
+
+
+def test_digit_extractor_fid_near_zero_on_halves_large_on_noise(cache):
+    net = load_digit_classifier(cache, CLF["epochs"], 0, CLF["width"], 4 * CLF["width"])
+    name = register_digits(net.path, net.tag)
+    x, y = digits_u8()
+    a, b = stacked_digits(1000, 11, x, y)[0], stacked_digits(1000, 12, x, y)[0]
+    noise = torch.randint(0, 256, a.shape, dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    kw = {"cache_root": cache / "fid", "kid_subsets": 5, "kid_subset_size": 500}
+    same = fidelity_metrics(a, b, name, net.path, "test-halves", **kw)
+    far = fidelity_metrics(noise, b, name, net.path, "test-halves", **kw)
+    assert list((cache / "fid").glob("test-halves-mixgan-digits-*-stat-fid-features.pt"))  # cached reference
+    assert same["fid"] < 0.05 * far["fid"] and far["fid"] > 50
+    assert abs(same["kid"]) < 0.05 * far["kid"]
+    assert same["precision"] > 0.8 and same["recall"] > 0.8 and far["recall"] < 0.2
+    assert same["is"] > 10 * far["is"]  # IS over the 1,000 digit triples
+    assert fidelity_metrics(a, b, name, net.path, "test-halves", **kw) == same  # from the cache, same numbers
+
+
+def test_mode_counting_real_stacked_digits_and_a_constant_sample(cache):
+    digits = torch.tensor([[a // 100, a // 10 % 10, a % 10] for a in range(1000)])
+    exact = digit_mode_stats(digits)
+    assert exact["modes"] == 1000 and abs(float(exact["reverse_kl"])) < 1e-6
+    net = load_digit_classifier(cache, CLF["epochs"], 0, CLF["width"], 4 * CLF["width"]).model
+    x, y = digits_u8()
+    real = image_mode_stats(net, stacked_digits(5000, 3, x, y)[0])
+    assert real["modes"] >= 970  # 5,000 uniform draws cover ~993 of 1,000 modes
+    assert real["reverse_kl"] < 0.3
+    const = image_mode_stats(net, x[:1].expand(500, 3, 8, 8))
+    assert const["modes"] == 1 and abs(float(const["reverse_kl"]) - torch.log(torch.tensor(1000.0))) < 1e-5
+
+
+def test_inception_without_weights_one_line_and_training_continues(tmp_path, cache, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # an empty hub cache
+    import torch.hub
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("tried to download")
+
+    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", no_network)
+    weights, message = inception_weights()
+    assert weights is None and "--metrics.inception_weights" in message and "\n" not in message
+    run = ["--metrics.extractors=[digits,inception]", f"--run.dir={tmp_path}", "--run.name=r"]
+    assert main(tiny(cache, *run)) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(err) == 1 and "Inception" in err[0] and "--metrics.inception_weights" in err[0]
+    last = rows(tmp_path / "r")[-1]
+    assert "fidelity/fid_digits" in last and not any("inception" in k for k in last)
+    assert json.loads((tmp_path / "r" / "summary.json").read_text())["status"] == "completed"
+    # A weights path that does not exist is bad input: one line, exit 2, no run dir.
+    assert main(tiny(cache, "--metrics.inception_weights=/nope.pth", f"--run.dir={tmp_path / 'bad'}")) == 2
+    assert "metrics.inception_weights" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_resume_equals_uninterrupted_with_ema_grids_and_quality(tmp_path, cache, monkeypatch):
+    args = tiny(cache, "--objective.name=mixup", f"--run.dir={tmp_path}")
+    assert main([*args, "--run.name=full"]) == 0
+    full = rows(tmp_path / "full")
+    assert [r["step"] for r in full] == [10, 15, 20, 30]
+    for key in ("loss/D", "stability/grad_input_mixed", "quality/modes", "quality_ema/reverse_kl",
+                "fidelity/fid_digits", "fidelity_ema/kid_digits", "fidelity/precision_digits"):
+        assert key in full[-1], key
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(tmp_path / "full"), size_guidance={"images": 0})
+    acc.Reload()
+    assert {"samples", "samples_ema"} <= set(acc.Tags()["images"])
+    assert (tmp_path / "full" / "samples_ema.png").exists()
+
+    original = ImageGanTrainer.advance
+
+    def interrupt_at_13(self):
+        original(self)
+        if self.step == 13:  # a real SIGINT, inside a metrics window
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(ImageGanTrainer, "advance", interrupt_at_13)
+    assert main([*args, "--run.name=cut"]) == 130
+    assert [r["step"] for r in rows(tmp_path / "cut")] == [10]
+    monkeypatch.setattr(ImageGanTrainer, "advance", original)
+    assert main(["--resume", str(tmp_path / "cut"), "--run.progress=false"]) == 0
+    assert rows(tmp_path / "cut") == full
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--data.name=cifar10"], "cifar10: no data in"),
+    (["--data.name=svhn"], "data.name"),
+    (["--metrics.extractors=[digits]", "--data.name=mnist"], "metrics.extractors"),
+    (["--data.image_size=9"], "data.image_size"),
+    (["--train.ema=1.0"], "train.ema"),
+])
+def test_bad_input_one_line_exit_2_no_run_dir(tmp_path, cache, capsys, args, fragment):
+    assert main(tiny(cache, f"--run.dir={tmp_path / 'runs'}", f"--data.root={tmp_path}", *args)) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_two_process_gloo_run(tmp_path, cache):
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    res = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m",
+         "mixgan.train", *tiny(cache, "--train.iterations=20", "--metrics.extractors=[]",
+                               f"--run.dir={tmp_path}", "--run.name=ddp")],
+        capture_output=True, text=True, timeout=180, env={**env, "OMP_NUM_THREADS": "1"})
+    assert res.returncode == 0, res.stderr[-4000:]
+    assert [p.name for p in tmp_path.iterdir()] == ["ddp"]  # rank 1 wrote nothing
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["step"] == 20
+    last = rows(tmp_path / "ddp")[-1]
+    assert last["step"] == 20 and torch.isfinite(torch.tensor(last["loss/D"])) and last["quality/modes"] >= 1
