@@ -102,6 +102,7 @@ def _locked(sweep_dir: Path, name: str) -> bool:
 def plan(sweep: Sweep, runs: list[Run], sweep_dir: Path, retry_failed: bool, verbose: bool) -> list[Run]:
     """Print what will happen to each run; return the runs to train."""
     states = {r.name: run_state(sweep_dir / r.name) for r in runs}
+    busy = [r.name for r in runs if states[r.name] not in FINISHED and _locked(sweep_dir, r.name)]
     todo = [r for r in runs
             if states[r.name] not in FINISHED and (states[r.name] != "failed" or retry_failed)]
     n_rows = len({r.row for r in runs})
@@ -109,7 +110,7 @@ def plan(sweep: Sweep, runs: list[Run], sweep_dir: Path, retry_failed: bool, ver
     if verbose:
         width = max(len(r.name) for r in runs)
         for r in runs:
-            state = "running elsewhere" if _locked(sweep_dir, r.name) else states[r.name]
+            state = "running elsewhere" if r.name in busy else states[r.name]
             sets = " ".join(f"--{k}={cli_value(v)}" for k, v in r.overrides)
             print(f"  {r.name:<{width}}  {state:<11}  {sets}")
     counts: dict[str, int] = {}
@@ -119,6 +120,8 @@ def plan(sweep: Sweep, runs: list[Run], sweep_dir: Path, retry_failed: bool, ver
     resume = sum(states[r.name] == "interrupted" for r in todo)
     failed = "" if retry_failed or not counts.get("failed") else " (--retry-failed runs failed ones again)"
     print(f"{done}; to run: {len(todo)}" + (f" ({resume} resumed)" if resume else "") + failed)
+    if busy:
+        print(f"{len(busy)} runs are being trained by another process: waiting for them last")
     return todo
 
 

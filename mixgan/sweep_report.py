@@ -159,7 +159,9 @@ def write_report(sweep: Sweep, sweep_dir: Path) -> str:
         notes.append(f"warning: no completed run reports {', '.join(missing)}; the runs report: "
                      f"{', '.join(available_metrics(sweep, sweep_dir))}")
     stability = stability_table(sweep, sweep_dir)
-    body = [f"# {sweep.name}", "", *([sweep.description, ""] if sweep.description else []), text, "", *notes]
+    command = f"python -m mixgan.ablate {sweep.path} --out {sweep_dir}"
+    body = [f"# {sweep.name}", "", *([sweep.description, ""] if sweep.description else []),
+            f"Runs: `{command}` ({len(sweep.runs)} runs, task {sweep.task}).", "", text, "", *notes]
     if stability:
         body += ["", "## GAN stability (mixgan.compare)", "", stability]
     _write_atomic(sweep_dir / "report.md", "\n".join(body) + "\n")
