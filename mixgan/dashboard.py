@@ -38,7 +38,7 @@ DEFAULT_LAYOUT: Layout = {
 SKIP_HPARAMS = ("run.", "device")
 
 # summary.json status -> hparams session status
-_STATUS = {"completed": "STATUS_SUCCESS", "diverged": "STATUS_FAILURE", "interrupted": "STATUS_ABORTED"}
+_STATUS = {"completed": "STATUS_SUCCESS", "diverged": "STATUS_FAILURE", "interrupted": "STATUS_UNKNOWN"}
 
 
 def layout_for(trainer: Any) -> Layout:
@@ -103,7 +103,7 @@ def write_hparams_start(writer: Any, config: dict[str, Any], group_name: str = "
 
 
 def write_hparams_end(writer: Any, status: str) -> None:
-    """Close the hparams session: completed → success, diverged → failure, interrupted → aborted."""
+    """Close the hparams session: completed → success, diverged → failure, interrupted → unknown."""
     import time
 
     from tensorboard.plugins.hparams.api_pb2 import Status

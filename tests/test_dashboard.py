@@ -72,3 +72,19 @@ def test_diverged_run_ends_its_hparams_session_as_failure(tmp_path, monkeypatch)
 ])
 def test_flat_hparams(config, expected):
     assert flat_hparams(config) == expected
+
+
+@pytest.mark.parametrize("status,expected", [
+    ("completed", "STATUS_SUCCESS"), ("diverged", "STATUS_FAILURE"), ("interrupted", "STATUS_UNKNOWN"),
+    ("running", "STATUS_FAILURE")])
+def test_every_run_status_ends_the_session(tmp_path, status, expected):
+    from torch.utils.tensorboard import SummaryWriter
+
+    from mixgan.dashboard import end_run
+
+    writer = SummaryWriter(str(tmp_path))
+    end_run(writer, status)  # "running" at the end: the loop was left by an exception
+    writer.close()
+    hp = EventAccumulator(str(tmp_path)).Reload().PluginTagToContent("hparams")
+    end = metadata.parse_session_end_info_plugin_data(hp[metadata.SESSION_END_INFO_TAG])
+    assert end.status == api_pb2.Status.Value(expected)
