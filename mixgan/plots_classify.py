@@ -70,16 +70,20 @@ def between_figure(lams: Tensor, curves: dict[str, tuple[Tensor, Tensor]]) -> An
     return fig
 
 
-def pca_figure(paths: dict[str, Tensor], lams: Tensor) -> Any:
+def pca_figure(paths: dict[str, Tensor], lams: Tensor, background: dict[str, Tensor] | None = None) -> Any:
     """Mixed examples' features projected on 2 principal components, coloured by λ from 0 to 1.
 
-    paths[name] has shape (pairs, len(lams), 2): one line per pair of training examples.
+    paths[name] has shape (pairs, len(lams), 2): one line per pair of training examples;
+    background[name] (N, 2), if given, is drawn in grey underneath (e.g. the training features).
     """
     plt = _plt()
     fig, axes = plt.subplots(1, len(paths), figsize=(3.4 * len(paths), 3.2), dpi=100, squeeze=False)
     for ax, (name, p) in zip(axes[0], paths.items()):
+        if background is not None and name in background:
+            bg = background[name]
+            ax.scatter(bg[:, 0].numpy(), bg[:, 1].numpy(), s=2, c="0.85", zorder=0)
         for line in p:
-            ax.plot(line[:, 0].numpy(), line[:, 1].numpy(), c="0.8", lw=0.6, zorder=1)
+            ax.plot(line[:, 0].numpy(), line[:, 1].numpy(), c="0.4", lw=0.6, zorder=1)
         sc = ax.scatter(p[..., 0].flatten().numpy(), p[..., 1].flatten().numpy(), s=6, zorder=2,
                         c=lams.repeat(p.shape[0]).numpy(), cmap="viridis", vmin=0, vmax=1)
         ax.set_title(name, fontsize=9)

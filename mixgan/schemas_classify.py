@@ -75,7 +75,8 @@ class ClassifyTrain:
 
 @dataclass
 class ClassifyMetrics:
-    """Test metrics every `every` epochs; pictures every `image_every` epochs (0: at the end)."""
+    """Test metrics every `every` epochs; pictures every `image_every` epochs (0: at the end only,
+    -1: never)."""
 
     every: int = 1
     image_every: int = 0
@@ -165,7 +166,7 @@ def validate_classify(cfg: ClassifyConfig) -> None:
     check(0 < t.gamma <= 1, "train.gamma", "a number in (0, 1]", t.gamma)
     mt = cfg.metrics
     check(mt.every >= 1, "metrics.every", "an integer >= 1", mt.every)
-    check(mt.image_every >= 0, "metrics.image_every", "an integer >= 0", mt.image_every)
+    check(mt.image_every >= -1, "metrics.image_every", "an integer >= -1 (-1: never)", mt.image_every)
     check(mt.ece_bins >= 1, "metrics.ece_bins", "an integer >= 1", mt.ece_bins)
     check(mt.eval_batch_size >= 1, "metrics.eval_batch_size", "an integer >= 1", mt.eval_batch_size)
 

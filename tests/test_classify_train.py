@@ -105,7 +105,8 @@ def test_lr_milestones_divide_by_ten():
     cfg = load_config("configs/classify/cifar10.yaml").train
     assert [lr_at(e, cfg) for e in (0, 99, 100, 149, 150, 199)] == pytest.approx(
         [0.1, 0.1, 0.01, 0.01, 0.001, 0.001])
-    assert (cfg.optimizer, cfg.momentum, cfg.weight_decay, cfg.batch_size, cfg.epochs) == ("sgd", 0.9, 1e-4, 128, 200)
+    recipe = (cfg.optimizer, cfg.momentum, cfg.weight_decay, cfg.batch_size, cfg.epochs)
+    assert recipe == ("sgd", 0.9, 1e-4, 128, 200)
 
 
 def test_missing_data_folder_is_one_line_exit_2_no_run_dir(tmp_path, capsys):

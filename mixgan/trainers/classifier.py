@@ -49,6 +49,8 @@ class ClassifierTrainer:
         self.rank, self.world, device = dist.init(device)
         self.cfg, self.device = cfg, device
         self.cuda = device.type == "cuda"
+        if self.cuda:
+            torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its kernels
         self.data = load_classify_data(cfg.data, cfg.seed).to(device)
         torch.manual_seed(cfg.seed)  # parameter init, identical on every rank
         self.model = make_classifier(cfg.model, self.data.in_shape, self.data.num_classes,
@@ -137,8 +139,8 @@ class ClassifierTrainer:
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
-            self.window += torch.stack([out.loss.detach().float(), out.correct.float(),
-                                        torch.tensor(float(y.shape[0]), device=self.device)])
+            count = torch.full((), float(y.shape[0]), device=self.device)  # no host-to-device copy
+            self.window += torch.stack([out.loss.detach().float(), out.correct.float(), count])
         dist.sync_stop(self.world, self.device)
         self.step += 1
 
@@ -148,7 +150,7 @@ class ClassifierTrainer:
 
     def pictures_due(self) -> bool:
         every = self.cfg.metrics.image_every
-        return (every > 0 and self.step % every == 0) or self.step == self.total
+        return every >= 0 and ((every > 0 and self.step % every == 0) or self.step == self.total)
 
     @torch.no_grad()
     def _evaluate(self, x: Tensor | None, y: Tensor | None, dataset: Any = None) -> Tensor:
@@ -169,7 +171,7 @@ class ClassifierTrainer:
                 logits = self.model(xb).float()
             sums += torch.cat([torch.stack([
                 torch.nn.functional.cross_entropy(logits, yb, reduction="sum"), topk_correct(logits, yb, 1),
-                topk_correct(logits, yb, 5), torch.tensor(float(yb.shape[0]), device=self.device)]),
+                topk_correct(logits, yb, 5), torch.full((), float(yb.shape[0]), device=self.device)]),
                 calibration_bins(logits, yb, bins).flatten()])
         return sums
 
