@@ -14,9 +14,8 @@ from pathlib import Path
 import torch
 from classify_runs import load_trained, markdown_table, train_runs, write_results
 
-from mixgan.metrics.classify import between_examples, pca_2d
+from mixgan.metrics.classify import between_examples, between_pairs, pca_2d
 from mixgan.plots_classify import between_figure, decision_figure, pca_figure
-from mixgan.trainers.classifier import between_pairs
 
 MODELS = {"ERM": [], "mixup α=1": ["--mixup", "--objective.alpha=1.0"]}
 

@@ -71,6 +71,16 @@ def between_examples(
     return torch.stack(miss), torch.stack(grad)
 
 
+def between_pairs(x: Tensor, y: Tensor, n: int, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """n fixed random pairs of training examples from different classes (for Figure 2)."""
+    gen = torch.Generator().manual_seed(seed)
+    i = torch.randint(0, x.shape[0], (4 * n,), generator=gen).to(x.device)
+    j = torch.randint(0, x.shape[0], (4 * n,), generator=gen).to(x.device)
+    keep = (y[i] != y[j]).nonzero().flatten()[:n]
+    i, j = i[keep], j[keep]
+    return x[i], y[i], x[j], y[j]
+
+
 def pca_2d(features: Tensor) -> tuple[Tensor, Tensor]:
     """Mean and top-2 principal directions (D, 2) of features (N, D), via torch.pca_lowrank."""
     mean = features.mean(0, keepdim=True)

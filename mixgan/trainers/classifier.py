@@ -18,7 +18,13 @@ from torch import Tensor
 from mixgan import distributed as dist
 from mixgan.data.augment import augment
 from mixgan.data.classify import NORMALIZATION, load_classify_data
-from mixgan.metrics.classify import between_examples, calibration_bins, ece_from_bins, topk_correct
+from mixgan.metrics.classify import (
+    between_examples,
+    between_pairs,
+    calibration_bins,
+    ece_from_bins,
+    topk_correct,
+)
 from mixgan.models.classify import make_classifier
 from mixgan.objectives.classify import knn_table, make_classify_objective
 from mixgan.runlog import RunLogger
@@ -44,6 +50,11 @@ class ClassifierTrainer:
     watch_keys = ("train/loss", "test/loss")
     summary_keys = ("test/error", "test/error_best", "test/error_top5", "test/ece", "test/loss",
                     "train/loss", "train/acc", "train/memorized")
+    dashboard = {"Classifier": {  # TensorBoard custom-scalars layout (mixgan/dashboard.py)
+        "test error (%): last and best": [r"^test/error$", r"^test/error_best$", r"^test/error_top5$"],
+        "loss: train (mixed targets) and test": [r"^train/loss$", r"^test/loss$"],
+        "train accuracy (λ-weighted, %)": [r"^train/acc$"], "calibration: ECE (%)": [r"^test/ece$"],
+        "corrupted training labels fitted (%)": [r"^train/memorized$"], "learning rate": [r"^lr$"]}}
 
     def __init__(self, cfg: Any, device: torch.device) -> None:
         self.rank, self.world, device = dist.init(device)
@@ -112,7 +123,7 @@ class ClassifierTrainer:
         loader = torch.utils.data.DataLoader(
             self.data.train_set, batch_sampler=[s.tolist() for s in shards],
             num_workers=self.cfg.data.workers, pin_memory=self.cuda,
-            generator=torch.Generator().manual_seed(seed_of(self.cfg.seed, 2, epoch)))
+            generator=torch.Generator().manual_seed(seed_of(self.cfg.seed, 2, epoch, self.rank)))
         for b, (x, y) in zip(batches, loader):
             yield self._images(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True), \
                 None, b.numel()
@@ -211,7 +222,7 @@ class ClassifierTrainer:
         if d.in_shape == (2,) and d.num_classes == 2:
             fig = decision_figure({name: self.model}, d.x_train, d.y_train)
             logger.figure("pictures/decision", fig, self.step)
-        xa, ya, xb, yb = between_pairs(d.x_train, d.y_train, 256, self.cfg.seed)
+        xa, ya, xb, yb = between_pairs(d.x_train, d.y_train, 256, seed_of(self.cfg.seed, 4))
         lams = torch.linspace(0, 1, 11)
         curves = between_examples(self.model, xa, ya, xb, yb, lams)
         fig = between_figure(lams, {name: tuple(c.cpu() for c in curves)})
@@ -246,12 +257,3 @@ class ClassifierTrainer:
                     break
         return {"status": status, "step": self.step, "total": self.total, "final": last, "rank": self.rank}
 
-
-def between_pairs(x: Tensor, y: Tensor, n: int, seed: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """n fixed random pairs of training examples from different classes (for Figure 2)."""
-    gen = torch.Generator().manual_seed(seed_of(seed, 4))
-    i = torch.randint(0, x.shape[0], (4 * n,), generator=gen).to(x.device)
-    j = torch.randint(0, x.shape[0], (4 * n,), generator=gen).to(x.device)
-    keep = (y[i] != y[j]).nonzero().flatten()[:n]
-    i, j = i[keep], j[keep]
-    return x[i], y[i], x[j], y[j]
