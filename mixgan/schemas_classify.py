@@ -25,6 +25,7 @@ class ClassifyData:
     flip: bool = True  # horizontal flip as part of `augment`
     corrupt: float = 0.0  # fraction of training labels replaced by random ones (paper Table 2)
     corrupt_seed: int = 0  # seed of the corruption (fixed across runs)
+    corrupt_exclude_true: bool = False  # draw from the other classes: exactly `corrupt` of labels wrong
     image_size: int = 224  # imagefolder: crop size
     workers: int = 4  # imagefolder: DataLoader worker processes
 

@@ -99,6 +99,10 @@ def test_corrupted_labels_exact_fraction_reproducible():
     assert torch.equal(a.x_test, clean.x_test) and torch.equal(a.y_test, clean.y_test)  # test set clean
     other = load_classify_data(ClassifyData(name="digits", corrupt=0.5, corrupt_seed=8), 0)
     assert not torch.equal(other.corrupted, a.corrupted)
+    # uniform random labels are sometimes right by chance; excluding the true class changes exactly p·n
+    assert round(0.5 * n) * 0.85 < int((a.y_train != clean.y_train).sum()) < round(0.5 * n)
+    strict = load_classify_data(ClassifyData(name="digits", corrupt=0.3, corrupt_exclude_true=True), 0)
+    assert int((strict.y_train != clean.y_train).sum()) == round(0.3 * n)
 
 
 def test_lr_milestones_divide_by_ten():

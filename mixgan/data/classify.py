@@ -88,7 +88,9 @@ def load_classify_data(cfg: Any, seed: int) -> ClassifyData:
     """The data set named by a `data` config section (on the CPU; `.to(device)` it).
 
     Labels are corrupted here, once, with their own seed (`data.corrupt_seed`), so that every
-    run of a corrupted-labels comparison sees the same noisy labels.
+    run of a corrupted-labels comparison sees the same noisy labels. As in the paper (Table 2,
+    after Zhang et al. 2017) a replaced label is uniform over all classes, so it is right by chance
+    1/K of the time; `corrupt_exclude_true` draws it from the other classes instead.
     """
     from mixgan.data.augment import corrupt_labels
     from mixgan.data.images import load_local_images, to_float
@@ -108,7 +110,8 @@ def load_classify_data(cfg: Any, seed: int) -> ClassifyData:
         data = ClassifyData(k, tuple(x_tr.shape[1:]), x_tr, y_tr, x_te, y_te)
     if cfg.corrupt > 0:
         labels = data.y_train if data.y_train is not None else torch.as_tensor(data.train_set.targets)
-        noisy, data.corrupted = corrupt_labels(labels, cfg.corrupt, data.num_classes, cfg.corrupt_seed)
+        noisy, data.corrupted = corrupt_labels(labels, cfg.corrupt, data.num_classes, cfg.corrupt_seed,
+                                               cfg.corrupt_exclude_true)
         if data.y_train is not None:
             data.y_train = noisy
         else:
