@@ -171,3 +171,21 @@ def test_image_folder_trains_through_a_dataloader(tmp_path):
                   "--run.checkpoint_every=0", name="folder", base=IRIS[:1] + IRIS[-2:-1])
     lines = rows(run_dir)
     assert [r["step"] for r in lines] == [1, 2] and "test/error_top5" not in lines[0]
+
+
+def test_two_d_data_draws_the_decision_heatmap():
+    cfg = load_config("configs/classify/moons.yaml", [("train.epochs", 1)])
+    trainer = ClassifierTrainer(cfg, torch.device("cpu"))
+    trainer.advance()
+    drawn = []
+
+    class Logger:
+        def figure(self, tag, fig, step):
+            import matplotlib.pyplot as plt
+
+            drawn.append((tag, step, len(fig.axes)))
+            plt.close(fig)
+
+    assert trainer.pictures_due()  # the last epoch
+    trainer.pictures(Logger())
+    assert [d[:2] for d in drawn] == [("pictures/decision", 1), ("pictures/between", 1)]
