@@ -209,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     except MixganError as err:
         print(f"mixgan.ablate: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # while checking the sweep: nothing has been written yet
+        print("mixgan.ablate: interrupted", file=sys.stderr)
+        return 130
     from mixgan.sweep_report import write_report
 
     interrupted = False
