@@ -71,7 +71,7 @@ class ImageMetrics:
     n_samples: int = 5000  # generated images (and reference images) per quality measurement
     extractors: list[str] = field(default_factory=lambda: ["auto"])  # auto | digits | inception; []: none
     inception_weights: str = ""  # torch-fidelity's inception-v3-compat weights file (else torch hub cache)
-    kid_subsets: int = 50  # torch-fidelity's default is 100
+    kid_subsets: int = 20  # torch-fidelity's default is 100 (subsets of kid_subset_size images)
     kid_subset_size: int = 1000
     cache_dir: str = "~/.cache/mixgan"  # digit classifier and reference statistics, computed once
     classifier_epochs: int = 8  # training of the digit classifier (the offline feature extractor)

@@ -158,3 +158,19 @@ def test_two_process_gloo_run(tmp_path, cache):
     assert summary["status"] == "completed" and summary["step"] == 20
     last = rows(tmp_path / "ddp")[-1]
     assert last["step"] == 20 and torch.isfinite(torch.tensor(last["loss/D"])) and last["quality/modes"] >= 1
+
+
+def test_presets_load_and_stacked_digits_preset_is_the_default():
+    from pathlib import Path
+
+    import yaml
+
+    from mixgan.config import config_from_dict, load_config, to_dict
+    from mixgan.schemas_image_gan import ImageGanConfig
+
+    gan = Path(__file__).resolve().parents[1] / "configs" / "gan"
+    stacked = gan / "dcgan_stacked_digits.yaml"
+    assert to_dict(config_from_dict(yaml.safe_load(stacked.read_text()))) == to_dict(ImageGanConfig())
+    for obj in ("erm", "mixup"):
+        cfg = load_config(gan / f"dcgan_cifar10_{obj}.yaml")
+        assert (cfg.task, cfg.data.name, cfg.objective.name) == ("image_gan", "cifar10", obj)

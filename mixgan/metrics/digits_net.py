@@ -5,6 +5,7 @@ digits, cached on disk, used as a torch-fidelity feature extractor and to count 
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,52 +51,47 @@ def u8_to_input(x: Tensor) -> Tensor:
     return x
 
 
-def train_digit_classifier(epochs: int = 8, seed: int = 0, width: int = 32,
-                           hidden: int = 128) -> tuple[SmallCNN, float]:
-    """Cross-entropy training on 80% of the digits with ±1 px random shifts; returns (model, test acc).
+def train_digit_classifier(epochs: int = 8, seed: int = 0, width: int = 16,
+                           hidden: int = 64) -> tuple[SmallCNN, float]:
+    """A SmallCNN trained by mixgan's classifier trainer (`task: classify`, ERM) on 80% of the digits,
+    with ±1 px random shifts; returns (the network, its accuracy on the held-out 20%).
 
-    A small stand-in for the classifier trainer (mixgan/trainers/classifier.py): the metric needs
-    only a fixed, seeded, accurate digit classifier, trained in seconds on the CPU.
+    Trained in this process alone, even under torchrun (only rank 0 measures image quality), and
+    with the global RNG state put back afterwards, so that training it changes no GAN run.
     """
-    threads = torch.get_num_threads()
+    from mixgan.config import config_from_dict
+    from mixgan.trainers.classifier import ClassifierTrainer
+
+    cfg = config_from_dict({
+        "task": "classify", "seed": seed, "device": "cpu",
+        "data": {"name": "digits", "test_fraction": 0.2, "split_seed": seed, "augment": True, "pad": 1,
+                 "flip": False},
+        "model": {"name": "small_cnn", "width": width, "hidden": hidden},
+        "train": {"epochs": epochs, "batch_size": 64, "optimizer": "adam", "lr": 3e-3, "weight_decay": 0.0,
+                  "milestones": []},
+    })
+    threads, world = torch.get_num_threads(), os.environ.pop("WORLD_SIZE", None)
     torch.set_num_threads(1)  # 8x8 convolutions: intra-op threads cost more than they save (10x, busy CPU)
     try:
-        return _train(epochs, seed, width, hidden)
+        with torch.random.fork_rng(devices=[]):
+            trainer = ClassifierTrainer(cfg, torch.device("cpu"))
+            while trainer.step < trainer.total:
+                trainer.advance()
+            error = trainer.measure()["test/error"]
     finally:
         torch.set_num_threads(threads)
+        if world is not None:
+            os.environ["WORLD_SIZE"] = world
+    return trainer.model.net.eval(), 1 - error / 100
 
 
-def _train(epochs: int, seed: int, width: int, hidden: int) -> tuple[SmallCNN, float]:
-    from mixgan.data.augment import random_crop
-    from mixgan.data.images import train_test_split
-
-    x, y = digits_u8()
-    split = train_test_split(u8_to_input(x), y, test_fraction=0.2, seed=seed)
-    torch.manual_seed(seed)
-    model = SmallCNN(1, 10, width=width, hidden=hidden)
-    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        model.train()
-        for idx in torch.randperm(split.x_train.shape[0], generator=gen).split(64):
-            xb = random_crop(split.x_train[idx], gen, pad=1)  # robust to the small shifts of G's digits
-            loss = F.cross_entropy(model(xb), split.y_train[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    model.eval()
-    with torch.no_grad():
-        acc = (model(split.x_test).argmax(1) == split.y_test).float().mean().item()
-    return model, acc
-
-
-def load_digit_classifier(cache_dir: str | Path, epochs: int = 8, seed: int = 0, width: int = 32,
-                          hidden: int = 128) -> DigitNet:
+def load_digit_classifier(cache_dir: str | Path, epochs: int = 8, seed: int = 0, width: int = 16,
+                          hidden: int = 64) -> DigitNet:
     """The cached classifier of these settings; trained once (a few seconds) and written atomically."""
     from mixgan.checkpoint import save_checkpoint
 
     folder = Path(cache_dir).expanduser()
-    path = folder / f"digits_cnn-w{width}-h{hidden}-e{epochs}-s{seed}.pt"
+    path = folder / f"digit_classifier-small_cnn-w{width}-h{hidden}-e{epochs}-s{seed}.pt"
     if not path.is_file():
         print(f"mixgan: training the digit classifier for the offline metrics once (cached in {path})",
               file=sys.stderr)

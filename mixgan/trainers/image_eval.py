@@ -52,7 +52,6 @@ class ImageEvaluator:
     def __init__(self, cfg: Any, train_images: Tensor, device: torch.device) -> None:
         from mixgan.data.gan_images import reference_images
         from mixgan.metrics.digits_net import load_digit_classifier
-        from mixgan.metrics.fidelity import INCEPTION, inception_weights, register_digits
 
         m = cfg.metrics
         self.cfg, self.cuda = cfg, device.type == "cuda"
@@ -65,6 +64,8 @@ class ImageEvaluator:
             self.digits = load_digit_classifier(self.cache, m.classifier_epochs, 0, w, 4 * w)
             self.digits.model.to(device)
         names = resolved_extractors(cfg)
+        if names:  # torch-fidelity takes seconds to import: only when it is used
+            from mixgan.metrics.fidelity import INCEPTION, inception_weights, register_digits
         if "digits" in names and self.digits is not None:
             self.extractors.append(("digits", register_digits(self.digits.path, self.digits.tag),
                                     self.digits.path))
