@@ -76,7 +76,7 @@ base: configs/gan/default.yaml
 overrides: {TINY}
 variants:
   a: {{}}
-  b: {{train.iterations: 200, run.checkpoint_every: 50}}
+  b: {{train.iterations: 500, run.checkpoint_every: 250}}
 seeds: [0]
 metrics: [quality/modes]
 """)
@@ -86,7 +86,9 @@ metrics: [quality/modes]
     deadline = time.time() + 240
     while not read_metrics(out / "b__s0") and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)  # as Ctrl-C: forwarded to the child, which checkpoints
+    # As Ctrl-C, while b is at about step 10 of 500 (hundreds of iterations to go even on a fast
+    # idle machine): forwarded to the child, which checkpoints and exits 130.
+    proc.send_signal(signal.SIGINT)
     log, _ = proc.communicate(timeout=240)
     assert proc.returncode == 130, log
     assert run_state(out / "a__s0") == "completed" and run_state(out / "b__s0") == "interrupted"
@@ -97,8 +99,8 @@ metrics: [quality/modes]
     assert main([str(path), f"--out={out}", "--jobs=1"]) == 0
     assert mtime(out / "a__s0" / "summary.json") == a_stamp  # not redone
     summary = json.loads((out / "b__s0" / "summary.json").read_text())
-    assert summary["status"] == "completed" and summary["step"] == 200
-    assert [r["step"] for r in read_metrics(out / "b__s0")] == list(range(10, 201, 10))
+    assert summary["status"] == "completed" and summary["step"] == 500
+    assert [r["step"] for r in read_metrics(out / "b__s0")] == list(range(10, 501, 10))
     assert "--resume" in (out / ".logs" / "b__s0.log").read_text()
 
 
