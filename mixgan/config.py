@@ -7,6 +7,7 @@ rejected with a one-line `ConfigError`, before any run directory exists (DESIGN.
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -17,6 +18,7 @@ import yaml
 
 from mixgan.errors import ConfigError
 
+_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 # task name -> (schema class, validator). Filled by `register_task` in the task modules' schemas.
 _TASKS: dict[str, tuple[type, Callable[[Any], None]]] = {}
 
@@ -78,6 +80,9 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             return value
     elif tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        # YAML 1.1 (PyYAML) reads 1e-4 as a string; accept what is plainly a number.
+        if isinstance(value, str) and _FLOAT.match(value.strip()):
             return float(value)
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):

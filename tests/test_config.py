@@ -72,3 +72,13 @@ def test_saved_config_round_trips(tmp_path):
     cfg = load_config(overrides=[("objective.name", "mixup"), ("seed", 3)])
     again = config_from_dict(yaml.safe_load(yaml.safe_dump(to_dict(cfg))))
     assert dataclasses.asdict(again) == dataclasses.asdict(cfg)
+
+
+def test_scientific_notation_is_a_float(tmp_path):
+    # PyYAML (YAML 1.1) reads "1e-4" as a string; a float key still accepts it.
+    assert load_config(overrides=[("train.lr", parse_value("1e-4"))]).train.lr == 1e-4
+    preset = tmp_path / "p.yaml"
+    preset.write_text("train: {lr: 2e-4}\n")
+    assert load_config(preset).train.lr == 2e-4
+    with pytest.raises(ConfigError, match="train.iterations: expected int"):
+        load_config(overrides=[("train.iterations", "1e3")])
