@@ -101,6 +101,56 @@ def test_inception_without_weights_one_line_and_training_continues(tmp_path, cac
     assert "metrics.inception_weights" in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
 
+def _tiny_mnist(root):
+    """64 random 28x28 'digits' in torchvision's MNIST/raw layout (IDX files)."""
+    import struct
+
+    raw = root / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    gen = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (64, 28, 28), generator=gen)
+    labels = torch.randint(0, 10, (64,), generator=gen)
+    for stem, t, magic in (("train-images-idx3-ubyte", images, 2051),
+                           ("train-labels-idx1-ubyte", labels, 2049)):
+        head = struct.pack(">I", magic) + b"".join(struct.pack(">I", n) for n in t.shape)
+        (raw / stem).write_bytes(head + t.to(torch.uint8).numpy().tobytes())
+
+
+def test_inception_weights_in_the_hub_cache_are_passed_to_torch_fidelity(tmp_path, cache, monkeypatch):
+    # torch-fidelity's own Inception (95 MB, ~20 s for 24 images on this CPU) is replaced by a stub
+    # that checks what mixgan hands over: the weights file, uint8 RGB images, the reference cache name.
+    import torch_fidelity
+    from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
+
+    from mixgan.metrics.fidelity import KEYS
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    weights = tmp_path / "torch" / "hub" / "checkpoints" / os.path.basename(URL_INCEPTION_V3)
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"stub")
+    assert inception_weights() == (weights, "")
+    seen = []
+
+    def fake_calculate_metrics(**kw):
+        seen.append(kw)
+        return dict.fromkeys(KEYS, 1.0)
+
+    monkeypatch.setattr(torch_fidelity, "calculate_metrics", fake_calculate_metrics)
+    _tiny_mnist(tmp_path)
+    assert main(tiny(cache, "--data.name=mnist", f"--data.root={tmp_path}", f"--run.dir={tmp_path}",
+                     "--run.name=r", "--train.iterations=15", "--metrics.n_samples=20")) == 0
+    assert len(seen) == 2  # G and its EMA, at the end
+    kw = seen[0]
+    assert kw["feature_extractor"] == "inception-v3-compat"
+    assert kw["feature_extractor_weights_path"] == str(weights)
+    fake, real = kw["input1"], kw["input2"]
+    assert fake[0].dtype == torch.uint8 and fake[0].shape == real[0].shape == (3, 28, 28)  # grey → RGB
+    assert len(fake) == 20 and kw["input2_cache_name"].startswith("mixgan-mnist-")
+    last = rows(tmp_path / "r")[-1]
+    assert last["fidelity/fid_inception"] == 1.0 and last["fidelity_ema/precision_inception"] == 1.0
+    assert not any(k.startswith("quality") for k in last)  # modes only on digit data
+
+
 def test_resume_equals_uninterrupted_with_ema_grids_and_quality(tmp_path, cache, monkeypatch):
     args = tiny(cache, "--objective.name=mixup", f"--run.dir={tmp_path}")
     assert main([*args, "--run.name=full"]) == 0

@@ -1,5 +1,6 @@
 """Image quality of a generator for the image-GAN trainer: torch-fidelity metrics with every configured
-feature extractor and, on digit data, modes and reverse KL (VEEGAN / PacGAN protocol, metrics/stacked.py).
+feature extractor and, on digit data, modes and reverse KL (VEEGAN / PacGAN protocol, metrics/stacked.py);
+and the TensorBoard layout of these metrics.
 """
 
 from __future__ import annotations
@@ -14,6 +15,26 @@ import torch
 from torch import Tensor, nn
 
 from mixgan.schemas_image_gan import EMBEDDED_IMAGES, resolved_extractors
+
+_G_EMA = r"(_ema)?"
+DASHBOARD = {  # TensorBoard custom scalars (mixgan/dashboard.py): G and its EMA on the same chart
+    "Stability": {
+        "losses": [r"^loss/D$", r"^loss/G$"],
+        "D(x) vs D(g(z))": [r"^stability/D_real$", r"^stability/D_fake$"],
+        "D gradient norm, parameters ‖∇θ loss_D‖": [r"^stability/grad_norm_D$"],
+        "D gradient norm, input ‖∂D/∂x‖ (real, fake, mixed)": [r"^stability/grad_input_(real|fake|mixed)$"],
+        "G gradient norm": [r"^stability/grad_norm_G$"],
+    },
+    "Quality": {
+        "modes captured (G, EMA)": [rf"^quality{_G_EMA}/modes$"],
+        "reverse KL to uniform over modes": [rf"^quality{_G_EMA}/reverse_kl$"],
+        "FID, digit-classifier features (not Inception FID)": [rf"^fidelity{_G_EMA}/fid_digits$"],
+        "FID (Inception)": [rf"^fidelity{_G_EMA}/fid_inception$"],
+        "KID": [rf"^fidelity{_G_EMA}/kid_"],
+        "precision / recall": [rf"^fidelity{_G_EMA}/(precision|recall)_"],
+        "IS": [rf"^fidelity{_G_EMA}/is_"],
+    },
+}
 
 
 def to_u8(x: Tensor) -> Tensor:

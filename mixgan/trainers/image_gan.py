@@ -24,30 +24,9 @@ from mixgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from mixgan.objectives.gan import make_gan_objective
 from mixgan.runlog import RunLogger
 from mixgan.trainers.gan import eval_generator, make_adam
-from mixgan.trainers.image_eval import ImageEvaluator, preserve_buffers, sample_u8
+from mixgan.trainers.image_eval import DASHBOARD, ImageEvaluator, preserve_buffers, sample_u8
 
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
-_G_EMA = r"(_ema)?"
-DASHBOARD = {  # TensorBoard custom scalars (mixgan/dashboard.py): G and its EMA on the same chart
-    "Stability": {
-        "losses": [r"^loss/D$", r"^loss/G$"],
-        "D(x) vs D(g(z))": [r"^stability/D_real$", r"^stability/D_fake$"],
-        "D gradient norm, parameters ‖∇θ loss_D‖": [r"^stability/grad_norm_D$"],
-        "D gradient norm, input ‖∂D/∂x‖ (real, fake, mixed)": [r"^stability/grad_input_(real|fake|mixed)$"],
-        "G gradient norm": [r"^stability/grad_norm_G$"],
-    },
-    "Quality": {
-        "modes captured (G, EMA)": [rf"^quality{_G_EMA}/modes$"],
-        "reverse KL to uniform over modes": [rf"^quality{_G_EMA}/reverse_kl$"],
-        "FID, digit-classifier features (not Inception FID)": [rf"^fidelity{_G_EMA}/fid_digits$"],
-        "FID (Inception)": [rf"^fidelity{_G_EMA}/fid_inception$"],
-        "KID": [rf"^fidelity{_G_EMA}/kid_"],
-        "precision / recall": [rf"^fidelity{_G_EMA}/(precision|recall)_"],
-        "IS": [rf"^fidelity{_G_EMA}/is_"],
-    },
-}
-
-
 def _float_logits(D: Any) -> Any:
     # Logits in float32 whatever the autocast dtype: the losses (softplus, BCE) stay exact.
     return lambda x: D(x).float()
