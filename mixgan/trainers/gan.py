@@ -16,6 +16,7 @@ from torch import Tensor
 from mixgan.checkpoint import rng_state, set_rng_state
 from mixgan.dashboard import GAN_LAYOUT
 from mixgan.data import GAN_DATA
+from mixgan.fast import fast_iteration
 from mixgan.metrics.stability import grad_norm, probe_discriminator
 from mixgan.metrics.toy import mode_stats
 from mixgan.models.mlp import mlp
@@ -28,9 +29,14 @@ WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm
 
 
 def make_adam(params: Any, cfg: Any, device: torch.device) -> torch.optim.Adam:
-    """Adam with the config's lr/betas; the fused kernel (one pass per tensor, ~4x faster here)."""
+    """Adam with the config's lr/betas; the fused kernel (one pass per tensor, ~4x faster here).
+
+    On CUDA it is `capturable` (step counts stay on the device), so the eager and the CUDA-graph
+    iteration (mixgan/fast.py) run the same optimizer code.
+    """
     fused = device.type in ("cpu", "cuda")
-    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused)
+    return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused,
+                            capturable=device.type == "cuda")
 
 
 def eval_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
@@ -63,7 +69,10 @@ class GanTrainer:
                                    generator=torch.Generator(device).manual_seed(cfg.seed + 1))
         self.step = 0
         self.total = cfg.train.iterations
+        self.window = torch.zeros(len(WINDOW_KEYS), device=device)
         self._reset_window()
+        # The iteration as called by `advance`: itself on the CPU, a CUDA graph replay on CUDA.
+        self._fast = fast_iteration(self._iteration, device, [self.gen])
 
     # -- the hot path -------------------------------------------------------------------------
     def _noise(self, n: int) -> Tensor:
@@ -94,12 +103,16 @@ class GanTrainer:
                 "stability/grad_norm_D": gn_d, "stability/grad_norm_G": grad_norm(self.G)}
 
     def _reset_window(self) -> None:
-        self.window = torch.zeros(len(WINDOW_KEYS), device=self.device)
+        self.window.zero_()  # in place: a captured CUDA graph keeps adding into this very tensor
         self.window_n = 0
 
-    def advance(self) -> None:
+    def _iteration(self) -> None:
+        """One iteration and its window sums: device work only (what a CUDA graph captures)."""
         out = self.train_step()
         self.window += torch.stack([out[k] for k in WINDOW_KEYS])
+
+    def advance(self) -> None:
+        self._fast()
         self.window_n += 1
         self.step += 1
 
@@ -153,6 +166,8 @@ class GanTrainer:
         self.D.load_state_dict(state["D"])
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
-        self.window = state["window"].to(self.device)
+        self.window.copy_(state["window"])
         self.window_n = int(state["window_n"])
         set_rng_state({"gen": self.gen}, state["rng"])
+        # A graph captured before would hold the replaced optimizer tensors: capture again.
+        self._fast = fast_iteration(self._iteration, self.device, [self.gen])

@@ -1,0 +1,101 @@
+"""The fast toy-GAN step (mixgan/fast.py): eager on the CPU, CUDA graphs on CUDA, same maths either way."""
+
+import pytest
+import torch
+
+from mixgan.config import load_config
+from mixgan.fast import ENV, GraphedIteration, fast_iteration
+from mixgan.trainers.gan import GanTrainer
+
+from runhelp import rows, train
+
+PAPER = [("objective.name", "mixup"), ("objective.pairs", "real_fake"), ("objective.lam", "beta")]
+
+
+def trainer(device: str = "cpu", *extra) -> GanTrainer:
+    cfg = load_config(None, [("model.hidden", 32), ("metrics.n_samples", 200), ("device", device),
+                             *PAPER, *extra], task="gan")
+    return GanTrainer(cfg, torch.device(device))
+
+
+def test_cpu_runs_the_eager_step_even_when_graphs_are_asked_for(monkeypatch):
+    monkeypatch.setenv(ENV, "1")
+    t = trainer()
+    assert t._fast == t._iteration  # the plain bound method: no graph machinery on the CPU
+    assert fast_iteration(t._iteration, torch.device("cpu"), [t.gen]) == t._iteration
+
+
+def test_capturable_adam_equals_plain_fused_adam_on_cpu():
+    # CUDA uses Adam(capturable=True) so that the step can be captured; on the CPU both exist and
+    # give the same bits, so the graph path's optimizer is the eager path's.
+    plain, capt = trainer(), trainer()
+    for name in ("G", "D"):
+        opt = getattr(plain, f"opt_{name}")
+        setattr(capt, f"opt_{name}", torch.optim.Adam(getattr(capt, name).parameters(), **{
+            k: opt.defaults[k] for k in ("lr", "betas")}, fused=True, capturable=True))
+    for _ in range(8):
+        a, b = plain.train_step(), capt.train_step()
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    assert all(torch.equal(p, q) for p, q in zip(plain.G.parameters(), capt.G.parameters()))
+
+
+def test_window_stays_one_tensor_through_measure_and_resume():
+    # A captured graph adds into the window tensor it saw at capture: reset and load are in place.
+    t = trainer()
+    window = t.window
+    expected = torch.zeros(4)
+    for _ in range(3):
+        out = t.train_step()
+        t.window += torch.stack([out[k] for k in ("loss/D", "loss/G", "stability/grad_norm_D",
+                                                  "stability/grad_norm_G")])
+        expected += torch.stack([out[k] for k in ("loss/D", "loss/G", "stability/grad_norm_D",
+                                                  "stability/grad_norm_G")])
+    t.window_n = 3
+    assert torch.equal(t.window, expected)
+    state = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in t.state_dict().items()}
+    t.measure()
+    assert t.window is window and not t.window.any()
+    t.load_state_dict(state)
+    assert t.window is window and torch.equal(window, expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_graph_is_captured_and_equals_the_eager_step(monkeypatch):
+    graphed = trainer("cuda")
+    monkeypatch.setenv(ENV, "0")
+    eager = trainer("cuda")
+    assert isinstance(graphed._fast, GraphedIteration) and eager._fast == eager._iteration
+    for _ in range(12):
+        graphed.advance()
+        eager.advance()
+    assert graphed._fast.captured and graphed._fast.failed is None
+    torch.testing.assert_close(graphed.window, eager.window, rtol=1e-4, atol=1e-5)
+    a, b = graphed.measure(), eager.measure()
+    assert a == pytest.approx(b, rel=1e-3, abs=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_graph_falls_back_to_eager_when_capture_fails():
+    calls = []
+
+    def step_with_host_sync():
+        calls.append(1)
+        torch.ones(1, device="cuda").item()  # a host sync cannot be captured
+
+    it = GraphedIteration(step_with_host_sync, [], warmup=1)
+    with pytest.warns(UserWarning, match="capture failed"):
+        for _ in range(3):
+            it()
+    assert it.failed and not it.captured and len(calls) >= 3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_resume_equals_uninterrupted(tmp_path):
+    args = ["--device=cuda", "--mixup", "--objective.pairs=real_fake", "--objective.lam=beta"]
+    full = rows(train(tmp_path, *args, name="full"))
+    part = train(tmp_path, *args, "--train.iterations=20", name="part")
+    from mixgan.train import main
+
+    assert main(["--resume", str(part), "--train.iterations=40", "--run.progress=false"]) == 0
+    for got, want in zip(rows(part), full):
+        assert got == pytest.approx(want, rel=1e-3, abs=1e-4)
