@@ -2,8 +2,9 @@
 
 The runs share the resolved config except the seed and live under one group dir,
 `<run.dir>/<group>/<name>-s<seed>`. A seed that fails or diverges never stops the others; a table of
-per-seed statuses closes the job. `run_seeds` is the one dispatch point (sequential or worker
-processes today; a batched many-seeds-in-one-process path can be chosen there later).
+per-seed statuses closes the job. `run_seeds` is the one dispatch point: toy-GAN seeds train batched
+in this process (mixgan/batched.py; MIXGAN_BATCH_SEEDS=0 turns it off), others one after another,
+or in worker processes with --jobs.
 """
 
 from __future__ import annotations
@@ -190,7 +191,11 @@ def run_seeds(cfg: Any, seeds: list[int], jobs: int = 1) -> tuple[Path, list[See
     if jobs < 1:
         raise ConfigError(f"--jobs: got {jobs}; accepted: an integer >= 1")
     group, runs = plan_runs(cfg, seeds)
-    if jobs == 1 or len(runs) == 1:
+    from mixgan.batched import batchable, run_batched
+
+    if jobs == 1 and len(runs) > 1 and batchable(cfg):  # one process, stacked weights (issue 7)
+        run_batched(runs)
+    elif jobs == 1 or len(runs) == 1:
         run_sequential(runs)
     else:
         run_parallel(runs, min(jobs, len(runs)))

@@ -145,3 +145,15 @@ def test_cuda_batched_seeds_match_separate_runs_within_tolerance(tmp_path):
         assert got.keys() == want.keys()
         for k in want:
             assert got[k] == pytest.approx(want[k], rel=1e-3, abs=1e-4), k
+
+
+def test_seeds_cli_trains_toy_gan_seeds_batched(tmp_path, monkeypatch):
+    assert main([*TINY, *SHORT, f"--run.dir={tmp_path}", "--run.name=g", "--seeds", "0,1"]) == 0
+    summaries = [json.loads((tmp_path / "g" / f"g-s{s}" / "summary.json").read_text()) for s in (0, 1)]
+    assert [(s["status"], s["seeds_batched"]) for s in summaries] == [("completed", 2)] * 2
+    monkeypatch.setenv("MIXGAN_BATCH_SEEDS", "0")  # the way back to one seed after another
+    assert main([*TINY, *SHORT, f"--run.dir={tmp_path}", "--run.name=h", "--seeds", "0,1"]) == 0
+    alone = tmp_path / "h" / "h-s1"
+    assert "seeds_batched" not in json.loads((alone / "summary.json").read_text())
+    assert rows(alone) == rows(tmp_path / "g" / "g-s1")
+
