@@ -189,3 +189,18 @@ def test_two_d_data_draws_the_decision_heatmap():
     assert trainer.pictures_due()  # the last epoch
     trainer.pictures(Logger())
     assert [d[:2] for d in drawn] == [("pictures/decision", 1), ("pictures/between", 1)]
+
+
+def test_nan_weights_give_status_diverged(tmp_path, monkeypatch):
+    original = ClassifierTrainer.advance
+
+    def poison(self):
+        original(self)
+        if self.step == 2:
+            with torch.no_grad():
+                for p in self.model.parameters():
+                    p.fill_(float("nan"))
+
+    monkeypatch.setattr(ClassifierTrainer, "advance", poison)
+    summary = json.loads((run(tmp_path) / "summary.json").read_text())
+    assert summary["status"] == "diverged" and summary["diverged_at"] == 2
