@@ -44,8 +44,9 @@ def main(argv: list[str] | None = None) -> None:
     for variant, dirs in runs.items():
         for run_dir in dirs:
             model, _, data = load_trained(run_dir)
+            clamp = (0.0, 1.0) if data.is_image else None  # pixels stay valid; features are unbounded
             for label, attack, eps in attacks:
-                fn = make_attack(attack, eps, args.steps) if attack else None
+                fn = make_attack(attack, eps, args.steps, clamp) if attack else None
                 errs = attack_errors(model, data.x_test, data.y_test, fn)
                 raw.setdefault(variant, {}).setdefault(f"{label} {eps:g}", []).append(list(errs))
     top5 = data.num_classes > 5
