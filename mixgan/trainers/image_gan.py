@@ -187,6 +187,7 @@ class ImageGanTrainer:
                 continue
             with torch.no_grad(), preserve_buffers(G):
                 x = G(self.fixed_z).float().add(1).div(2).clamp(0, 1).cpu()
+            x = torch.nn.functional.interpolate(x, scale_factor=max(1, 32 // x.shape[-1]))  # 8 px → 32 px
             grid = make_grid(x, nrow=8, padding=1, pad_value=1.0)
             logger.writer.add_image(tag, grid, self.step)
             if self.step == self.total:
