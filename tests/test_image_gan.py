@@ -187,12 +187,41 @@ def test_resume_equals_uninterrupted_with_ema_grids_and_quality(tmp_path, cache,
     (["--metrics.extractors=[digits]", "--data.name=mnist"], "metrics.extractors"),
     (["--data.image_size=9"], "data.image_size"),
     (["--train.ema=1.0"], "train.ema"),
+    (["--data.name=image_folder", "--data.image_size=8"], "image_folder: no data in"),
 ])
 def test_bad_input_one_line_exit_2_no_run_dir(tmp_path, cache, capsys, args, fragment):
     assert main(tiny(cache, f"--run.dir={tmp_path / 'runs'}", f"--data.root={tmp_path}", *args)) == 2
     err = capsys.readouterr().err
     assert fragment in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_image_folder_trains_and_nan_is_a_divergence_not_a_crash(tmp_path, cache, monkeypatch):
+    from PIL import Image
+
+    folder = tmp_path / "imgs" / "train" / "a"
+    folder.mkdir(parents=True)
+    gen = torch.Generator().manual_seed(0)
+    for i in range(6):  # 12x10 RGB images, resized and center-cropped to 8x8
+        pixels = torch.randint(0, 256, (10, 12, 3), generator=gen, dtype=torch.uint8).numpy()
+        Image.fromarray(pixels).save(folder / f"{i}.png")
+    original = ImageGanTrainer.advance
+
+    def poison(self):
+        original(self)
+        if self.step == 12:
+            assert self.images.shape[1:] == (3, 8, 8)
+            with torch.no_grad():
+                for p in self.D.parameters():
+                    p.fill_(float("nan"))
+
+    monkeypatch.setattr(ImageGanTrainer, "advance", poison)
+    args = ["--data.name=image_folder", f"--data.root={tmp_path / 'imgs'}", "--data.image_size=8",
+            "--metrics.extractors=[]", f"--run.dir={tmp_path}", "--run.name=r"]
+    assert main(tiny(cache, *args)) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["status"] == "diverged" and summary["diverged_at"] == 15  # quality skipped, no crash
+    assert [r["step"] for r in rows(tmp_path / "r")] == [10, 15]
 
 
 def test_two_process_gloo_run(tmp_path, cache):
