@@ -27,6 +27,8 @@ from mixgan.trainers.gan import eval_generator, make_adam
 from mixgan.trainers.image_eval import DASHBOARD, ImageEvaluator, preserve_buffers, sample_u8
 
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
+
+
 def _float_logits(D: Any) -> Any:
     # Logits in float32 whatever the autocast dtype: the losses (softplus, BCE) stay exact.
     return lambda x: D(x).float()
