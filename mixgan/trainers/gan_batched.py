@@ -10,75 +10,29 @@ bit for bit those of a separate run (tests/test_batched.py).
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from mixgan.config import to_dict
 from mixgan.fast import fast_iteration
-from mixgan.metrics.stability import grad_norm
-from mixgan.mixup import partner_index, sample_lambda
+from mixgan.mixup import partner_index
+from mixgan.models.stacked_mlp import StackedMLP
 from mixgan.objectives.gan import ErmGan, MixupGan
 from mixgan.trainers.gan import WINDOW_KEYS, GanTrainer, make_adam
 
-THIN = 16  # on the CPU, layers with a side below this run per seed (see _linear)
 
+class Draw(NamedTuple):
+    """One step's random numbers for all seeds: real points (S, n, 2), noise (S, n, latent), λ (S, n)
+    when the objective mixes, and the demo pairing's partner permutations (S, n)."""
 
-def _linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
-    """x (S, N, in) @ W (S, out, in)ᵀ + b (S, out) → (S, N, out).
-
-    Wide layers are one baddbmm: on the CPU, bmm runs each seed through the same GEMM as F.linear, to
-    the bit (checked by the tests at every width they use). Thin layers (D's output, G's latent input)
-    run per seed on the CPU: for them bmm picks another GEMM path and the last bit differs (D's
-    logits; G's first-layer weight gradient for latent 5 or 10). They cost almost nothing.
-    """
-    if x.device.type == "cpu" and min(W.shape[1], W.shape[2]) < THIN:
-        return torch.stack([F.linear(*args) for args in zip(x.unbind(0), W.unbind(0), b.unbind(0))])
-    return torch.baddbmm(b.unsqueeze(1), x, W.transpose(1, 2))
-
-
-class StackedMLP(nn.Module):
-    """S MLPs of models/mlp.py ([Linear, ReLU] × depth, Linear) as (S, out, in) weights.
-
-    Building it rebinds each seed's own nn.Linear parameters to views of the stacked ones, so the
-    seed's module always shows (and its checkpoint saves) the current weights.
-    """
-
-    def __init__(self, nets: list[nn.Sequential]) -> None:
-        super().__init__()
-        kinds = [type(m) for m in nets[0]]
-        if kinds != [nn.Linear, nn.ReLU] * (len(kinds) // 2) + [nn.Linear]:
-            raise ValueError(f"StackedMLP expects [Linear, ReLU] * depth + [Linear], got {kinds}")
-        self.weight, self.bias = nn.ParameterList(), nn.ParameterList()
-        for layer in zip(*[[m for m in net if isinstance(m, nn.Linear)] for net in nets]):
-            W = nn.Parameter(torch.stack([lin.weight.detach() for lin in layer]))
-            b = nn.Parameter(torch.stack([lin.bias.detach() for lin in layer]))
-            for s, lin in enumerate(layer):
-                lin.weight.data, lin.bias.data = W.data[s], b.data[s]
-            self.weight.append(W)
-            self.bias.append(b)
-        # (stacked parameter, the seeds' own parameters) in nn.Module.parameters() order
-        self.links = [(st, [p for p in own]) for st, *own in
-                      zip(self._stacked(), *[list(net.parameters()) for net in nets])]
-
-    def _stacked(self) -> list[nn.Parameter]:
-        return [p for pair in zip(self.weight, self.bias) for p in pair]
-
-    def forward(self, x: Tensor) -> Tensor:
-        last = len(self.weight) - 1
-        for i, (W, b) in enumerate(zip(self.weight, self.bias)):
-            x = _linear(x, W, b)
-            if i < last:
-                x = torch.relu(x)
-        return x
-
-    def share_grads(self) -> None:
-        """Point each seed's parameter .grad at its slice of the stacked gradient (no copy)."""
-        for stacked, own in self.links:
-            for p, g in zip(own, stacked.grad.unbind(0)):
-                p.grad = g
+    real: Tensor
+    z: Tensor
+    lam: Tensor | None
+    perm1: Tensor | None
+    perm2: Tensor | None
 
 
 def shared_adam(trainers: list[GanTrainer], net: str) -> torch.optim.Adam:
@@ -141,25 +95,47 @@ class BatchedGanTrainer:
         self._fast = fast_iteration(self._iteration, self.device, [t.gen for t in ts])
 
     # -- the hot path -------------------------------------------------------------------------
-    def _draw(self, n: int, d_step: bool) -> tuple[Tensor, Tensor, list[tuple[Tensor, ...]]]:
-        """Per seed, from its own generator and in GanTrainer's order: real points, noise, and what
-        the objective draws next (λ; for the demo pairing two permutations first)."""
-        obj, reals, zs, extras = self.objective, [], [], []
-        for t in self.seeds:
-            reals.append(t.data.sample(n, t.gen))
-            zs.append(t._noise(n))
-            extra: tuple[Tensor, ...] = ()
-            if isinstance(obj, MixupGan):
-                if obj.pairs == "any" and d_step:
-                    extra = (partner_index(n, t.gen), partner_index(n, t.gen))
-                if (obj.pairs == "any" and d_step) or (
-                        obj.pairs == "real_fake" and (d_step or obj.g_loss_name == "saturating")):
-                    extra += (sample_lambda(n, obj.alpha, obj.lam, obj.per_sample, t.gen),)
-            extras.append(extra)
-        return torch.stack(reals), torch.stack(zs), extras
+    def _draw(self, n: int, d_step: bool) -> Draw:
+        """Every seed's random numbers for one D (or G) step, each from the seed's own generator in
+        GanTrainer's order: data (GaussianMixture.sample: modes, then offsets), noise
+        (GanTrainer._noise), then what the objective draws (the demo pairing's two permutations; λ).
+        Only the draws run per seed; what follows them runs once for all seeds, with the same ops."""
+        obj, S, dev, data = self.objective, len(self.seeds), self.device, self.seeds[0].data
+        mode = torch.empty(S, n, dtype=torch.long, device=dev)
+        offset = torch.empty(S, n, 2, device=dev)
+        z = torch.empty(S, n, self.cfg.model.latent_dim, device=dev)
+        mixup = isinstance(obj, MixupGan)
+        perms = mixup and obj.pairs == "any" and d_step
+        wants_lam = perms or (mixup and obj.pairs == "real_fake"
+                              and (d_step or obj.g_loss_name == "saturating"))
+        m = n if mixup and obj.per_sample else 1
+        conc = torch.full((2, m), float(obj.alpha), device=dev) if mixup else None
+        p1, p2, raw = [], [], []
+        for s, t in enumerate(self.seeds):
+            torch.randint(data.num_modes, (n,), generator=t.gen, out=mode[s])
+            torch.randn(n, 2, generator=t.gen, out=offset[s])
+            torch.randn(n, z.shape[2], generator=t.gen, out=z[s])
+            if perms:
+                p1.append(partner_index(n, t.gen))
+                p2.append(partner_index(n, t.gen))
+            if wants_lam:  # mixup.sample_lambda's draws: Gamma(α) pairs, or U(0, 1)
+                raw.append(torch._standard_gamma(conc, generator=t.gen) if obj.lam == "beta"
+                           else torch.rand(m, device=dev, generator=t.gen))
+        lam = None
+        if wants_lam:  # the rest of mixup.sample_lambda, for all seeds at once
+            r = torch.stack(raw)
+            if obj.lam == "beta":  # λ = X / (X + Y), X, Y ~ Gamma(α); 1/2 if both underflow
+                total = r.sum(1)
+                lam = torch.where(total > 0, r[:, 0] / total.clamp_min(torch.finfo(r.dtype).tiny), 0.5)
+            else:
+                lam = r * obj.alpha
+            lam = lam.expand(S, n)
+        real = data.means[mode] + data.std * offset
+        return Draw(real, z, lam, torch.stack(p1) if perms else None, torch.stack(p2) if perms else None)
 
-    def _d_losses(self, real: Tensor, fake: Tensor, extras: list[tuple[Tensor, ...]]) -> Tensor:
+    def _d_losses(self, d: Draw, fake: Tensor) -> Tensor:
         """Each seed's D loss (S,), written as objectives/gan.py writes it, on the seed's slice."""
+        real = d.real
         S, n = real.shape[0], real.shape[1]
         if isinstance(self.objective, ErmGan):
             # softplus(−d(x)) + softplus(d(g(z))), one D pass over real and fake
@@ -167,51 +143,49 @@ class BatchedGanTrainer:
             return torch.stack([F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
                                 for d_real, d_fake in (lo.split([n, n]) for lo in logits)])
         if self.objective.pairs == "real_fake":
-            lam = torch.stack([e[0] for e in extras])
-            logits = self.D(_mix(real, fake, lam))  # BCE(d(λx + (1−λ)g(z)), λ)   (§3.7)
-            return torch.stack([F.binary_cross_entropy_with_logits(lo.reshape(-1), e[0])
-                                for lo, e in zip(logits, extras)])
+            logits = self.D(_mix(real, fake, d.lam))  # BCE(d(λx + (1−λ)g(z)), λ)   (§3.7)
+            return torch.stack([F.binary_cross_entropy_with_logits(lo.reshape(-1), lam)
+                                for lo, lam in zip(logits, d.lam)])
         # The demo pairing: two shuffled real+fake batches (labels 1/0), mixed pairwise.
         h = n // 2
         y = torch.cat([real.new_ones(h), real.new_zeros(h)])
-        idx1, idx2, lam = (torch.stack(parts) for parts in zip(*extras))
         halves = [torch.cat([real[:, a:b], fake[:, a:b]], 1) for a, b in ((0, h), (h, n))]
-        x1 = halves[0].gather(1, idx1.unsqueeze(-1).expand(S, n, real.shape[2]))
-        x2 = halves[1].gather(1, idx2.unsqueeze(-1).expand(S, n, real.shape[2]))
-        logits = self.D(_mix(x1, x2, lam))
-        y_mix = lam * y[idx1] + (1 - lam) * y[idx2]  # ỹ = λ·y1 + (1−λ)·y2
+        x1 = halves[0].gather(1, d.perm1.unsqueeze(-1).expand(S, n, real.shape[2]))
+        x2 = halves[1].gather(1, d.perm2.unsqueeze(-1).expand(S, n, real.shape[2]))
+        logits = self.D(_mix(x1, x2, d.lam))
+        y_mix = d.lam * y[d.perm1] + (1 - d.lam) * y[d.perm2]  # ỹ = λ·y1 + (1−λ)·y2
         return torch.stack([F.binary_cross_entropy_with_logits(lo.reshape(-1), ys)
                             for lo, ys in zip(logits, y_mix)])
 
-    def _g_losses(self, real: Tensor, fake: Tensor, extras: list[tuple[Tensor, ...]]) -> Tensor:
+    def _g_losses(self, d: Draw, fake: Tensor) -> Tensor:
         """Each seed's G loss (S,), as objectives/gan.py writes it."""
-        if extras[0]:  # mixup, paper pairing, minimax: G minimizes −BCE(d(λx + (1−λ)g(z)), λ)
-            logits = self.D(_mix(real, fake, torch.stack([e[0] for e in extras])))
-            return torch.stack([-F.binary_cross_entropy_with_logits(lo.reshape(-1), e[0])
-                                for lo, e in zip(logits, extras)])
+        if d.lam is not None:  # mixup, paper pairing, minimax: G minimizes −BCE(d(λx + (1−λ)g(z)), λ)
+            logits = self.D(_mix(d.real, fake, d.lam))
+            return torch.stack([-F.binary_cross_entropy_with_logits(lo.reshape(-1), lam)
+                                for lo, lam in zip(logits, d.lam)])
         d_fake = self.D(fake)
         if self.objective.g_loss_name == "saturating":
-            return torch.stack([-F.softplus(d).mean() for d in d_fake])  # log(1 − σ(d(g(z))))
-        return torch.stack([F.softplus(-d).mean() for d in d_fake])  # −log σ(d(g(z)))
+            return torch.stack([-F.softplus(x).mean() for x in d_fake])  # log(1 − σ(d(g(z))))
+        return torch.stack([F.softplus(-x).mean() for x in d_fake])  # −log σ(d(g(z)))
 
     def train_step(self) -> dict[str, Tensor]:
         """One iteration of every seed; returns (S,) tensors (no host sync)."""
         B = self.cfg.train.batch_size
         n = B * self.objective.d_batches
         for _ in range(self.cfg.train.d_steps):
-            real, z, extras = self._draw(n, d_step=True)
+            d = self._draw(n, d_step=True)
             with torch.no_grad():  # no backprop through G in D steps
-                fake = self.G(z)
-            loss_d = self._d_losses(real, fake, extras)
+                fake = self.G(d.z)
+            loss_d = self._d_losses(d, fake)
             self.D.zero_grad(set_to_none=True)
             loss_d.sum().backward()  # seeds share no weights: ∂(Σ_s ℓ_s)/∂θ_s = ∂ℓ_s/∂θ_s
             self.D.share_grads()
             self.opt_D.step()
-        gn_d = torch.stack([grad_norm(t.D) for t in self.seeds])
-        real, z, extras = self._draw(B, d_step=False)
-        fake = self.G(z)
+        gn_d = self.D.grad_norms()
+        d = self._draw(B, d_step=False)
+        fake = self.G(d.z)
         self.D.requires_grad_(False)  # G's step needs ∂/∂x through D, not D's weight gradients
-        loss_g = self._g_losses(real, fake, extras)
+        loss_g = self._g_losses(d, fake)
         self.G.zero_grad(set_to_none=True)
         loss_g.sum().backward()
         self.D.requires_grad_(True)
@@ -219,7 +193,7 @@ class BatchedGanTrainer:
         self.opt_G.step()
         return {"loss/D": loss_d.detach(), "loss/G": loss_g.detach(),
                 "stability/grad_norm_D": gn_d,
-                "stability/grad_norm_G": torch.stack([grad_norm(t.G) for t in self.seeds])}
+                "stability/grad_norm_G": self.G.grad_norms()}
 
     def _iteration(self) -> None:
         out = self.train_step()
