@@ -1,0 +1,377 @@
+"""`python -m mixgan.bench`: the speed table of issue 7, every ratio measured side by side in one run.
+
+Rows: the toy-GAN iteration against this device's matmul floor, the main job with its metrics, S seeds
+batched against S sequential runs, mixup's cost in a classifier step, classifier throughput and the
+input pipeline alone. The table (with the machine) goes to stdout and into BENCHMARKS.md, between
+markers of its device kind, so a CPU run and a GPU run each keep their own section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+PAPER = [("objective.name", "mixup"), ("objective.pairs", "real_fake"), ("objective.lam", "beta")]
+GAN_VARIANTS = {"mixup, paper (real–fake, Beta)": PAPER, "mixup, demo pairing (default --mixup)":
+                [("objective.name", "mixup")], "ERM": []}
+DEMO_MS = (66.0, 70.0)  # the authors' demo, mixup, on this machine class (issue 7; not re-measured here)
+
+
+class Table:
+    """Rows of (benchmark, shapes, measured, side-by-side ratio, target) → Markdown."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, ...]] = []
+
+    def add(self, name: str, shapes: str, measured: str, ratio: str = "", target: str = "") -> None:
+        self.rows.append((name, shapes, measured, ratio, target))
+        print(f"  {name}: {measured}  {ratio}", flush=True)
+
+    def markdown(self) -> str:
+        head = ("benchmark", "shapes / settings", "measured", "ratio (same run)", "target")
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in self.rows])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fns: dict[str, Callable[[], Any]], device: torch.device, calls: int,
+          repeats: int) -> dict[str, float]:
+    """Median seconds per call of each function, the functions interleaved repeat by repeat (so a
+    load change on a shared machine hits them alike)."""
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            _sync(device)
+            start = time.perf_counter()
+            for _ in range(calls):
+                fn()
+            _sync(device)
+            times[name].append((time.perf_counter() - start) / calls)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def machine(device: torch.device) -> str:
+    """One line: the processor or GPU, cores/threads, torch and CUDA versions, load average."""
+    if device.type == "cuda":
+        p = torch.cuda.get_device_properties(device)
+        what = f"{p.name}, {p.total_memory / 2**30:.0f} GiB, CUDA {torch.version.cuda}"
+    else:
+        model = "unknown CPU"
+        try:
+            for line in Path("/proc/cpuinfo").read_text().splitlines():
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+        except OSError:
+            pass
+        what = (f"{model}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads, "
+                f"{torch.backends.cpu.get_cpu_capability()}")
+    return f"{what}; torch {torch.__version__}; Python {sys.version.split()[0]}"
+
+
+def load() -> str:
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+# -- toy GAN ------------------------------------------------------------------------------------
+def gan_config(device: torch.device, extra: list[tuple[str, Any]]) -> Any:
+    from mixgan.config import load_config
+
+    return load_config(None, [("device", device.type), ("run.progress", False), *extra], task="gan")
+
+
+def gan_flops(cfg: Any) -> float:
+    """Matmul FLOPs of one iteration (elementwise work not counted): 2·in·out per row per product."""
+    m, B = cfg.model, cfg.train.batch_size
+    dims_g = [m.latent_dim] + [m.hidden] * m.depth + [2]
+    dims_d = [2] + [m.hidden] * m.depth + [1]
+
+    def per_row(dims: list[int], skip_first: bool = False) -> float:
+        pairs = list(zip(dims[:-1], dims[1:]))
+        return 2.0 * sum(i * o for i, o in (pairs[1:] if skip_first else pairs))
+
+    fwd_g, fwd_d = per_row(dims_g), per_row(dims_d)
+    obj = cfg.objective
+    n_g = B * (2 if obj.name == "mixup" and obj.pairs == "any" else 1)
+    n_d = B if obj.name == "mixup" and obj.pairs == "real_fake" else 2 * B
+    # D step: G forward (no grad); D forward + weight grads + input grads of layers 2..L
+    d_step = n_g * fwd_g + n_d * (2 * fwd_d + per_row(dims_d, skip_first=True))
+    # G step: G forward + weight grads + input grads of layers 2..L; D forward + input grads only
+    g_step = B * (2 * fwd_g + per_row(dims_g, skip_first=True)) + B * 2 * fwd_d
+    return cfg.train.d_steps * d_step + g_step
+
+
+def matmul_floor(device: torch.device, hidden: int, rows: int, t: Table) -> float:
+    a = torch.randn(rows, hidden, device=device)
+    w = torch.randn(hidden, hidden, device=device)
+    sec = timed({"mm": lambda: a @ w.T}, device, calls=50, repeats=5)["mm"]
+    gflops = 2 * rows * hidden * hidden / sec / 1e9
+    t.add("plain fp32 matmul (the floor)", f"{rows}×{hidden} @ {hidden}×{hidden}", f"{gflops:.0f} GFLOP/s")
+    return gflops
+
+
+def bench_gan(device: torch.device, t: Table, floor: float, quick: bool) -> float:
+    """ms/it of each objective's iteration (interleaved), as GFLOP/s and a fraction of the floor."""
+    from mixgan.trainers.gan import GanTrainer
+
+    trainers = {name: GanTrainer(gan_config(device, ov), device) for name, ov in GAN_VARIANTS.items()}
+    for tr in trainers.values():
+        for _ in range(3):
+            tr.advance()
+    sec = timed({k: tr.advance for k, tr in trainers.items()}, device, calls=5 if quick else 10,
+                repeats=3 if quick else 5)
+    for name, tr in trainers.items():
+        gf = gan_flops(tr.cfg) / sec[name] / 1e9
+        t.add(f"toy GAN iteration, {name}", "5 D + 1 G steps, batch 128, 3×512 MLPs",
+              f"{sec[name] * 1e3:.1f} ms/it ({gf:.0f} GFLOP/s)", f"{gf / floor:.2f} of the matmul floor")
+    return sec[next(iter(GAN_VARIANTS))]
+
+
+def bench_main_job(device: torch.device, t: Table, it_sec: float) -> float:
+    """The paper-objective main job with its metrics at the default cadence: measure every 100
+    iterations, a picture every 500, a checkpoint every 500; each part timed, then amortized."""
+    from mixgan.checkpoint import save_checkpoint
+    from mixgan.runlog import RunLogger
+    from mixgan.trainers.gan import GanTrainer
+    from mixgan.trainers.loop import checkpoint_state
+
+    cfg = gan_config(device, PAPER)
+    tr = GanTrainer(cfg, device)
+    for _ in range(3):
+        tr.advance()
+    with tempfile.TemporaryDirectory() as tmp:
+        logger = RunLogger(tmp)
+
+        def measure() -> None:
+            logger.log(tr.step, tr.measure())
+
+        def checkpoint() -> None:
+            save_checkpoint(checkpoint_state(tr, cfg, 0.0), Path(tmp) / "c.pt")
+
+        sec = timed({"measure": measure, "pictures": lambda: tr.pictures(logger), "checkpoint": checkpoint},
+                    device, calls=1, repeats=3)
+        logger.close()
+    m = cfg.metrics
+    metrics = sec["measure"] / m.every + sec["pictures"] / m.image_every
+    ckpt = sec["checkpoint"] / cfg.run.checkpoint_every
+    total = it_sec + metrics + ckpt
+    t.add("main job iteration incl. metrics, mixup (paper)",
+          f"metrics every {m.every} ({sec['measure'] * 1e3:.0f} ms), picture every {m.image_every} "
+          f"({sec['pictures'] * 1e3:.0f} ms), checkpoint every {cfg.run.checkpoint_every}",
+          f"{total * 1e3:.1f} ms/it",
+          f"{total * 1e3 / DEMO_MS[1]:.2f}–{total * 1e3 / DEMO_MS[0]:.2f} of the demo's {DEMO_MS[0]:.0f}–"
+          f"{DEMO_MS[1]:.0f} ms (issue 7 figure)", "≤ 0.5 of the demo")
+    t.add("metric overhead (time in metrics / training time)", "default cadence, as above",
+          f"{100 * metrics / total:.1f} %", "", "< 5 %")
+    return total
+
+
+def bench_batched(device: torch.device, t: Table, seeds: int, quick: bool) -> float:
+    """S seeds batched vs the same S seeds one after another (each its own GanTrainer)."""
+    from mixgan.trainers.gan import GanTrainer
+    from mixgan.trainers.gan_batched import BatchedGanTrainer
+
+    cfgs = [gan_config(device, [*PAPER, ("seed", s)]) for s in range(seeds)]
+    single = [GanTrainer(c, device) for c in cfgs]
+    batch = BatchedGanTrainer(cfgs, device)
+    for _ in range(3):
+        batch.advance()
+        for tr in single:
+            tr.advance()
+
+    def sequential() -> None:
+        for tr in single:
+            tr.advance()
+
+    sec = timed({"sequential": sequential, "batched": batch.advance}, device, calls=2 if quick else 4,
+                repeats=3)
+    same = all(torch.equal(tr.window, b.window) for tr, b in zip(single, batch.seeds))
+    exact = "bit-exact per seed" if same else "not bit-exact (within float tolerance on this device)"
+    t.add(f"{seeds} seeds batched vs {seeds} sequential runs", "mixup (paper), 3×512, batch 128",
+          f"{sec['batched'] * 1e3 / seeds:.1f} vs {sec['sequential'] * 1e3 / seeds:.1f} ms per "
+          f"seed-iteration; {exact}", f"{sec['sequential'] / sec['batched']:.2f}× throughput",
+          "≥ 3× (S = 8, CPU)")
+    return sec["batched"]
+
+
+# -- classifier ---------------------------------------------------------------------------------
+def _classifier_step(model: Any, objective: Any, opt: Any, x: torch.Tensor, y: torch.Tensor,
+                     gen: torch.Generator, amp: bool) -> None:
+    """What ClassifierTrainer.advance does per batch: objective (mixup or ERM), backward, step."""
+    import contextlib
+
+    ctx = torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+    with ctx:
+        out = objective(model, x, y, gen)
+    loss = out.loss / x.shape[0]
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def bench_classifier(device: torch.device, t: Table, quick: bool) -> None:
+    from types import SimpleNamespace
+
+    from mixgan.data.augment import augment
+    from mixgan.data.classify import NORMALIZATION
+    from mixgan.mixup import mix_batch
+    from mixgan.models.classify import make_classifier
+    from mixgan.objectives.classify import make_classify_objective
+
+    cuda = device.type == "cuda"
+    torch.backends.cudnn.benchmark = cuda  # fixed shapes, as ClassifierTrainer sets it
+    B = 128 if cuda else 32
+    n_images = 50_000 if cuda else 4096
+    gen = torch.Generator(device).manual_seed(0)
+    x_train = torch.rand(n_images, 3, 32, 32, device=device, generator=gen)
+    y_train = torch.randint(0, 10, (n_images,), device=device, generator=gen)
+    torch.manual_seed(0)
+    model = make_classifier(SimpleNamespace(name="preact_resnet18", dropout=0.0), (3, 32, 32), 10,
+                            NORMALIZATION["cifar10"]).to(device)
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    objs = {name: make_classify_objective(SimpleNamespace(
+        name=name, alpha=1.0, lam="beta", per_sample=False, pairing="random", neighbors=0, mix_labels=True,
+        mix_layer=0, label_smoothing=0.0, input_noise=0.0)) for name in ("erm", "mixup")}
+
+    def batch() -> tuple[torch.Tensor, torch.Tensor]:
+        idx = torch.randint(0, n_images, (B,), device=device, generator=gen)
+        x = augment(x_train[idx], gen)
+        return (x.contiguous(memory_format=torch.channels_last) if cuda else x), y_train[idx]
+
+    steps = {name: (lambda o=o: _classifier_step(model, o, opt, *batch(), gen, cuda))
+             for name, o in objs.items()}
+    for fn in steps.values():
+        fn()
+    sec = timed(steps, device, calls=2 if quick else 3, repeats=3 if quick else 5)
+    shape = f"PreAct ResNet-18, batch {B}, 3×32×32 (CIFAR-shaped tensors)"
+    shape += ", bf16 autocast, channels_last" if cuda else ""
+    t.add("classifier step, mixup / ERM (α = 1)", shape,
+          f"{sec['mixup'] * 1e3:.0f} vs {sec['erm'] * 1e3:.0f} ms/step", f"{sec['mixup'] / sec['erm']:.3f}",
+          "≤ 1.03")
+    t.add("classifier throughput, CIFAR-shaped, mixup", shape, f"{B / sec['mixup']:.0f} images/s")
+
+    def pipeline() -> None:  # fetch, crop + flip, mixup: everything but the network
+        x, y = batch()
+        mix_batch(x, y, 1.0, generator=gen)
+
+    pipe = timed({"p": pipeline}, device, calls=20, repeats=3)["p"]
+    t.add("input pipeline alone (fetch, crop+flip, mixup on the device)", f"batch {B}, 3×32×32",
+          f"{B / pipe:.0f} images/s", f"{sec['mixup'] / pipe:.0f}× the training step's rate: "
+          f"{'compute' if pipe < sec['mixup'] / 2 else 'data'}-bound")
+    bench_digits(device, t, quick)
+
+
+def bench_digits(device: torch.device, t: Table, quick: bool) -> None:
+    """The real ClassifierTrainer on embedded digits (small CNN): one epoch per call, ERM and mixup."""
+    from mixgan.config import load_config
+    from mixgan.trainers.classifier import ClassifierTrainer
+
+    trainers = {}
+    for name in ("erm", "mixup"):
+        cfg = load_config(None, [("device", device.type), ("objective.name", name)], task="classify")
+        trainers[name] = ClassifierTrainer(cfg, device)
+    for tr in trainers.values():
+        tr.advance()
+    sec = timed({k: tr.advance for k, tr in trainers.items()}, device, calls=1, repeats=3 if quick else 5)
+    n = trainers["erm"].data.n_train
+    t.add("classifier epoch, mixup / ERM, digits (ClassifierTrainer)",
+          f"small CNN, batch 128, {n} images 1×8×8",
+          f"{n / sec['mixup']:.0f} vs {n / sec['erm']:.0f} images/s", f"{sec['mixup'] / sec['erm']:.3f}",
+          "≤ 1.03")
+
+
+# -- CUDA only ----------------------------------------------------------------------------------
+def bench_cuda_graph(device: torch.device, t: Table) -> None:
+    """The paper-objective iteration eagerly and as a CUDA-graph replay; the Figure 5 run projected."""
+    from mixgan.fast import ENV
+    from mixgan.trainers.gan import GanTrainer
+
+    old = os.environ.get(ENV)
+    os.environ[ENV] = "0"
+    eager = GanTrainer(gan_config(device, PAPER), device)
+    os.environ[ENV] = "1"
+    graphed = GanTrainer(gan_config(device, PAPER), device)
+    if old is None:
+        os.environ.pop(ENV)
+    else:
+        os.environ[ENV] = old
+    for _ in range(5):
+        eager.advance()
+        graphed.advance()
+    sec = timed({"eager": eager.advance, "graph": graphed.advance}, device, calls=50, repeats=5)
+    state = "captured" if graphed._fast.captured else f"NOT captured: {graphed._fast.failed}"
+    t.add("toy GAN iteration, CUDA graph vs eager, mixup (paper)", f"5 D + 1 G, batch 128, 3×512 ({state})",
+          f"{sec['graph'] * 1e3:.2f} vs {sec['eager'] * 1e3:.2f} ms/it",
+          f"{sec['eager'] / sec['graph']:.1f}× faster")
+
+
+def write_markdown(path: Path, kind: str, body: str) -> None:
+    """Replace this device kind's section of BENCHMARKS.md (markers kept), leaving the rest."""
+    begin, end = f"<!-- bench:{kind}:begin -->", f"<!-- bench:{kind}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
+    block = f"{begin}\n{body.strip()}\n{end}"
+    if begin in text and end in text:
+        text = text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mixgan.bench", description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--seeds", type=int, default=0, help="S of the batched row (default: 8 CPU, 16 CUDA)")
+    p.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
+    p.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update ('' : don't write)")
+    args = p.parse_args(argv)
+    from mixgan.train import resolve_device
+
+    device = resolve_device(args.device)
+    seeds = args.seeds or (16 if device.type == "cuda" else 8)
+    start_load, start = load(), time.perf_counter()
+    print(f"mixgan.bench on {device}: {machine(device)}\nload average at start: {start_load}", flush=True)
+    t = Table()
+    floor = matmul_floor(device, 512, 128, t)
+    it_sec = bench_gan(device, t, floor, args.quick)
+    if device.type == "cuda":
+        bench_cuda_graph(device, t)
+    job_sec = bench_main_job(device, t, it_sec)
+    batch_sec = bench_batched(device, t, seeds, args.quick)
+    if device.type == "cuda":  # the issue's H100 targets, projected from the rows above
+        t.add("Figure 5 setting, one seed, projected", "20,000 × the main-job iteration incl. metrics",
+              f"{20_000 * job_sec:.0f} s", "", "< 30 s (H100)")
+        t.add(f"{seeds} seeds batched, projected", "20,000 × the batched iteration (no metrics)",
+              f"{20_000 * batch_sec:.0f} s", "", "< 120 s for 16 seeds (H100)")
+    bench_classifier(device, t, args.quick)
+    wall = time.perf_counter() - start
+    body = (f"### {device.type.upper()}: {machine(device)}\n\n"
+            f"`python -m mixgan.bench --device {device.type}{' --quick' if args.quick else ''}`, "
+            f"{time.strftime('%Y-%m-%d %H:%M')}, {wall:.0f} s; load average (1, 5, 15 min) at start "
+            f"{start_load}, at end {load()}.\n\n{t.markdown()}\n")
+    print("\n" + body)
+    if args.out:
+        write_markdown(Path(args.out), device.type, body)
+        print(f"written to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

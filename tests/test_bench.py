@@ -1,0 +1,31 @@
+"""mixgan.bench: its FLOP count equals torch's FLOP counter; it rewrites only its own BENCHMARKS.md part."""
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from mixgan.bench import GAN_VARIANTS, gan_config, gan_flops, write_markdown
+from mixgan.trainers.gan import GanTrainer
+
+
+@pytest.mark.parametrize("name", GAN_VARIANTS)
+@pytest.mark.parametrize("extra", [[], [("model.latent_dim", 5), ("objective.g_loss", "non_saturating")]])
+def test_gan_flops_equal_torch_flop_counter(name, extra):
+    cfg = gan_config(torch.device("cpu"), [*GAN_VARIANTS[name], *extra, ("model.hidden", 16)])
+    trainer = GanTrainer(cfg, torch.device("cpu"))
+    trainer.advance()  # the first iteration creates the optimizer state
+    with FlopCounterMode(display=False) as counter:
+        trainer.advance()
+    assert counter.get_total_flops() == gan_flops(cfg)
+
+
+def test_write_markdown_replaces_only_its_section(tmp_path):
+    path = tmp_path / "BENCHMARKS.md"
+    write_markdown(path, "cpu", "first cpu table")
+    write_markdown(path, "cuda", "gpu table")
+    path.write_text(path.read_text() + "\nNotes written by hand.\n")
+    write_markdown(path, "cpu", "second cpu table")
+    text = path.read_text()
+    assert "second cpu table" in text and "first cpu table" not in text
+    assert "gpu table" in text and "Notes written by hand." in text
+    assert text.count("<!-- bench:cpu:begin -->") == 1
