@@ -6,11 +6,35 @@ computes exactly what its own nn.Linear computes, to the bit (tests/test_batched
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 THIN = 16  # on the CPU, layers with a side below this run per seed (see _linear)
+
+
+class _BatchedLinear(torch.autograd.Function):
+    """baddbmm with the backward F.linear's autograd computes, per seed, in the same layouts.
+
+    Autograd's own bmm backward would produce W's gradient as the transpose of an (S, in, out)
+    product, which AccumulateGrad then copies into W's layout (a fifth of the CPU time at S = 8).
+    Here ∂W = ∂yᵀ·x is computed directly as (S, out, in), as addmm's backward does for one seed.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, W: Tensor, b: Tensor) -> Tensor:
+        ctx.save_for_backward(x, W)
+        return torch.baddbmm(b.unsqueeze(1), x, W.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
+        x, W = ctx.saved_tensors
+        need_x, need_W, need_b = ctx.needs_input_grad
+        return (grad.bmm(W) if need_x else None,  # ∂x = ∂y·W
+                grad.transpose(1, 2).bmm(x) if need_W else None,  # ∂W = ∂yᵀ·x
+                grad.sum(1) if need_b else None)  # ∂b = Σ_n ∂y
 
 
 def _linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
@@ -23,7 +47,7 @@ def _linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
     """
     if x.device.type == "cpu" and min(W.shape[1], W.shape[2]) < THIN:
         return torch.stack([F.linear(*args) for args in zip(x.unbind(0), W.unbind(0), b.unbind(0))])
-    return torch.baddbmm(b.unsqueeze(1), x, W.transpose(1, 2))
+    return _BatchedLinear.apply(x, W, b)
 
 
 class StackedMLP(nn.Module):
