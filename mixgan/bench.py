@@ -340,11 +340,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--seeds", type=int, default=0, help="S of the batched row (default: 8 CPU, 16 CUDA)")
     p.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update ('' : don't write)")
     args = p.parse_args(argv)
     from mixgan.train import resolve_device
 
     device = resolve_device(args.device)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     seeds = args.seeds or (16 if device.type == "cuda" else 8)
     start_load, start = load(), time.perf_counter()
     print(f"mixgan.bench on {device}: {machine(device)}\nload average at start: {start_load}", flush=True)
@@ -363,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     bench_classifier(device, t, args.quick)
     wall = time.perf_counter() - start
     body = (f"### {device.type.upper()}: {machine(device)}\n\n"
-            f"`python -m mixgan.bench --device {device.type}{' --quick' if args.quick else ''}`, "
+            f"`python -m mixgan.bench --device {device.type}{' --quick' if args.quick else ''}"
+            f"{f' --threads {args.threads}' if args.threads else ''}`, "
             f"{time.strftime('%Y-%m-%d %H:%M')}, {wall:.0f} s; load average (1, 5, 15 min) at start "
             f"{start_load}, at end {load()}.\n\n{t.markdown()}\n")
     print("\n" + body)
