@@ -216,19 +216,7 @@ class ImageGanTrainer:
         set_rng_state({"gen": self.gen}, state["rng"])
 
     def run_worker(self) -> dict[str, Any]:
-        """Ranks > 0 under torchrun: the same steps and window reductions as rank 0, writing nothing."""
-        from mixgan.trainers.loop import _StopFlag
+        """Ranks > 0 under torchrun: the same units as rank 0, writing nothing (trainers/loop.py)."""
+        from mixgan.trainers.loop import run_worker
 
-        status, last = "completed", {}
-        with _StopFlag() as stop:
-            while self.step < self.total:
-                self.advance()
-                if self.measure_due():
-                    last = self.measure()
-                    if not all(math.isfinite(last.get(k, 0.0)) for k in self.watch_keys):
-                        status = "diverged"
-                        break
-                if stop.requested:
-                    status = "interrupted"
-                    break
-        return {"status": status, "step": self.step, "total": self.total, "final": last, "rank": self.rank}
+        return run_worker(self)

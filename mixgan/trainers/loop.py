@@ -132,6 +132,24 @@ def run_loop(trainer: Trainer, cfg: Any, run_dir: Path, resumed: bool = False,
     return summary
 
 
+def run_worker(trainer: Any) -> dict[str, Any]:
+    """Ranks > 0 under torchrun: the same units and measurements as rank 0, writing nothing."""
+    status, last = "completed", {}
+    with _StopFlag() as stop:
+        while trainer.step < trainer.total:
+            trainer.advance()
+            if trainer.measure_due():
+                last = trainer.measure()
+                if not all(math.isfinite(last.get(k, 0.0)) for k in trainer.watch_keys):
+                    status = "diverged"
+                    break
+            if stop.requested:
+                status = "interrupted"
+                break
+    return {"status": status, "step": trainer.step, "total": trainer.total, "final": last,
+            "rank": trainer.rank}
+
+
 def print_summary(summary: dict[str, Any], keys: tuple[str, ...]) -> None:
     """The closing lines of a run: status, key metrics, and how to open TensorBoard."""
     final = summary["final"]
