@@ -104,10 +104,31 @@ def check_run(run: RunSection) -> None:
     check(bool(run.dir), "run.dir", "a folder path", run.dir)
 
 
+def check_gan_objective(obj: GanObjective) -> None:
+    """Checks of a GAN objective section (toy and image GANs share the objectives)."""
+    from mixgan.objectives.gan import G_LOSSES, GAN_OBJECTIVES
+
+    check_choice(obj.name, "objective.name", GAN_OBJECTIVES)
+    check(obj.alpha > 0, "objective.alpha", "a number > 0", obj.alpha)
+    check_choice(obj.lam, "objective.lam", ["beta", "uniform"])
+    check(obj.lam != "uniform" or obj.alpha <= 1, "objective.alpha",
+          "a number in (0, 1] with objective.lam=uniform", obj.alpha)
+    check_choice(obj.pairs, "objective.pairs", ["real_fake", "any"])
+    check_choice(obj.g_loss, "objective.g_loss", G_LOSSES)
+
+
+def check_gan_train(tr: object) -> None:
+    """Checks of a GAN train section: step counts >= 1, Adam's lr > 0 and betas in [0, 1)."""
+    for key in ("iterations", "batch_size", "d_steps"):
+        check(getattr(tr, key) >= 1, f"train.{key}", "an integer >= 1", getattr(tr, key))
+    check(tr.lr > 0, "train.lr", "a number > 0", tr.lr)  # type: ignore[attr-defined]
+    for key in ("beta1", "beta2"):
+        check(0 <= getattr(tr, key) < 1, f"train.{key}", "a number in [0, 1)", getattr(tr, key))
+
+
 def validate_gan(cfg: GanConfig) -> None:
     """Reject values no GAN run can use, with the key and what is accepted."""
     from mixgan.data import GAN_DATA
-    from mixgan.objectives.gan import G_LOSSES, GAN_OBJECTIVES
 
     check_device(cfg.device)
     check_run(cfg.run)
@@ -120,20 +141,8 @@ def validate_gan(cfg: GanConfig) -> None:
     for key in ("hidden", "depth", "latent_dim"):
         value = getattr(cfg.model, key)
         check(value >= 1, f"model.{key}", "an integer >= 1", value)
-    obj = cfg.objective
-    check_choice(obj.name, "objective.name", GAN_OBJECTIVES)
-    check(obj.alpha > 0, "objective.alpha", "a number > 0", obj.alpha)
-    check_choice(obj.lam, "objective.lam", ["beta", "uniform"])
-    check(obj.lam != "uniform" or obj.alpha <= 1, "objective.alpha",
-          "a number in (0, 1] with objective.lam=uniform", obj.alpha)
-    check_choice(obj.pairs, "objective.pairs", ["real_fake", "any"])
-    check_choice(obj.g_loss, "objective.g_loss", G_LOSSES)
-    tr = cfg.train
-    for key in ("iterations", "batch_size", "d_steps"):
-        check(getattr(tr, key) >= 1, f"train.{key}", "an integer >= 1", getattr(tr, key))
-    check(tr.lr > 0, "train.lr", "a number > 0", tr.lr)
-    for key in ("beta1", "beta2"):
-        check(0 <= getattr(tr, key) < 1, f"train.{key}", "a number in [0, 1)", getattr(tr, key))
+    check_gan_objective(cfg.objective)
+    check_gan_train(cfg.train)
     m = cfg.metrics
     check(m.every >= 1, "metrics.every", "an integer >= 1", m.every)
     check(m.image_every >= 0, "metrics.image_every", "an integer >= 0", m.image_every)

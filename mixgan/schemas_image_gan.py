@@ -8,7 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mixgan.config import check, check_choice, register_task
-from mixgan.schemas import GanObjective, RunSection, check_device, check_run
+from mixgan.schemas import (
+    GanObjective,
+    RunSection,
+    check_device,
+    check_gan_objective,
+    check_gan_train,
+    check_run,
+)
 
 EMBEDDED_IMAGES = ("digits", "stacked_digits")  # no download, digit-classifier metrics
 LOCAL_IMAGES = ("cifar10", "cifar100", "mnist", "fashion_mnist", "image_folder")  # read from data.root
@@ -103,7 +110,6 @@ def resolved_extractors(cfg: ImageGanConfig) -> list[str]:
 def validate_image_gan(cfg: ImageGanConfig) -> None:
     """Reject values no image GAN run can use, with the key and what is accepted."""
     from mixgan.models.dcgan import dcgan_plan
-    from mixgan.objectives.gan import G_LOSSES, GAN_OBJECTIVES
 
     check_device(cfg.device)
     check_run(cfg.run)
@@ -123,21 +129,11 @@ def validate_image_gan(cfg: ImageGanConfig) -> None:
     check_choice(cfg.model.name, "model.name", ["dcgan"])
     for key in ("latent_dim", "g_base", "d_base"):
         check(getattr(cfg.model, key) >= 1, f"model.{key}", "an integer >= 1", getattr(cfg.model, key))
-    obj = cfg.objective
-    check_choice(obj.name, "objective.name", GAN_OBJECTIVES)
-    check(obj.alpha > 0, "objective.alpha", "a number > 0", obj.alpha)
-    check_choice(obj.lam, "objective.lam", ["beta", "uniform"])
-    check(obj.lam != "uniform" or obj.alpha <= 1, "objective.alpha",
-          "a number in (0, 1] with objective.lam=uniform", obj.alpha)
-    check_choice(obj.pairs, "objective.pairs", ["real_fake", "any"])
-    check_choice(obj.g_loss, "objective.g_loss", G_LOSSES)
+    check_gan_objective(cfg.objective)
     tr = cfg.train
-    for key in ("iterations", "batch_size", "d_steps"):
-        check(getattr(tr, key) >= 1, f"train.{key}", "an integer >= 1", getattr(tr, key))
+    check_gan_train(tr)
     check(tr.batch_size >= 2, "train.batch_size", "an integer >= 2 (batch norm)", tr.batch_size)
-    check(tr.lr > 0, "train.lr", "a number > 0", tr.lr)
-    for key in ("beta1", "beta2", "ema"):
-        check(0 <= getattr(tr, key) < 1, f"train.{key}", "a number in [0, 1)", getattr(tr, key))
+    check(0 <= tr.ema < 1, "train.ema", "a number in [0, 1)", tr.ema)
     m = cfg.metrics
     for key in ("every", "n_samples", "kid_subsets", "kid_subset_size", "classifier_epochs",
                 "classifier_width"):
