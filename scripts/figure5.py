@@ -62,6 +62,14 @@ def train_with_snapshots(cfg: Any, iterations: list[int]) -> tuple[Path, dict[in
     return run_dir, snaps
 
 
+def load_snapshots(run_dir: Path) -> dict[int, np.ndarray]:
+    """The snapshots a run of this script saved, by iteration."""
+    if not (run_dir / SNAPSHOTS).is_file():
+        raise ConfigError(f"--redraw: no {SNAPSHOTS} in {run_dir}")
+    with np.load(run_dir / SNAPSHOTS) as saved:
+        return {int(k[2:]): saved[k] for k in saved.files}
+
+
 def draw(panels: dict[tuple[str, str], tuple[dict[int, np.ndarray], dict[str, Any]]], iterations: list[int],
          path: Path) -> None:
     """Rows: ERM ring, ERM grid, mixup ring, mixup grid; columns: iterations (as in the paper)."""
@@ -73,7 +81,8 @@ def draw(panels: dict[tuple[str, str], tuple[dict[int, np.ndarray], dict[str, An
         snaps, config = panels[(obj, data)]
         for j, it in enumerate(iterations):
             ax = axes[i, j]
-            scatter_samples(ax, snaps.get(it), data_means(config), "" if it in snaps else "diverged")
+            note = "" if it in snaps else "no samples\n(diverged)"
+            scatter_samples(ax, snaps.get(it), data_means(config), note)
             if i == 0:
                 ax.set_title(f"{it:,} it.", fontsize=8)
             if j == 0:
@@ -90,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default="ring8,grid25")
     p.add_argument("--out", default="runs/figure5", help="folder for the runs, figure5.png and the table")
     p.add_argument("--png", help="also copy the figure here (e.g. docs/figure5.png)")
+    p.add_argument("--redraw", action="store_true", help="draw again from the runs in --out (no training)")
     args, rest = p.parse_known_args(argv)
     try:
         iterations, seeds = parse_iterations(args.iterations), parse_seeds(args.seeds)
@@ -110,12 +120,17 @@ def main(argv: list[str] | None = None) -> int:
                         ("train.iterations", iterations[-1]), ("run.dir", str(out / "runs" / name)),
                         ("run.name", f"{name}-s{seed}")])
                     plan.append((obj, data, seed, cfg))
-        if (out / "runs").exists():
-            raise ConfigError(f"{out / 'runs'} already exists; choose another --out")
+        if (out / "runs").exists() != args.redraw:
+            raise ConfigError(f"{out / 'runs'} already exists; choose another --out, or --redraw" if not
+                              args.redraw else f"--redraw: no runs in {out}")
         panels, run_dirs = {}, []
         for n, (obj, data, seed, cfg) in enumerate(plan):
-            print(f"\n== {n + 1}/{len(plan)}: {obj} on {data}, seed {seed}", flush=True)
-            run_dir, snaps = train_with_snapshots(cfg, iterations)
+            if args.redraw:
+                run_dir = Path(cfg.run.dir) / cfg.run.name
+                snaps = load_snapshots(run_dir)
+            else:
+                print(f"\n== {n + 1}/{len(plan)}: {obj} on {data}, seed {seed}", flush=True)
+                run_dir, snaps = train_with_snapshots(cfg, iterations)
             run_dirs.append(run_dir)
             if (obj, data) not in panels:
                 panels[(obj, data)] = (snaps, {"task": "gan", **{f"data.{k}": v for k, v in

@@ -46,3 +46,6 @@ def test_figure_and_table_written(tmp_path, capsys):
     assert "objective.name=erm" in table and "objective.name=mixup" in table
     assert fig5.main(args) == 2  # the runs exist: never overwritten
     assert "already exists" in capsys.readouterr().err
+    png.unlink()
+    assert fig5.main([*args, "--redraw"]) == 0 and png.is_file()  # from the saved snapshots, no training
+    assert fig5.main([*args, "--redraw", "--out", str(tmp_path / "none")]) == 2
