@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mixgan.bench import GAN_VARIANTS, gan_config, gan_flops, write_markdown
+from mixgan.bench import GAN_VARIANTS, gan_config, gan_flops, record_matmuls, write_markdown
 from mixgan.trainers.gan import GanTrainer
 
 
@@ -17,6 +17,18 @@ def test_gan_flops_equal_torch_flop_counter(name, extra):
     with FlopCounterMode(display=False) as counter:
         trainer.advance()
     assert counter.get_total_flops() == gan_flops(cfg)
+
+
+def test_recorded_matmuls_are_the_iterations_flops():
+    # The bench's "matmuls alone" replays exactly the iteration's GEMMs: same count of FLOPs.
+    cfg = gan_config(torch.device("cpu"), [*GAN_VARIANTS["ERM"], ("model.hidden", 16)])
+    trainer = GanTrainer(cfg, torch.device("cpu"))
+    trainer.advance()
+    flops = 0
+    for _op, args, _kw in record_matmuls(trainer.train_step):
+        a, b = [x for x in args if isinstance(x, torch.Tensor)][-2:]  # (…, m, k) @ (…, k, n)
+        flops += 2 * a.numel() * b.shape[-1]
+    assert flops == gan_flops(cfg)
 
 
 def test_write_markdown_replaces_only_its_section(tmp_path):
