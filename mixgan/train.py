@@ -163,4 +163,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    from mixgan.distributed import exit_process
+
+    exit_process(code)
