@@ -56,26 +56,16 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _flat(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in data.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def check_existing(sweep: Sweep, sweep_dir: Path) -> None:
     """Refuse to count (or resume) a run made with another config under the same name."""
-    from mixgan.config import read_yaml
+    from mixgan.config import flatten, read_yaml
 
     for run in sweep.runs:
         path = sweep_dir / run.name / "config.yaml"
         if not path.exists() or run_state(path.parent) in ("partial", "pending"):
             continue  # nothing of it is kept: it starts afresh
-        saved = _flat({k: v for k, v in read_yaml(path).items() if k not in ("run", "device")})
-        want = _flat({k: v for k, v in sweep.configs[run.name].items() if k != "device"})
+        saved = flatten({k: v for k, v in read_yaml(path).items() if k not in ("run", "device")})
+        want = flatten({k: v for k, v in sweep.configs[run.name].items() if k != "device"})
         for key in sorted(set(saved) | set(want)):
             if saved.get(key) != want.get(key):
                 raise ConfigError(

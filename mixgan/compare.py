@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mixgan.config import flatten
 from mixgan.errors import ConfigError, MixganError
 
 # Config keys that never make two runs different experiments.
@@ -58,16 +59,6 @@ class Group:
     label: str
     runs: list[Run]
     keys: dict[str, Any] = field(default_factory=dict)  # the config values that label it
-
-
-def flatten(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in config.items():
-        if isinstance(value, dict):
-            out.update(flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 def _is_run_dir(path: Path) -> bool:

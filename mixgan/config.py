@@ -124,6 +124,17 @@ def parse_value(text: str) -> Any:
         return text
 
 
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A nested config dict as {"a.b.c": value}: the dotted keys of overrides and comparisons."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     """Set `a.b.c = value` in a nested dict, creating the sections on the way."""
     parts = key.split(".")
