@@ -1,38 +1,66 @@
 #!/usr/bin/env bash
-# The GPU check of issue 7, for a session that is lent a GPU; one short run (at most 6 minutes):
-#   1. the CUDA tests: CUDA-graph iteration vs eager, capture fallback, resume, batched seeds on CUDA;
-#   2. the benchmark on the GPU: prints the table and writes BENCHMARKS.md's CUDA section;
-#   3. the issue's H100 targets for real: the Figure 5 run (20,000 iterations, one seed, metrics at
-#      the preset's cadence) and 16 seeds of it batched in one process (pictures only at the end).
-# Usage: bash scripts/device_check.sh   (with the device tool, $OUT is set: BENCHMARKS.md comes back
-# there with its CUDA section filled in; copy that section into the repo's BENCHMARKS.md, and the
-# two wall times printed at the end into its GPU notes, with the card's name).
+# The GPU check of issue 7, for a session that is lent a GPU; one short run (at most ~7 minutes):
+#   1. the CUDA tests: CUDA-graph iteration vs eager, capture fallback, resume, batched seeds on CUDA,
+#      classifier and image GAN with bf16 autocast + channels_last (tests/test_cuda.py);
+#   2. the issue's H100 targets for real: the Figure 5 run (20,000 iterations, one seed, metrics at
+#      the preset's cadence) and 16 seeds of it batched in one process;
+#   3. the benchmark on the GPU: prints the table and writes BENCHMARKS.md's CUDA section.
+# Usage: bash scripts/device_check.sh   (with the device tool, $OUT is set: the log and BENCHMARKS.md
+# come back there; copy the CUDA section into the repo's BENCHMARKS.md with the card's name).
+# Missing Python packages (torch-fidelity on a bare CUDA image) are installed from .whl/ if present.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/mixgan_device_check}"
 mkdir -p "$OUT"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+exec > >(tee "$OUT/device_check.log") 2>&1
+if compgen -G ".whl/*.whl" >/dev/null; then
+    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
+    export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export PYTHONPATH="$PWD:$PYTHONPATH" PYTHONUNBUFFERED=1
+PY=python3
+RUNS=/tmp/mixgan_device_runs
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-python -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; \
+$PY -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; \
 print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name())" || exit 1
 
 echo "== 1. CUDA tests"
-timeout 75 python -m pytest -q -p no:cacheprovider -rs tests/test_fast_step.py tests/test_batched.py \
-    -k "cuda or equal_separate" 2>&1 | tail -20
+timeout 150 $PY -m pytest -q -p no:cacheprovider -rs -x --durations=5 tests/test_fast_step.py \
+    tests/test_batched.py tests/test_cuda.py -k "cuda or equal_separate"
 
-echo "== 2. benchmark (CUDA)"
-timeout 105 python -m mixgan.bench --device cuda --quick --out BENCHMARKS.md
+last() {  # the run's status and wall time, from its summary (also after a timeout: from metrics)
+    $PY - "$1" <<'EOF'
+import json, sys
+from pathlib import Path
+d = Path(sys.argv[1])
+for s in sorted(d.rglob("summary.json")):
+    j = json.loads(s.read_text())
+    f = j.get("final", {})
+    print(s.parent.name, j.get("status"), "step", j.get("step"), "wall_s", j.get("wall_time_s", j.get("wall")),
+          "modes", f.get("quality/modes"), "hq", f.get("quality/high_quality"))
+for m in sorted(d.rglob("metrics.jsonl")):
+    rows = m.read_text().splitlines()
+    if rows:
+        print(m.parent.name, "last row step", json.loads(rows[-1]).get("step"))
+EOF
+}
+
+echo "== 2a. Figure 5 setting, one seed, 20,000 iterations (target < 30 s on an H100)"
+start=$SECONDS
+timeout 60 $PY -m mixgan.train --config configs/gan/grid25_fig5.yaml --mixup \
+    --device cuda --run.progress=false --run.dir $RUNS --run.name fig5-s0 | tail -4
+echo "wall (process, start-up included): $((SECONDS - start)) s"
+last $RUNS/fig5-s0
+
+echo "== 2b. 16 seeds batched, 20,000 iterations each (target < 2 min on an H100)"
+start=$SECONDS
+timeout 140 $PY -m mixgan.train --config configs/gan/grid25_fig5.yaml \
+    --mixup --device cuda --run.progress=false --run.dir $RUNS --run.name fig5-batched \
+    --metrics.image_every=0 --seeds 0-15 | tail -8
+echo "wall (process, start-up included): $((SECONDS - start)) s"
+last $RUNS/fig5-batched
+
+echo "== 3. benchmark (CUDA)"
+timeout 120 $PY -m mixgan.bench --device cuda --quick --out BENCHMARKS.md
 cp BENCHMARKS.md "$OUT/"
-
-echo "== 3a. Figure 5 setting, one seed, 20,000 iterations (target < 30 s on an H100)"
-start=$SECONDS
-timeout 45 python -m mixgan.train --config configs/gan/grid25_fig5.yaml --mixup \
-    --device cuda --run.progress=false --run.dir /tmp/mixgan_device_runs --run.name fig5-s0 2>&1 | tail -4
-echo "wall (process, start-up included): $((SECONDS - start)) s"
-
-echo "== 3b. 16 seeds batched, 20,000 iterations each (target < 2 min on an H100)"
-start=$SECONDS
-timeout 135 python -m mixgan.train --config configs/gan/grid25_fig5.yaml \
-    --mixup --device cuda --run.progress=false --run.dir /tmp/mixgan_device_runs --run.name fig5-batched \
-    --metrics.image_every=0 --seeds 0-15 2>&1 | tail -22
-echo "wall (process, start-up included): $((SECONDS - start)) s"
+echo "== done"

@@ -41,3 +41,17 @@ def test_write_markdown_replaces_only_its_section(tmp_path):
     assert "second cpu table" in text and "first cpu table" not in text
     assert "gpu table" in text and "Notes written by hand." in text
     assert text.count("<!-- bench:cpu:begin -->") == 1
+
+
+def test_demo_baseline_does_the_demo_s_extra_work():
+    # The demo-structured baseline backprops D steps through G and builds two real+fake batches per
+    # D step: about 3x the matmul FLOPs of mixgan's paper-objective iteration, all parameters move.
+    from mixgan.bench import PAPER
+    from mixgan.bench_demo import demo_iteration
+
+    step = demo_iteration(torch.device("cpu"), hidden=16)
+    step()
+    with FlopCounterMode(display=False) as counter:
+        step()
+    ours = gan_flops(gan_config(torch.device("cpu"), [*PAPER, ("model.hidden", 16)]))
+    assert 2.5 < counter.get_total_flops() / ours < 4
