@@ -25,7 +25,7 @@ $PY -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; \
 print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name())" || exit 1
 
 echo "== 1. CUDA tests"
-timeout 150 $PY -m pytest -q -p no:cacheprovider -rs -x --durations=5 tests/test_fast_step.py \
+timeout 120 $PY -m pytest -q -p no:cacheprovider -rs -x --durations=5 tests/test_fast_step.py \
     tests/test_batched.py tests/test_cuda.py -k "cuda or equal_separate"
 
 last() {  # the run's status and wall time, from its summary (also after a timeout: from metrics)
@@ -47,20 +47,20 @@ EOF
 
 echo "== 2a. Figure 5 setting, one seed, 20,000 iterations (target < 30 s on an H100)"
 start=$SECONDS
-timeout 60 $PY -m mixgan.train --config configs/gan/grid25_fig5.yaml --mixup \
+timeout 50 $PY -m mixgan.train --config configs/gan/grid25_fig5.yaml --mixup \
     --device cuda --run.progress=false --run.dir $RUNS --run.name fig5-s0 | tail -4
 echo "wall (process, start-up included): $((SECONDS - start)) s"
 last $RUNS/fig5-s0
 
 echo "== 2b. 16 seeds batched, 20,000 iterations each (target < 2 min on an H100)"
 start=$SECONDS
-timeout 140 $PY -m mixgan.train --config configs/gan/grid25_fig5.yaml \
+timeout 120 $PY -m mixgan.train --config configs/gan/grid25_fig5.yaml \
     --mixup --device cuda --run.progress=false --run.dir $RUNS --run.name fig5-batched \
     --metrics.image_every=0 --seeds 0-15 | tail -8
 echo "wall (process, start-up included): $((SECONDS - start)) s"
 last $RUNS/fig5-batched
 
 echo "== 3. benchmark (CUDA)"
-timeout 120 $PY -m mixgan.bench --device cuda --quick --out BENCHMARKS.md
+timeout 110 $PY -m mixgan.bench --device cuda --quick --out BENCHMARKS.md
 cp BENCHMARKS.md "$OUT/"
 echo "== done"
