@@ -17,22 +17,41 @@ def _plt() -> Any:
     return plt
 
 
-def toy_samples_figure(real: Tensor, fake: Tensor, D: nn.Module | None, device: torch.device,
-                       title: str = "", resolution: int = 120) -> Any:
-    """Generated points (fixed noise) over real ones, with σ(D) as the background heatmap."""
-    plt = _plt()
-    lo = float(torch.minimum(real.min(), torch.tensor(-1.0))) - 0.25
-    hi = float(torch.maximum(real.max(), torch.tensor(1.0))) + 0.25
-    fig, ax = plt.subplots(figsize=(3.2, 3.2), dpi=100)
-    if D is not None:
-        ticks = torch.linspace(lo, hi, resolution)
-        gx, gy = torch.meshgrid(ticks, ticks, indexing="xy")
-        grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1).to(device)
-        with torch.no_grad():
-            prob = torch.sigmoid(D(grid)).reshape(resolution, resolution).cpu()
+def _box(real: Tensor) -> tuple[float, float]:
+    """The plotted square: the data's range and at least [−1, 1], with a margin."""
+    return min(float(real.min()), -1.0) - 0.25, max(float(real.max()), 1.0) + 0.25
+
+
+def toy_heatmap(D: nn.Module, real: Tensor, device: torch.device,
+                resolution: int = 120) -> tuple[Tensor, tuple[float, float]]:
+    """σ(D) on a resolution² grid over the data's box (on the host), and the box (lo, hi)."""
+    lo, hi = _box(real)
+    ticks = torch.linspace(lo, hi, resolution)
+    gx, gy = torch.meshgrid(ticks, ticks, indexing="xy")
+    grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1).to(device)
+    with torch.no_grad():
+        prob = torch.sigmoid(D(grid)).reshape(resolution, resolution).cpu()
+    return prob, (lo, hi)
+
+
+def toy_samples_figure(real: Tensor, fake: Tensor, heat: tuple[Tensor, tuple[float, float]] | None = None,
+                       title: str = "") -> Any:
+    """Generated points (fixed noise) over real ones, with σ(D) (`toy_heatmap`) as the background.
+
+    Host tensors in, a matplotlib Figure out, built without pyplot: it may be drawn on a background
+    thread (RunLogger.figure_later) while training goes on.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(3.2, 3.2), dpi=100)
+    ax = fig.subplots()
+    if heat is not None:
+        prob, (lo, hi) = heat
         im = ax.imshow(prob.numpy(), origin="lower", extent=(lo, hi, lo, hi), cmap="RdBu_r",
                        vmin=0, vmax=1, alpha=0.55)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02, label="σ(D)")
+    else:
+        lo, hi = _box(real)
     ax.scatter(real[:, 0].numpy(), real[:, 1].numpy(), s=3, c="k", label="real")
     fake = torch.nan_to_num(fake, nan=0.0, posinf=hi, neginf=lo)
     ax.scatter(fake[:, 0].numpy(), fake[:, 1].numpy(), s=3, c="tab:orange", alpha=0.5, label="fake")

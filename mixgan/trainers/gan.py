@@ -143,16 +143,19 @@ class GanTrainer:
         return dict(zip(out, values))
 
     def pictures(self, logger: RunLogger) -> None:
-        from mixgan.plots import toy_samples_figure
+        """Fixed-noise samples over σ(D). The device work (samples, the D heatmap) runs now; the
+        drawing may run on the logger's background thread (on CUDA) while training goes on."""
+        from mixgan.plots import toy_heatmap, toy_samples_figure
 
         with torch.no_grad():
             fake = self.G(self.fixed_z)
         real = self.data.sample(512, eval_generator(self.cfg.seed, 0, self.device))
-        fig = toy_samples_figure(real.cpu(), fake.cpu(), self.D, self.device,
-                                 title=f"{self.cfg.objective.name}, step {self.step}")
-        logger.figure("samples", fig, self.step)
+        heat = toy_heatmap(self.D, real, self.device)
+        real, fake = real.cpu(), fake.cpu()
+        title = f"{self.cfg.objective.name}, step {self.step}"
+        logger.figure_later("samples", lambda: toy_samples_figure(real, fake, heat, title), self.step)
         if self.step == self.total:  # the last fixed-noise samples, for mixgan.compare's sample grid
-            np.save(logger.run_dir / FINAL_SAMPLES, fake.cpu().numpy())
+            np.save(logger.run_dir / FINAL_SAMPLES, fake.numpy())
 
     # -- checkpointing ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
