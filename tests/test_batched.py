@@ -132,6 +132,20 @@ def test_batched_linear_gives_each_seed_f_linear_bits(n_in, n_out):
         assert torch.equal(x.grad[s], xs.grad)
 
 
+@pytest.mark.parametrize("name", [*OBJECTIVES, "erm"])
+def test_one_call_losses_equal_per_seed_losses(tmp_path, name):
+    # Off the CPU the seeds' losses are one batched reduction (BatchedGanTrainer.exact is False);
+    # run that path here: same maths as the per-seed calls, to float rounding.
+    args = [*SHORT, *OBJECTIVES.get(name, [])]
+    exact, fused = (BatchedGanTrainer(seed_configs(tmp_path, [0, 1, 2], *args), torch.device("cpu"))
+                    for _ in range(2))
+    fused.exact = False
+    for _ in range(3):
+        a, b = exact.train_step(), fused.train_step()
+        for k in a:
+            torch.testing.assert_close(b[k], a[k], rtol=1e-5, atol=1e-6)
+
+
 def test_seeds_must_share_the_config(tmp_path):
     a, b = seed_configs(tmp_path, [0, 1])
     b.train.lr = 0.5
