@@ -25,6 +25,7 @@ GAN_VARIANTS = {"mixup, paper (real–fake, Beta)": PAPER, "mixup, demo pairing 
                 [("objective.name", "mixup")], "ERM": []}
 DEMO_MS = (66.0, 70.0)  # the authors' demo, mixup, on this machine class (issue 7's figure)
 DEMO = "authors' demo structure, mixup (mixgan/bench_demo.py)"
+CUDA_NOTE = {"cuda": " (CUDA graph, TF32: the defaults)", "cpu": ""}
 
 
 class Table:
@@ -121,9 +122,14 @@ def gan_flops(cfg: Any) -> float:
 def matmul_floor(device: torch.device, hidden: int, rows: int, t: Table) -> float:
     a = torch.randn(rows, hidden, device=device)
     w = torch.randn(hidden, hidden, device=device)
-    sec = timed({"mm": lambda: a @ w.T}, device, calls=50, repeats=5)["mm"]
-    gflops = 2 * rows * hidden * hidden / sec / 1e9
-    t.add("plain fp32 matmul", f"{rows}×{hidden} @ {hidden}×{hidden}", f"{gflops:.0f} GFLOP/s")
+    # On CUDA both precisions the toy GAN can use (train.tf32); the CPU has one.
+    for precision in (("highest", "high") if device.type == "cuda" else ("highest",)):
+        torch.set_float32_matmul_precision(precision)
+        sec = timed({"mm": lambda: a @ w.T}, device, calls=50, repeats=5)["mm"]
+        gflops = 2 * rows * hidden * hidden / sec / 1e9
+        kind = "TF32" if precision == "high" else "fp32"
+        t.add(f"plain {kind} matmul", f"{rows}×{hidden} @ {hidden}×{hidden}", f"{gflops:.0f} GFLOP/s")
+    torch.set_float32_matmul_precision("highest")
     return gflops
 
 
@@ -181,7 +187,7 @@ def bench_gan(device: torch.device, t: Table, quick: bool) -> tuple[float, float
     for name, tr in trainers.items():
         gf = gan_flops(tr.cfg) / sec[name] / 1e9
         mm = sec[f"{name}:mm"]
-        t.add(f"toy GAN iteration, {name}", "5 D + 1 G steps, batch 128, 3×512 MLPs",
+        t.add(f"toy GAN iteration, {name}", "5 D + 1 G steps, batch 128, 3×512 MLPs" + CUDA_NOTE[device.type],
               f"{sec[name] * 1e3:.1f} ms/it ({gf:.0f} GFLOP/s); its matmuls alone {mm * 1e3:.1f} ms",
               f"{mm / sec[name]:.2f} of the time is matmul")
     return sec[next(iter(GAN_VARIANTS))], sec[DEMO]
@@ -190,7 +196,8 @@ def bench_gan(device: torch.device, t: Table, quick: bool) -> tuple[float, float
 def bench_main_job(device: torch.device, t: Table, it_sec: float, demo_sec: float) -> float:
     """The paper-objective main job with its metrics at the default cadence: measure every 100
     iterations, a picture every 500, a checkpoint every 500; each part timed, then amortized, and
-    compared with the demo-structured iteration timed beside `it_sec`."""
+    compared with the demo-structured iteration timed beside `it_sec`. On CUDA pictures are drawn on
+    the logger's background thread, as in a real run: their row is the training thread's share."""
     from mixgan.checkpoint import save_checkpoint
     from mixgan.runlog import RunLogger
     from mixgan.trainers.gan import GanTrainer
@@ -201,7 +208,7 @@ def bench_main_job(device: torch.device, t: Table, it_sec: float, demo_sec: floa
     for _ in range(3):
         tr.advance()
     with tempfile.TemporaryDirectory() as tmp:
-        logger = RunLogger(tmp)
+        logger = RunLogger(tmp, background=device.type == "cuda")  # as the training loop makes it
 
         def measure() -> None:
             logger.log(tr.step, tr.measure())
@@ -256,117 +263,31 @@ def bench_batched(device: torch.device, t: Table, seeds: int, quick: bool) -> fl
     return sec["batched"]
 
 
-# -- classifier ---------------------------------------------------------------------------------
-def _classifier_step(model: Any, objective: Any, opt: Any, x: torch.Tensor, y: torch.Tensor,
-                     gen: torch.Generator, amp: bool) -> None:
-    """What ClassifierTrainer.advance does per batch: objective (mixup or ERM), backward, step."""
-    import contextlib
-
-    ctx = torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
-    with ctx:
-        out = objective(model, x, y, gen)
-    loss = out.loss / x.shape[0]
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-
-
-def bench_classifier(device: torch.device, t: Table, quick: bool) -> None:
-    from types import SimpleNamespace
-
-    from mixgan.data.augment import augment
-    from mixgan.data.classify import NORMALIZATION
-    from mixgan.mixup import mix_batch
-    from mixgan.models.classify import make_classifier
-    from mixgan.objectives.classify import make_classify_objective
-
-    cuda = device.type == "cuda"
-    torch.backends.cudnn.benchmark = cuda  # fixed shapes, as ClassifierTrainer sets it
-    B = 128 if cuda else 32
-    n_images = 50_000 if cuda else 4096
-    gen = torch.Generator(device).manual_seed(0)
-    x_train = torch.rand(n_images, 3, 32, 32, device=device, generator=gen)
-    y_train = torch.randint(0, 10, (n_images,), device=device, generator=gen)
-    torch.manual_seed(0)
-    model = make_classifier(SimpleNamespace(name="preact_resnet18", dropout=0.0), (3, 32, 32), 10,
-                            NORMALIZATION["cifar10"]).to(device)
-    if cuda:
-        model = model.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    objs = {name: make_classify_objective(SimpleNamespace(
-        name=name, alpha=1.0, lam="beta", per_sample=False, pairing="random", neighbors=0, mix_labels=True,
-        mix_layer=0, label_smoothing=0.0, input_noise=0.0)) for name in ("erm", "mixup")}
-
-    def batch() -> tuple[torch.Tensor, torch.Tensor]:
-        idx = torch.randint(0, n_images, (B,), device=device, generator=gen)
-        x = augment(x_train[idx], gen)
-        return (x.contiguous(memory_format=torch.channels_last) if cuda else x), y_train[idx]
-
-    steps = {name: (lambda o=o: _classifier_step(model, o, opt, *batch(), gen, cuda))
-             for name, o in objs.items()}
-    for fn in steps.values():
-        fn()
-    sec = timed(steps, device, calls=2 if quick else 3, repeats=3 if quick else 5)
-    shape = f"PreAct ResNet-18, batch {B}, 3×32×32 (CIFAR-shaped tensors)"
-    shape += ", bf16 autocast, channels_last" if cuda else ""
-    t.add("classifier step, mixup / ERM (α = 1)", shape,
-          f"{sec['mixup'] * 1e3:.0f} vs {sec['erm'] * 1e3:.0f} ms/step", f"{sec['mixup'] / sec['erm']:.3f}",
-          "≤ 1.03")
-    t.add("classifier throughput, CIFAR-shaped, mixup", shape, f"{B / sec['mixup']:.0f} images/s")
-
-    def pipeline() -> None:  # fetch, crop + flip, mixup: everything but the network
-        x, y = batch()
-        mix_batch(x, y, 1.0, generator=gen)
-
-    pipe = timed({"p": pipeline}, device, calls=20, repeats=3)["p"]
-    t.add("input pipeline alone (fetch, crop+flip, mixup on the device)", f"batch {B}, 3×32×32",
-          f"{B / pipe:.0f} images/s", f"{sec['mixup'] / pipe:.0f}× the training step's rate: "
-          f"{'compute' if pipe < sec['mixup'] / 2 else 'data'}-bound")
-    bench_digits(device, t, quick)
-
-
-def bench_digits(device: torch.device, t: Table, quick: bool) -> None:
-    """The real ClassifierTrainer on embedded digits (small CNN): one epoch per call, ERM and mixup."""
-    from mixgan.config import load_config
-    from mixgan.trainers.classifier import ClassifierTrainer
-
-    trainers = {}
-    for name in ("erm", "mixup"):
-        cfg = load_config(None, [("device", device.type), ("objective.name", name)], task="classify")
-        trainers[name] = ClassifierTrainer(cfg, device)
-    for tr in trainers.values():
-        tr.advance()
-    sec = timed({k: tr.advance for k, tr in trainers.items()}, device, calls=1, repeats=3 if quick else 5)
-    n = trainers["erm"].data.n_train
-    t.add("classifier epoch, mixup / ERM, digits (ClassifierTrainer)",
-          f"small CNN, batch 128, {n} images 1×8×8",
-          f"{n / sec['mixup']:.0f} vs {n / sec['erm']:.0f} images/s", f"{sec['mixup'] / sec['erm']:.3f}",
-          "≤ 1.03")
-
-
 # -- CUDA only ----------------------------------------------------------------------------------
 def bench_cuda_graph(device: torch.device, t: Table) -> None:
-    """The paper-objective iteration eagerly and as a CUDA-graph replay; the Figure 5 run projected."""
+    """The paper-objective iteration eagerly and as a CUDA-graph replay, in fp32 and TF32."""
     from mixgan.fast import ENV
     from mixgan.trainers.gan import GanTrainer
 
     old = os.environ.get(ENV)
-    os.environ[ENV] = "0"
-    eager = GanTrainer(gan_config(device, PAPER), device)
-    os.environ[ENV] = "1"
-    graphed = GanTrainer(gan_config(device, PAPER), device)
+    trainers = {}
+    variants = (("eager fp32", "0", False), ("graph fp32", "1", False), ("graph TF32", "1", True))
+    for name, graphs, tf32 in variants:
+        os.environ[ENV] = graphs
+        trainers[name] = GanTrainer(gan_config(device, [*PAPER, ("train.tf32", tf32)]), device)
+        for _ in range(5):  # capture happens here, under this trainer's precision
+            trainers[name].advance()
     if old is None:
         os.environ.pop(ENV)
     else:
         os.environ[ENV] = old
-    for _ in range(5):
-        eager.advance()
-        graphed.advance()
-    sec = timed({"eager": eager.advance, "graph": graphed.advance}, device, calls=50, repeats=5)
-    state = "captured" if graphed._fast.captured else f"NOT captured: {graphed._fast.failed}"
+    sec = timed({k: tr.advance for k, tr in trainers.items()}, device, calls=50, repeats=5)
+    eager, g32, gtf = (sec[k] for k in trainers)
+    fast = trainers["graph TF32"]._fast
+    state = "captured" if fast.captured else f"NOT captured: {fast.failed}"
     t.add("toy GAN iteration, CUDA graph vs eager, mixup (paper)", f"5 D + 1 G, batch 128, 3×512 ({state})",
-          f"{sec['graph'] * 1e3:.2f} vs {sec['eager'] * 1e3:.2f} ms/it",
-          f"{sec['eager'] / sec['graph']:.1f}× faster")
+          f"graph TF32 {gtf * 1e3:.2f}, graph fp32 {g32 * 1e3:.2f}, eager fp32 {eager * 1e3:.2f} ms/it",
+          f"graph {eager / g32:.1f}× eager; TF32 {g32 / gtf:.1f}× fp32")
 
 
 def write_markdown(path: Path, kind: str, body: str) -> None:
@@ -410,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{20_000 * job_sec:.0f} s", "", "< 30 s (H100)")
         t.add(f"{seeds} seeds batched, projected", "20,000 × the batched iteration (no metrics)",
               f"{20_000 * batch_sec:.0f} s", "", "< 120 s for 16 seeds (H100)")
+    from mixgan.bench_classify import bench_classifier
+
     bench_classifier(device, t, args.quick)
     wall = time.perf_counter() - start
     body = (f"### {device.type.upper()}: {machine(device)}\n\n"

@@ -63,6 +63,9 @@ class GanTrain:
     lr: float = 1e-3
     beta1: float = 0.9
     beta2: float = 0.999
+    # CUDA only: TF32 tensor-core matmuls (fp32 range, 10-bit mantissa), the image tasks' `amp`
+    # analogue; false for IEEE fp32. 128-row GEMMs leave most of a GPU idle in fp32 (BENCHMARKS.md).
+    tf32: bool = True
 
 
 @dataclass

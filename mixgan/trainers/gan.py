@@ -39,6 +39,14 @@ def make_adam(params: Any, cfg: Any, device: torch.device) -> torch.optim.Adam:
                             capturable=device.type == "cuda")
 
 
+def matmul_precision(train_cfg: Any, device: torch.device) -> str | None:
+    """torch's float32 matmul precision for this run: "high" (TF32) or "highest" on CUDA, else None
+    (the CPU keeps its default, so CPU runs stay bit-for-bit what they were)."""
+    if device.type != "cuda":
+        return None
+    return "high" if train_cfg.tf32 else "highest"
+
+
 def eval_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
     """A generator for measurements only, so that measuring never shifts the training stream."""
     return torch.Generator(device).manual_seed((seed * 1_000_003 + step) % (2**63))
@@ -64,6 +72,7 @@ class GanTrainer:
         self.opt_D = make_adam(self.D.parameters(), cfg.train, device)
         self.objective = make_gan_objective(cfg.objective)
         self.gen = torch.Generator(device).manual_seed(cfg.seed)
+        self.matmul_precision = matmul_precision(cfg.train, device)
         # A fixed noise batch for every sample picture (DESIGN.md, habit 5).
         self.fixed_z = torch.randn(512, m.latent_dim, device=device,
                                    generator=torch.Generator(device).manual_seed(cfg.seed + 1))
@@ -112,6 +121,8 @@ class GanTrainer:
         self.window += torch.stack([out[k] for k in WINDOW_KEYS])
 
     def advance(self) -> None:
+        if self.matmul_precision:  # process-wide in torch: set it for this trainer's step
+            torch.set_float32_matmul_precision(self.matmul_precision)
         self._fast()
         self.window_n += 1
         self.step += 1

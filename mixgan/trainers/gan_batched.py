@@ -212,6 +212,9 @@ class BatchedGanTrainer:
         self.window += torch.stack([out[k] for k in WINDOW_KEYS], 1)
 
     def advance(self) -> None:
+        precision = self.seeds[0].matmul_precision
+        if precision:
+            torch.set_float32_matmul_precision(precision)
         self._fast()
         self.step += 1
         for t in self.seeds:
