@@ -32,7 +32,7 @@ class _SeedRun:
         from mixgan.runlog import RunLogger
 
         self.trainer, self.cfg, self.run_dir, self.index = trainer, cfg, run_dir, index
-        self.logger = RunLogger(run_dir, background=trainer.device.type == "cuda")
+        self.logger = RunLogger(run_dir)
         self.status, self.diverged_at, self.last = "running", None, {}
         try:
             from mixgan import dashboard

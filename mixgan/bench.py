@@ -196,8 +196,7 @@ def bench_gan(device: torch.device, t: Table, quick: bool) -> tuple[float, float
 def bench_main_job(device: torch.device, t: Table, it_sec: float, demo_sec: float) -> float:
     """The paper-objective main job with its metrics at the default cadence: measure every 100
     iterations, a picture every 500, a checkpoint every 500; each part timed, then amortized, and
-    compared with the demo-structured iteration timed beside `it_sec`. On CUDA pictures are drawn on
-    the logger's background thread, as in a real run: their row is the training thread's share."""
+    compared with the demo-structured iteration timed beside `it_sec`."""
     from mixgan.checkpoint import save_checkpoint
     from mixgan.runlog import RunLogger
     from mixgan.trainers.gan import GanTrainer
@@ -208,7 +207,7 @@ def bench_main_job(device: torch.device, t: Table, it_sec: float, demo_sec: floa
     for _ in range(3):
         tr.advance()
     with tempfile.TemporaryDirectory() as tmp:
-        logger = RunLogger(tmp, background=device.type == "cuda")  # as the training loop makes it
+        logger = RunLogger(tmp)
 
         def measure() -> None:
             logger.log(tr.step, tr.measure())

@@ -38,8 +38,7 @@ def toy_samples_figure(real: Tensor, fake: Tensor, heat: tuple[Tensor, tuple[flo
                        title: str = "") -> Any:
     """Generated points (fixed noise) over real ones, with σ(D) (`toy_heatmap`) as the background.
 
-    Host tensors in, a matplotlib Figure out, built without pyplot: it may be drawn on a background
-    thread (RunLogger.figure_later) while training goes on.
+    Host tensors in, a matplotlib Figure out (built without pyplot: no global figure to leak).
     """
     from matplotlib.figure import Figure
 
@@ -62,5 +61,6 @@ def toy_samples_figure(real: Tensor, fake: Tensor, heat: tuple[Tensor, tuple[flo
     ax.set_yticks([])
     if title:
         ax.set_title(title, fontsize=8)
-    fig.tight_layout()
+    # Fixed margins: tight_layout would cost a third of the picture's time (drawn every K steps).
+    fig.subplots_adjust(left=0.02, right=0.8 if heat is not None else 0.98, bottom=0.02, top=0.92)
     return fig

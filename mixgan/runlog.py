@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +32,8 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
 class RunLogger:
     """Scalars go to TensorBoard and to metrics.jsonl (one JSON object per measured step)."""
 
-    def __init__(self, run_dir: str | Path, resume_step: int | None = None, background: bool = False) -> None:
+    def __init__(self, run_dir: str | Path, resume_step: int | None = None) -> None:
         from torch.utils.tensorboard import SummaryWriter
-
-        # background: draw `figure_later` figures on one worker thread (CUDA runs, where the CPU is
-        # otherwise idle; on the CPU, drawing would compete with the training threads for the cores).
-        self.background = background
-        self._pool: Any = None
-        self._pending: list[Any] = []
 
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / METRICS_FILE
@@ -65,40 +58,10 @@ class RunLogger:
         """A matplotlib figure as a TensorBoard image (closed afterwards)."""
         self.writer.add_figure(tag, fig, step, close=True)
 
-    def figure_later(self, tag: str, build: Callable[[], Any], step: int) -> None:
-        """Log the Figure `build()` makes (pyplot-free), on the background thread if this logger has one.
-
-        `build` must only read host data captured when it was made (the trainer keeps training).
-        A drawing error is raised here at the next call, or by `close`.
-        """
-        def draw() -> None:  # a pyplot-free Figure: nothing to close, it is freed with its last reference
-            self.writer.add_figure(tag, build(), step, close=False)
-
-        if not self.background:
-            draw()
-            return
-        if self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="mixgan-figures")
-        self._raise_done()
-        self._pending.append(self._pool.submit(draw))
-
-    def _raise_done(self, wait: bool = False) -> None:
-        if wait and self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-        for future in [f for f in self._pending if f.done()]:
-            self._pending.remove(future)
-            future.result()
-
     def text(self, tag: str, text: str, step: int = 0) -> None:
         self.writer.add_text(tag, text, step)
 
     def close(self) -> None:
-        try:
-            self._raise_done(wait=True)  # every pending picture is drawn and written first
-        finally:
-            self.writer.flush()
-            self.writer.close()
-            self._file.close()
+        self.writer.flush()
+        self.writer.close()
+        self._file.close()

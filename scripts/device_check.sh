@@ -8,6 +8,7 @@
 # Usage: bash scripts/device_check.sh   (with the device tool, $OUT is set: the log and BENCHMARKS.md
 # come back there; copy the CUDA section into the repo's BENCHMARKS.md with the card's name).
 # Missing Python packages (torch-fidelity on a bare CUDA image) are installed from .whl/ if present.
+# STAGES="tests fig5 batched bench" (the default) picks stages, e.g. STAGES="bench fig5" on a re-run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/mixgan_device_check}"
@@ -20,12 +21,13 @@ fi
 export PYTHONPATH="$PWD:$PYTHONPATH" PYTHONUNBUFFERED=1
 PY=python3
 RUNS=/tmp/mixgan_device_runs
+STAGES="${STAGES:-tests fig5 batched bench}"
+want() { [[ " $STAGES " == *" $1 "* ]]; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 $PY -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; \
 print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name())" || exit 1
 
-echo "== 1. CUDA tests"
-timeout 120 $PY -m pytest -q -p no:cacheprovider -rs --durations=5 tests/test_fast_step.py \
+want tests && echo "== 1. CUDA tests" && timeout 120 $PY -m pytest -q -p no:cacheprovider -rs --durations=5 tests/test_fast_step.py \
     tests/test_batched.py tests/test_cuda.py -k "cuda or equal_separate"
 
 last() {  # the run's status and wall time, from its summary (also after a timeout: from metrics)
@@ -45,22 +47,28 @@ for m in sorted(d.rglob("metrics.jsonl")):
 EOF
 }
 
-echo "== 2a. Figure 5 setting, one seed, 20,000 iterations (target < 30 s on an H100)"
-start=$SECONDS
-timeout 50 $PY -m mixgan.train --config configs/gan/grid25_fig5.yaml --mixup \
-    --device cuda --run.progress=false --run.dir $RUNS --run.name fig5-s0 | tail -4
-echo "wall (process, start-up included): $((SECONDS - start)) s"
-last $RUNS/fig5-s0
+if want fig5; then
+    echo "== 2a. Figure 5 setting, one seed, 20,000 iterations (target < 30 s on an H100)"
+    start=$SECONDS
+    timeout 50 $PY -m mixgan.train --config configs/gan/grid25_fig5.yaml --mixup \
+        --device cuda --run.progress=false --run.dir $RUNS --run.name fig5-s0 | tail -4
+    echo "wall (process, start-up included): $((SECONDS - start)) s"
+    last $RUNS/fig5-s0
+fi
 
-echo "== 2b. 16 seeds batched, 20,000 iterations each (target < 2 min on an H100)"
-start=$SECONDS
-timeout 120 $PY -m mixgan.train --config configs/gan/grid25_fig5.yaml \
-    --mixup --device cuda --run.progress=false --run.dir $RUNS --run.name fig5-batched \
-    --metrics.image_every=0 --seeds 0-15 | tail -8
-echo "wall (process, start-up included): $((SECONDS - start)) s"
-last $RUNS/fig5-batched
+if want batched; then
+    echo "== 2b. 16 seeds batched, 20,000 iterations each (target < 2 min on an H100)"
+    start=$SECONDS
+    timeout 120 $PY -m mixgan.train --config configs/gan/grid25_fig5.yaml \
+        --mixup --device cuda --run.progress=false --run.dir $RUNS --run.name fig5-batched \
+        --metrics.image_every=0 --seeds 0-15 | tail -8
+    echo "wall (process, start-up included): $((SECONDS - start)) s"
+    last $RUNS/fig5-batched
+fi
 
-echo "== 3. benchmark (CUDA)"
-timeout 110 $PY -m mixgan.bench --device cuda --quick --out BENCHMARKS.md
-cp BENCHMARKS.md "$OUT/"
+if want bench; then
+    echo "== 3. benchmark (CUDA)"
+    timeout 110 $PY -m mixgan.bench --device cuda --quick --out BENCHMARKS.md
+    cp BENCHMARKS.md "$OUT/"
+fi
 echo "== done"

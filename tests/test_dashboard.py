@@ -89,29 +89,3 @@ def test_every_run_status_ends_the_session(tmp_path, status, expected):
     end = metadata.parse_session_end_info_plugin_data(hp[metadata.SESSION_END_INFO_TAG])
     assert end.status == api_pb2.Status.Value(expected)
 
-
-def test_background_pictures_are_all_written_and_errors_surface(tmp_path):
-    # CUDA runs draw pictures on a worker thread; every one must reach TensorBoard by close(), the
-    # same image as a synchronous draw, and a drawing error must not be lost.
-    from mixgan.plots import toy_samples_figure
-    from mixgan.runlog import RunLogger
-
-    pts = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
-    images = {}
-    for background in (False, True):
-        logger = RunLogger(tmp_path / str(background), background=background)
-        for step in (1, 2, 3):
-            logger.figure_later("samples", lambda s=step: toy_samples_figure(pts, pts * s), step)
-        logger.close()
-        acc = EventAccumulator(str(tmp_path / str(background)), size_guidance={"images": 0})
-        acc.Reload()
-        images[background] = [(e.step, e.encoded_image_string) for e in acc.Images("samples")]
-    assert [s for s, _ in images[True]] == [1, 2, 3] and images[True] == images[False]
-
-    def broken():
-        raise RuntimeError("cannot draw")
-
-    logger = RunLogger(tmp_path / "err", background=True)
-    logger.figure_later("samples", broken, 1)
-    with pytest.raises(RuntimeError, match="cannot draw"):
-        logger.close()

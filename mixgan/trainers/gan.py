@@ -154,8 +154,7 @@ class GanTrainer:
         return dict(zip(out, values))
 
     def pictures(self, logger: RunLogger) -> None:
-        """Fixed-noise samples over σ(D). The device work (samples, the D heatmap) runs now; the
-        drawing may run on the logger's background thread (on CUDA) while training goes on."""
+        """Fixed-noise samples over σ(D), as a TensorBoard image (and the final samples as .npy)."""
         from mixgan.plots import toy_heatmap, toy_samples_figure
 
         with torch.no_grad():
@@ -164,7 +163,7 @@ class GanTrainer:
         heat = toy_heatmap(self.D, real, self.device)
         real, fake = real.cpu(), fake.cpu()
         title = f"{self.cfg.objective.name}, step {self.step}"
-        logger.figure_later("samples", lambda: toy_samples_figure(real, fake, heat, title), self.step)
+        logger.figure("samples", toy_samples_figure(real, fake, heat, title), self.step)
         if self.step == self.total:  # the last fixed-noise samples, for mixgan.compare's sample grid
             np.save(logger.run_dir / FINAL_SAMPLES, fake.numpy())
 

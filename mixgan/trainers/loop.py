@@ -72,17 +72,12 @@ def checkpoint_state(trainer: Trainer, cfg: Any, wall_time: float) -> dict[str, 
             "trainer": trainer.state_dict()}
 
 
-def _on_cuda(trainer: Any) -> bool:
-    """Pictures are drawn on a background thread only where training leaves the CPU idle (CUDA)."""
-    return getattr(getattr(trainer, "device", None), "type", None) == "cuda"
-
-
 def run_loop(trainer: Trainer, cfg: Any, run_dir: Path, resumed: bool = False,
              wall_time: float = 0.0) -> dict[str, Any]:
     """Train until done, diverged or interrupted; write summary.json and return it."""
     from mixgan import dashboard
 
-    logger = RunLogger(run_dir, resume_step=trainer.step if resumed else None, background=_on_cuda(trainer))
+    logger = RunLogger(run_dir, resume_step=trainer.step if resumed else None)
     dashboard.start_run(logger.writer, trainer, to_dict(cfg))  # custom-scalars layout + hparams
     ckpt_path = run_dir / CHECKPOINT
     every = cfg.run.checkpoint_every
