@@ -16,7 +16,7 @@ import torch
 
 from mixgan.checkpoint import CHECKPOINT, load_checkpoint
 from mixgan.config import config_from_dict, load_config, parse_value, save_config
-from mixgan.errors import ConfigError, MixganError
+from mixgan.errors import CheckpointError, ConfigError, MixganError
 
 # task -> "module:Class" of its trainer, imported only when used (no work at import time)
 TRAINERS = {"gan": "mixgan.trainers.gan:GanTrainer",
@@ -93,8 +93,11 @@ def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, d
     """Rebuild a run from its checkpoint (weights, optimizers, step, RNG) and saved config."""
     from mixgan.config import set_dotted
 
-    state = load_checkpoint(run_dir / CHECKPOINT)
+    path = run_dir / CHECKPOINT
+    state = load_checkpoint(path)
     data = state["config"]
+    if not isinstance(data, dict):
+        raise CheckpointError(f"checkpoint {path} has no config mapping (got {type(data).__name__})")
     for key, value in overrides:
         if key not in RESUME_KEYS:
             keys = ", ".join(sorted(RESUME_KEYS))
@@ -102,8 +105,14 @@ def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, d
         set_dotted(data, key, value)
     cfg = config_from_dict(data)
     trainer = make_trainer(cfg)
-    trainer.load_state_dict(state["trainer"])
-    trainer.step = int(state["step"])
+    try:
+        trainer.load_state_dict(state["trainer"])
+        trainer.step = int(state["step"])
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
+        # A checkpoint edited by hand or from another version: one line, not a traceback.
+        first = (str(err).strip().splitlines() or [""])[0][:160]
+        raise CheckpointError(f"checkpoint {path} does not fit a {cfg.task} trainer of this config "
+                              f"({type(err).__name__}: {first})") from None
     return cfg, trainer, state
 
 

@@ -136,6 +136,29 @@ def test_corrupted_checkpoint_is_a_clear_error(tmp_path, capsys):
     assert "no checkpoint" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("tamper", ["no_G", "wrong_shape", "config_not_a_mapping", "step_not_a_number"])
+def test_checkpoint_that_does_not_fit_is_a_one_line_error(tmp_path, capsys, tamper):
+    # A well-formed file whose contents do not fit the trainer (edited, another version): exit 2,
+    # one line naming the checkpoint, and the run dir left as it was.
+    run = train(tmp_path)
+    ckpt = run / CHECKPOINT
+    state = torch.load(ckpt, weights_only=True)
+    if tamper == "no_G":
+        del state["trainer"]["G"]
+    elif tamper == "wrong_shape":
+        state["trainer"]["D"]["0.weight"] = torch.zeros(3, 3)
+    elif tamper == "config_not_a_mapping":
+        state["config"] = ["gan"]
+    else:
+        state["step"] = "forty"
+    torch.save(state, ckpt)
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    assert main(["--resume", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert str(ckpt) in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before
+
+
 def test_existing_run_dir_is_never_overwritten(tmp_path):
     train(tmp_path, name="same")
     assert main([*TINY, f"--run.dir={tmp_path}", "--run.name=same"]) == 2
