@@ -9,7 +9,6 @@ while the others go on; Ctrl-C checkpoints every running seed after the current 
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from pathlib import Path
@@ -50,10 +49,9 @@ class _SeedRun:
 
 def _save(batch: Any, run: _SeedRun, wall: float) -> None:
     from mixgan.checkpoint import CHECKPOINT, save_checkpoint
-    from mixgan.config import to_dict
+    from mixgan.trainers.loop import checkpoint_payload
 
-    state = {"step": run.trainer.step, "config": to_dict(run.cfg), "wall_time": wall,
-             "trainer": batch.seed_state(run.index)}
+    state = checkpoint_payload(run.trainer.step, run.cfg, wall, batch.seed_state(run.index))
     save_checkpoint(state, run.run_dir / CHECKPOINT)
 
 
@@ -61,8 +59,7 @@ def batched_loop(batch: Any, runs: list[_SeedRun]) -> list[dict[str, Any]]:
     """Train every seed until done, diverged or interrupted; write each summary.json; return them."""
     from tqdm.auto import tqdm
 
-    from mixgan.rundir import provenance, write_json_atomic
-    from mixgan.trainers.loop import SUMMARY, _StopFlag
+    from mixgan.trainers.loop import _StopFlag, diverged, measure_and_log, write_summary
 
     cfg = batch.cfg
     every = cfg.run.checkpoint_every
@@ -77,9 +74,8 @@ def batched_loop(batch: Any, runs: list[_SeedRun]) -> list[dict[str, Any]]:
                 for run in (r for r in runs if r.status == "running"):
                     t = run.trainer
                     if t.measure_due():
-                        run.last = t.measure()
-                        run.logger.log(t.step, run.last)
-                        if not all(math.isfinite(run.last.get(k, 0.0)) for k in t.watch_keys):
+                        run.last = measure_and_log(t, run.logger)
+                        if diverged(run.last, t.watch_keys):
                             run.status, run.diverged_at = "diverged", t.step  # a result, not a crash
                             continue
                     if t.pictures_due():
@@ -102,11 +98,8 @@ def batched_loop(batch: Any, runs: list[_SeedRun]) -> list[dict[str, Any]]:
     for run in runs:
         if run.status == "completed":
             _save(batch, run, wall)
-        summary = {"status": run.status, "step": run.trainer.step, "total": run.trainer.total,
-                   "diverged_at": run.diverged_at, "final": run.last, "wall_time_s": round(wall, 3),
-                   "run_dir": str(run.run_dir), "versions": provenance(), "seeds_batched": len(runs)}
-        write_json_atomic(run.run_dir / SUMMARY, summary)
-        summaries.append(summary)
+        summaries.append(write_summary(run.run_dir, run.trainer, run.status, run.diverged_at, run.last, wall,
+                                       seeds_batched=len(runs)))
     return summaries
 
 

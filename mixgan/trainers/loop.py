@@ -67,9 +67,36 @@ def _short(metrics: dict[str, float], keys: tuple[str, ...]) -> dict[str, str]:
     return {k.split("/")[-1]: f"{metrics[k]:.4g}" for k in keys if k in metrics}
 
 
+def checkpoint_payload(step: int, cfg: Any, wall_time: float,
+                       trainer_state: dict[str, Any]) -> dict[str, Any]:
+    """What checkpoint.pt holds: the step, the config as data, the wall time, the trainer's state."""
+    return {"step": step, "config": to_dict(cfg), "wall_time": wall_time, "trainer": trainer_state}
+
+
 def checkpoint_state(trainer: Trainer, cfg: Any, wall_time: float) -> dict[str, Any]:
-    return {"step": trainer.step, "config": to_dict(cfg), "wall_time": wall_time,
-            "trainer": trainer.state_dict()}
+    return checkpoint_payload(trainer.step, cfg, wall_time, trainer.state_dict())
+
+
+def diverged(metrics: dict[str, float], keys: tuple[str, ...]) -> bool:
+    """A non-finite watched value: the run diverged (recorded as a result, not raised)."""
+    return not all(math.isfinite(metrics.get(k, 0.0)) for k in keys)
+
+
+def measure_and_log(trainer: Trainer, logger: RunLogger) -> dict[str, float]:
+    """One measurement (the host sync of the loop), written to TensorBoard and metrics.jsonl."""
+    last = trainer.measure()
+    logger.log(trainer.step, last)
+    return last
+
+
+def write_summary(run_dir: Path, trainer: Trainer, status: str, diverged_at: int | None,
+                  last: dict[str, float], wall: float, **extra: Any) -> dict[str, Any]:
+    """summary.json of a finished run (completed, diverged or interrupted); returns it."""
+    summary = {"status": status, "step": trainer.step, "total": trainer.total, "diverged_at": diverged_at,
+               "final": last, "wall_time_s": round(wall, 3), "run_dir": str(run_dir),
+               "versions": provenance(), **extra}
+    write_json_atomic(run_dir / SUMMARY, summary)
+    return summary
 
 
 def run_loop(trainer: Trainer, cfg: Any, run_dir: Path, resumed: bool = False,
@@ -93,10 +120,9 @@ def run_loop(trainer: Trainer, cfg: Any, run_dir: Path, resumed: bool = False,
                 trainer.advance()
                 bar.update(1)
                 if trainer.measure_due():
-                    last = trainer.measure()
-                    logger.log(trainer.step, last)
+                    last = measure_and_log(trainer, logger)
                     bar.set_postfix(_short(last, trainer.summary_keys), refresh=False)
-                    if not all(math.isfinite(last.get(k, 0.0)) for k in trainer.watch_keys):
+                    if diverged(last, trainer.watch_keys):
                         # A diverged run is a result: record where, keep the last good checkpoint.
                         status, diverged_at = "diverged", trainer.step
                         break
@@ -118,18 +144,7 @@ def run_loop(trainer: Trainer, cfg: Any, run_dir: Path, resumed: bool = False,
     wall = wall_time + time.perf_counter() - start
     if status == "completed":
         save_checkpoint(checkpoint_state(trainer, cfg, wall), ckpt_path)
-    summary = {
-        "status": status,
-        "step": trainer.step,
-        "total": trainer.total,
-        "diverged_at": diverged_at,
-        "final": last,
-        "wall_time_s": round(wall, 3),
-        "run_dir": str(run_dir),
-        "versions": provenance(),
-    }
-    write_json_atomic(run_dir / SUMMARY, summary)
-    return summary
+    return write_summary(run_dir, trainer, status, diverged_at, last, wall)
 
 
 def run_worker(trainer: Any) -> dict[str, Any]:
@@ -140,7 +155,7 @@ def run_worker(trainer: Any) -> dict[str, Any]:
             trainer.advance()
             if trainer.measure_due():
                 last = trainer.measure()
-                if not all(math.isfinite(last.get(k, 0.0)) for k in trainer.watch_keys):
+                if diverged(last, trainer.watch_keys):
                     status = "diverged"
                     break
             if stop.requested:
