@@ -24,6 +24,10 @@ from mixgan.errors import ConfigError, MixganError
 
 # Config keys that never make two runs different experiments.
 IGNORED_KEYS = ("seed", "device", "run.")
+# Objective keys ERM never reads (ErmGan: g_loss only; the classifier's Erm: label_smoothing and
+# input_noise): ERM runs that differ only in them are one experiment, and no label names them.
+ERM_UNUSED = ("objective.alpha", "objective.lam", "objective.per_sample", "objective.pairs",
+              "objective.pairing", "objective.neighbors", "objective.mix_labels", "objective.mix_layer")
 
 
 @dataclass
@@ -104,7 +108,10 @@ def load_runs(paths: Sequence[str | Path]) -> list[Run]:
 
 
 def _identity(run: Run) -> dict[str, Any]:
-    return {k: v for k, v in run.config.items() if not k.startswith(IGNORED_KEYS)}
+    """The config keys that make a run's experiment (not its seed, device, run dir, or unused keys)."""
+    erm = run.config.get("objective.name") == "erm"
+    return {k: v for k, v in run.config.items()
+            if not k.startswith(IGNORED_KEYS) and not (erm and k in ERM_UNUSED)}
 
 
 def group_runs(runs: list[Run], by: str | None = None) -> list[Group]:
@@ -122,12 +129,14 @@ def group_runs(runs: list[Run], by: str | None = None) -> list[Group]:
     for r in runs:
         groups.setdefault(repr(sorted(_identity(r).items())), []).append(r)
     firsts = [_identity(g[0]) for g in groups.values()]
-    keys = [k for k in sorted(set().union(*firsts)) if len({repr(f.get(k)) for f in firsts}) > 1]
+    # Label by the keys whose values differ among the groups that have them (ERM has no alpha).
+    keys = [k for k in sorted(set().union(*firsts)) if len({repr(f[k]) for f in firsts if k in f}) > 1]
     if not keys:  # one group: name it by what it is
         keys = [k for k in ("data.name", "objective.name") if k in firsts[0]] or ["task"]
     out = []
     for g in groups.values():
-        vals = {k: g[0].config.get(k) for k in keys}
+        ident = _identity(g[0])
+        vals = {k: ident[k] for k in keys if k in ident}
         out.append(Group(", ".join(f"{k}={v}" for k, v in vals.items()), g, vals))
     return out
 

@@ -163,3 +163,22 @@ def test_real_exit_code(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and res.stderr.startswith("mixgan.compare: error:")
     assert len(res.stderr.strip().splitlines()) == 1 and "Traceback" not in res.stderr
+
+
+def test_erm_groups_ignore_the_keys_erm_never_reads():
+    # ERM reads no alpha: ERM runs saved with different alphas are one experiment, and the labels
+    # name alpha only for the mixup groups, where it differs.
+    from pathlib import Path
+
+    from mixgan.compare import Run
+    from mixgan.config import flatten, to_dict
+
+    def run(objective, alpha, seed):
+        cfg = load_config(None, [("objective.name", objective), ("objective.alpha", alpha), ("seed", seed)])
+        return Run(Path(f"{objective}-{alpha}-{seed}"), flatten(to_dict(cfg)), [], {})
+
+    runs = [run("erm", 0.2, 0), run("erm", 1.0, 1), run("mixup", 0.1, 0), run("mixup", 0.2, 0)]
+    groups = group_runs(runs)
+    assert [(g.label, len(g.runs)) for g in groups] == [
+        ("objective.name=erm", 2), ("objective.alpha=0.1, objective.name=mixup", 1),
+        ("objective.alpha=0.2, objective.name=mixup", 1)]
