@@ -116,8 +116,10 @@ class ClassifierTrainer:
         batches = self.batches(epoch)
         shards = [dist.shard(b, self.rank, self.world) for b in batches]
         if self.data.x_train is not None:
-            for b, s in zip(batches, shards):
-                idx = s.to(self.device)
+            # One host→device copy of the epoch's indices: a per-batch copy of pageable memory
+            # would synchronize the host with the device at every step.
+            on_device = torch.cat(shards).to(self.device).split([s.numel() for s in shards])
+            for b, idx in zip(batches, on_device):
                 yield (*self._fetch(idx, gen), idx, b.numel())
             return
         loader = torch.utils.data.DataLoader(
