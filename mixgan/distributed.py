@@ -90,20 +90,29 @@ def all_sum(t: Tensor, size: int) -> Tensor:
     return out
 
 
-def sync_stop(size: int, device: torch.device) -> None:
-    """If any rank got Ctrl-C, make every rank stop after this unit.
+def sync_stop(size: int, device: torch.device, step: int = 0, every: int = 1) -> None:
+    """If any rank got Ctrl-C, make every rank stop after the same unit.
 
     The training loop (trainers/loop.py) marks its SIGINT handler's `requested` flag; a rank that
     stopped alone would leave the others waiting in the next all-reduce forever, so the flags are
-    OR-ed across ranks and written back into each rank's handler.
+    OR-ed across ranks and written back into each rank's handler. The OR is an all-reduce and a
+    host sync, so it runs only when `step % every == 0` (the same steps on every rank); in between,
+    a local request is held back (`deferred`) so that no rank stops alone.
     """
     if size == 1:
         return
     handler = signal.getsignal(signal.SIGINT)
     owner = getattr(handler, "__self__", None)
-    flag = torch.tensor([float(bool(getattr(owner, "requested", False)))], device=device)
+    if owner is None or not hasattr(owner, "requested"):
+        owner = None
+    if step % every != 0:
+        if owner is not None and owner.requested:
+            owner.requested, owner.deferred = False, True
+        return
+    local = owner is not None and (owner.requested or getattr(owner, "deferred", False))
+    flag = torch.tensor([float(local)], device=device)
     import torch.distributed as dist
 
     dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-    if flag.item() > 0 and owner is not None and hasattr(owner, "requested"):
-        owner.requested = True
+    if flag.item() > 0 and owner is not None:
+        owner.requested, owner.deferred = True, False

@@ -27,6 +27,7 @@ from mixgan.trainers.gan import eval_generator, make_adam
 from mixgan.trainers.image_eval import DASHBOARD, ImageEvaluator, preserve_buffers, sample_u8
 
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
+STOP_SYNC_EVERY = 20  # iterations between the ranks' Ctrl-C agreement under torchrun
 
 
 def _float_logits(D: Any) -> Any:
@@ -138,7 +139,9 @@ class ImageGanTrainer:
         self.window += torch.stack([out[k].float() for k in WINDOW_KEYS])
         self.window_n += 1
         self.step += 1
-        dist.sync_stop(self.world, self.device)  # one rank's Ctrl-C stops all ranks after this step
+        # One rank's Ctrl-C stops all ranks at the same step; agreed every STOP_SYNC_EVERY steps,
+        # not every step (each agreement is an all-reduce and a host sync).
+        dist.sync_stop(self.world, self.device, self.step, STOP_SYNC_EVERY)
 
     # -- measurements (host sync here) ---------------------------------------------------------
     def quality_due(self) -> bool:

@@ -44,6 +44,7 @@ class _StopFlag:
 
     def __init__(self) -> None:
         self.requested = False
+        self.deferred = False  # a request held back until the ranks agree (distributed.sync_stop)
         self._old: Any = None
 
     def __enter__(self) -> _StopFlag:
@@ -54,7 +55,7 @@ class _StopFlag:
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested:
+        if self.requested or self.deferred:
             raise KeyboardInterrupt
         self.requested = True
 
