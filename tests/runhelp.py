@@ -21,3 +21,19 @@ def train(tmp_path: Path, *args: str, name: str = "run") -> Path:
 
 def rows(run_dir: Path) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def make_image_folder(root: Path, sizes: dict[str, int]) -> Path:
+    """root/img/<split>/<red|blue>/<i>.png: two classes of noisy solid 12x10 colour images."""
+    import torch
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(0)
+    for split, n in sizes.items():
+        for c, color in (("red", (200, 20, 20)), ("blue", (20, 20, 200))):
+            (root / "img" / split / c).mkdir(parents=True)
+            for i in range(n):
+                noise = torch.randint(0, 30, (3,), generator=g).tolist()
+                Image.new("RGB", (12, 10), tuple(v + d for v, d in zip(color, noise))).save(
+                    root / "img" / split / c / f"{i}.png")
+    return root / "img"

@@ -14,7 +14,7 @@ from mixgan.schemas_classify import ClassifyConfig, ClassifyData
 from mixgan.train import main
 from mixgan.trainers.classifier import ClassifierTrainer, lr_at
 
-from runhelp import rows
+from runhelp import make_image_folder, rows
 
 # Iris, a tiny MLP, 4 epochs: a whole run takes a fraction of a second.
 IRIS = ["--task=classify", "--data.name=iris", "--model.name=mlp", "--model.hidden=16", "--train.epochs=4",
@@ -155,17 +155,8 @@ def test_ablation_options_train(extra):
     assert out["test/error"] < 50 and out["train/loss"] > 0  # iris is learned in 3 epochs
 
 def test_image_folder_trains_through_a_dataloader(tmp_path):
-    from PIL import Image
-
-    g = torch.Generator().manual_seed(0)
-    for split, n in (("train", 6), ("val", 2)):
-        for c, color in (("red", (200, 20, 20)), ("blue", (20, 20, 200))):
-            (tmp_path / "img" / split / c).mkdir(parents=True)
-            for i in range(n):
-                noise = torch.randint(0, 30, (3,), generator=g).tolist()
-                Image.new("RGB", (12, 10), tuple(v + d for v, d in zip(color, noise))).save(
-                    tmp_path / "img" / split / c / f"{i}.png")
-    run_dir = run(tmp_path, f"--data.root={tmp_path / 'img'}", "--data.name=imagefolder", "--data.workers=0",
+    root = make_image_folder(tmp_path, {"train": 6, "val": 2})
+    run_dir = run(tmp_path, f"--data.root={root}", "--data.name=imagefolder", "--data.workers=0",
                   "--data.image_size=8", "--model.name=small_cnn", "--model.width=4", "--train.batch_size=4",
                   "--metrics.image_every=0", "--train.epochs=2", "--model.hidden=8",
                   "--run.checkpoint_every=0", name="folder", base=IRIS[:1] + IRIS[-2:-1])

@@ -8,7 +8,7 @@ import torch
 
 from mixgan.train import main
 
-from runhelp import rows
+from runhelp import make_image_folder, rows
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -34,17 +34,8 @@ def test_classifier_cuda_fp32_equals_cpu_and_bf16_channels_last_trains(tmp_path)
 
 
 def test_classifier_cuda_folder_data_through_pinned_workers(tmp_path):
-    from PIL import Image
-
-    g = torch.Generator().manual_seed(0)
-    for split, n in (("train", 8), ("val", 4)):
-        for c, color in (("red", (200, 20, 20)), ("blue", (20, 20, 200))):
-            (tmp_path / "img" / split / c).mkdir(parents=True)
-            for i in range(n):
-                noise = torch.randint(0, 30, (3,), generator=g).tolist()
-                Image.new("RGB", (12, 10), tuple(v + d for v, d in zip(color, noise))).save(
-                    tmp_path / "img" / split / c / f"{i}.png")
-    lines = run(tmp_path, "--device=cuda", "--mixup", f"--data.root={tmp_path / 'img'}",
+    root = make_image_folder(tmp_path, {"train": 8, "val": 4})
+    lines = run(tmp_path, "--device=cuda", "--mixup", f"--data.root={root}",
                 "--data.name=imagefolder", "--data.workers=2", "--data.image_size=8",
                 "--model.name=small_cnn", "--train.batch_size=4", name="folder")
     assert [r["step"] for r in lines] == list(range(1, 9))
