@@ -24,6 +24,7 @@ def _classifier_step(model: Any, objective: Any, opt: Any, x: torch.Tensor, y: t
 
 
 def bench_classifier(device: torch.device, t: Table, quick: bool) -> None:
+    """PreAct ResNet-18 steps, ERM against mixup, on CIFAR-shaped tensors; the input pipeline alone."""
     from types import SimpleNamespace
 
     from mixgan.data.augment import augment
@@ -34,6 +35,7 @@ def bench_classifier(device: torch.device, t: Table, quick: bool) -> None:
 
     cuda = device.type == "cuda"
     torch.backends.cudnn.benchmark = cuda  # fixed shapes, as ClassifierTrainer sets it
+    torch.set_float32_matmul_precision("highest")  # as in a classifier run (the GAN rows set TF32)
     B = 128 if cuda else 32
     n_images = 50_000 if cuda else 4096
     gen = torch.Generator(device).manual_seed(0)

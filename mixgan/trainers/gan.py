@@ -47,6 +47,12 @@ def matmul_precision(train_cfg: Any, device: torch.device) -> str | None:
     return "high" if train_cfg.tf32 else "highest"
 
 
+def use_matmul_precision(precision: str | None) -> None:
+    """Set torch's float32 matmul precision (process-wide) for the step about to run; None: leave it."""
+    if precision:
+        torch.set_float32_matmul_precision(precision)
+
+
 def eval_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
     """A generator for measurements only, so that measuring never shifts the training stream."""
     return torch.Generator(device).manual_seed((seed * 1_000_003 + step) % (2**63))
@@ -121,8 +127,7 @@ class GanTrainer:
         self.window += torch.stack([out[k] for k in WINDOW_KEYS])
 
     def advance(self) -> None:
-        if self.matmul_precision:  # process-wide in torch: set it for this trainer's step
-            torch.set_float32_matmul_precision(self.matmul_precision)
+        use_matmul_precision(self.matmul_precision)  # process-wide in torch: this trainer's, now
         self._fast()
         self.window_n += 1
         self.step += 1

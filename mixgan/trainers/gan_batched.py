@@ -21,7 +21,7 @@ from mixgan.fast import fast_iteration
 from mixgan.mixup import partner_index
 from mixgan.models.stacked_mlp import StackedMLP
 from mixgan.objectives.gan import ErmGan, MixupGan
-from mixgan.trainers.gan import WINDOW_KEYS, GanTrainer, make_adam
+from mixgan.trainers.gan import WINDOW_KEYS, GanTrainer, make_adam, use_matmul_precision
 
 
 class Draw(NamedTuple):
@@ -212,9 +212,7 @@ class BatchedGanTrainer:
         self.window += torch.stack([out[k] for k in WINDOW_KEYS], 1)
 
     def advance(self) -> None:
-        precision = self.seeds[0].matmul_precision
-        if precision:
-            torch.set_float32_matmul_precision(precision)
+        use_matmul_precision(self.seeds[0].matmul_precision)
         self._fast()
         self.step += 1
         for t in self.seeds:
