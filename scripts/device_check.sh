@@ -7,7 +7,10 @@
 #   3. the benchmark on the GPU: prints the table and writes BENCHMARKS.md's CUDA section.
 # Usage: bash scripts/device_check.sh   (with the device tool, $OUT is set: the log and BENCHMARKS.md
 # come back there; copy the CUDA section into the repo's BENCHMARKS.md with the card's name).
-# Missing Python packages (torch-fidelity on a bare CUDA image) are installed from .whl/ if present.
+# Missing Python packages (torch-fidelity on a bare CUDA image) are installed from .whl/ if present:
+#   echo /.whl/ >> .git/info/exclude; python3 -m pip download --no-deps --only-binary=:all: \
+#     --python-version 3.12 --implementation cp --platform manylinux_2_28_x86_64 -d .whl torch-fidelity==0.4.0
+# then carry `.whl` with the device tool (only tests/test_cuda.py's image-GAN test needs it).
 # STAGES="tests fig5 batched bench" (the default) picks stages, e.g. STAGES="bench fig5" on a re-run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
