@@ -43,6 +43,7 @@ def test_classifier_cuda_folder_data_through_pinned_workers(tmp_path):
 
 
 def test_image_gan_cuda_bf16_channels_last_runs_and_measures(tmp_path):
+    pytest.importorskip("torch_fidelity")  # a bare CUDA image may lack it (scripts/device_check.sh)
     cache = tmp_path / "cache"
     args = ["--task=image_gan", "--device=cuda", "--mixup", "--data.n=500", "--model.g_base=8",
             "--model.d_base=8", "--model.latent_dim=16", "--train.batch_size=32", "--train.iterations=40",
