@@ -23,13 +23,7 @@ DIGITS = ["--task=classify", "--model.width=4", "--model.hidden=8", "--train.epo
           "--run.progress=false", "--metrics.image_every=0"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Tiny models run much faster on one thread than on two contended ones (shared 2-core machine).
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def run(tmp_path, *args, name="run", base=IRIS):

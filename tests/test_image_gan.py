@@ -22,13 +22,7 @@ from runhelp import rows
 CLF = {"epochs": 8, "width": 16}  # the defaults: ~99% test accuracy in a few seconds
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny 8x8 models: intra-op threads cost more than they save (and much more on a busy CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 @pytest.fixture(scope="session")
