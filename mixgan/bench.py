@@ -309,9 +309,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update ('' : don't write)")
     args = p.parse_args(argv)
+    from mixgan.errors import MixganError
+    from mixgan.schemas import check_device
     from mixgan.train import resolve_device
 
-    device = resolve_device(args.device)
+    try:
+        check_device(args.device)
+        device = resolve_device(args.device)
+    except MixganError as err:  # one line, no traceback (e.g. --device cuda on a machine without CUDA)
+        print(f"mixgan.bench: error: {err}", file=sys.stderr)
+        return 2
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     seeds = args.seeds or (16 if device.type == "cuda" else 8)

@@ -55,3 +55,12 @@ def test_demo_baseline_does_the_demo_s_extra_work():
         step()
     ours = gan_flops(gan_config(torch.device("cpu"), [*PAPER, ("model.hidden", 16)]))
     assert 2.5 < counter.get_total_flops() / ours < 4
+
+
+def test_unusable_device_is_a_one_line_error(capsys):
+    from mixgan.bench import main
+
+    for device in ("tpu", "cuda:x") if torch.cuda.is_available() else ("tpu", "cuda"):
+        assert main(["--device", device, "--out", ""]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("mixgan.bench: error: device") and len(err.strip().splitlines()) == 1
