@@ -309,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update ('' : don't write)")
     args = p.parse_args(argv)
+    for name in ("seeds", "threads"):
+        if getattr(args, name) < 0:
+            p.error(f"--{name}: got {getattr(args, name)}; accepted: an integer >= 0 (0: the default)")
     from mixgan.errors import MixganError
     from mixgan.schemas import check_device
     from mixgan.train import resolve_device
