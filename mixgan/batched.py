@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from mixgan.errors import first_line
+
 ENV = "MIXGAN_BATCH_SEEDS"  # 0: `--seeds` trains one seed after another instead
 
 
@@ -152,8 +154,7 @@ def run_batched(runs: list[Any]) -> list[Any]:
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-        text = str(err).strip().splitlines()
-        error = f"{type(err).__name__}: {text[0][:200]}" if text else type(err).__name__
+        error = first_line(err)
         for r in runs:
             r.status, r.error, r.wall_time_s = "failed", error, time.perf_counter() - start
             if r.run_dir.is_dir() and not (r.run_dir / SUMMARY).exists():

@@ -15,3 +15,9 @@ class DataError(MixganError):
 
 class CheckpointError(MixganError):
     """A checkpoint that is missing, truncated or corrupted."""
+
+
+def first_line(err: BaseException, limit: int = 200) -> str:
+    """An exception as one short line: "Type: first line of its message" (or just "Type")."""
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0][:limit]}" if text else type(err).__name__

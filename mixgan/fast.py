@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import torch
 
+from mixgan.errors import first_line
+
 ENV = "MIXGAN_CUDA_GRAPHS"  # set to 0 to keep the eager path on CUDA (e.g. to compare the two)
 
 
@@ -70,8 +72,7 @@ class GraphedIteration:
         except Exception as err:  # e.g. an op that syncs with the host: keep training eagerly
             for g, state in zip(self.generators, states):
                 g.set_state(state)
-            first = str(err).strip().splitlines()
-            self.failed = f"{type(err).__name__}: {first[0][:200] if first else ''}"
+            self.failed = first_line(err)
             warnings.warn(f"CUDA graph capture failed, using the eager step: {self.failed}", stacklevel=2)
             torch.cuda.synchronize()
             self.fn()

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from mixgan.errors import ConfigError
+from mixgan.errors import ConfigError, first_line
 
 SEEDS_FILE = "seeds.json"  # the group's per-seed status table, next to the run dirs
 
@@ -81,11 +81,6 @@ def plan_runs(cfg: Any, seeds: list[int]) -> tuple[Path, list[SeedRun]]:
     return group, runs
 
 
-def _first_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0][:200]}" if text else type(err).__name__
-
-
 def run_seed(run: SeedRun) -> SeedRun:
     """Train one seed in this process; an exception becomes status 'failed' (recorded in the run dir)."""
     from mixgan.config import config_from_dict
@@ -99,7 +94,7 @@ def run_seed(run: SeedRun) -> SeedRun:
         run.status, run.final = summary["status"], dict(summary["final"])
         run.wall_time_s = float(summary["wall_time_s"])
     except Exception as err:  # one seed's crash is that seed's result, not the group's end
-        run.status, run.error = "failed", _first_line(err)
+        run.status, run.error = "failed", first_line(err)
         run.wall_time_s = time.perf_counter() - start
         traceback.print_exc(file=sys.stderr)
         if run.run_dir.is_dir() and not (run.run_dir / SUMMARY).exists():

@@ -16,7 +16,7 @@ import torch
 
 from mixgan.checkpoint import CHECKPOINT, load_checkpoint
 from mixgan.config import config_from_dict, load_config, parse_value, save_config
-from mixgan.errors import CheckpointError, ConfigError, MixganError
+from mixgan.errors import CheckpointError, ConfigError, MixganError, first_line
 
 # task -> "module:Class" of its trainer, imported only when used (no work at import time)
 TRAINERS = {"gan": "mixgan.trainers.gan:GanTrainer",
@@ -110,9 +110,8 @@ def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, d
         trainer.step = int(state["step"])
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
         # A checkpoint edited by hand or from another version: one line, not a traceback.
-        first = (str(err).strip().splitlines() or [""])[0][:160]
         raise CheckpointError(f"checkpoint {path} does not fit a {cfg.task} trainer of this config "
-                              f"({type(err).__name__}: {first})") from None
+                              f"({first_line(err)})") from None
     return cfg, trainer, state
 
 
