@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from mixgan.train import main
 
@@ -37,3 +39,19 @@ def make_image_folder(root: Path, sizes: dict[str, int]) -> Path:
                 Image.new("RGB", (12, 10), tuple(v + d for v, d in zip(color, noise))).save(
                     root / "img" / split / c / f"{i}.png")
     return root / "img"
+
+
+def poison_at(monkeypatch, cls: type, step: int, params: Callable[[Any], Any]) -> None:
+    """Patch cls.advance to fill params(trainer) with NaN right after `step`: a run that diverges."""
+    import torch
+
+    original = cls.advance
+
+    def poison(self):
+        original(self)
+        if self.step == step:
+            with torch.no_grad():
+                for p in params(self):
+                    p.fill_(float("nan"))
+
+    monkeypatch.setattr(cls, "advance", poison)

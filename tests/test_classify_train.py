@@ -14,7 +14,7 @@ from mixgan.schemas_classify import ClassifyConfig, ClassifyData
 from mixgan.train import main
 from mixgan.trainers.classifier import ClassifierTrainer, lr_at
 
-from runhelp import make_image_folder, rows
+from runhelp import make_image_folder, poison_at, rows
 
 # Iris, a tiny MLP, 4 epochs: a whole run takes a fraction of a second.
 IRIS = ["--task=classify", "--data.name=iris", "--model.name=mlp", "--model.hidden=16", "--train.epochs=4",
@@ -177,15 +177,6 @@ def test_two_d_data_draws_the_decision_heatmap():
 
 
 def test_nan_weights_give_status_diverged(tmp_path, monkeypatch):
-    original = ClassifierTrainer.advance
-
-    def poison(self):
-        original(self)
-        if self.step == 2:
-            with torch.no_grad():
-                for p in self.model.parameters():
-                    p.fill_(float("nan"))
-
-    monkeypatch.setattr(ClassifierTrainer, "advance", poison)
+    poison_at(monkeypatch, ClassifierTrainer, 2, lambda t: t.model.parameters())
     summary = json.loads((run(tmp_path) / "summary.json").read_text())
     assert summary["status"] == "diverged" and summary["diverged_at"] == 2

@@ -3,7 +3,6 @@
 import re
 
 import pytest
-import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import api_pb2, metadata
@@ -12,7 +11,7 @@ from tensorboard.util import tensor_util
 from mixgan.dashboard import GAN_LAYOUT, flat_hparams
 from mixgan.trainers.gan import GanTrainer
 
-from runhelp import train
+from runhelp import poison_at, train
 
 SHORT = ["--train.iterations=20", "--metrics.image_every=0"]
 
@@ -50,16 +49,7 @@ def test_layout_and_hparams_in_the_event_file(tmp_path):
 
 
 def test_diverged_run_ends_its_hparams_session_as_failure(tmp_path, monkeypatch):
-    original = GanTrainer.advance
-
-    def poison(self):
-        original(self)
-        if self.step == 5:
-            with torch.no_grad():
-                for p in self.D.parameters():
-                    p.fill_(float("nan"))
-
-    monkeypatch.setattr(GanTrainer, "advance", poison)
+    poison_at(monkeypatch, GanTrainer, 5, lambda t: t.D.parameters())
     run = train(tmp_path, *SHORT)
     _, layout, _, end = read_back(run)
     assert end.status == api_pb2.STATUS_FAILURE

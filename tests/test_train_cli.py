@@ -13,7 +13,7 @@ from mixgan.checkpoint import CHECKPOINT
 from mixgan.train import main
 from mixgan.trainers.gan import GanTrainer
 
-from runhelp import TINY, rows, train
+from runhelp import TINY, poison_at, rows, train
 
 STABILITY = ["loss/D", "loss/G", "stability/D_real", "stability/D_fake", "stability/grad_norm_D",
              "stability/grad_norm_G", "stability/grad_input_real", "stability/grad_input_fake",
@@ -71,16 +71,7 @@ def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
 
 
 def test_forced_nan_gives_status_diverged(tmp_path, monkeypatch):
-    original = GanTrainer.advance
-
-    def poison(self):
-        original(self)
-        if self.step == 15:
-            with torch.no_grad():
-                for p in self.D.parameters():
-                    p.fill_(float("nan"))
-
-    monkeypatch.setattr(GanTrainer, "advance", poison)
+    poison_at(monkeypatch, GanTrainer, 15, lambda t: t.D.parameters())
     run = train(tmp_path)
     summary = json.loads((run / "summary.json").read_text())
     assert summary["status"] == "diverged" and summary["diverged_at"] == 20
