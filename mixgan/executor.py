@@ -251,8 +251,11 @@ class SlurmRun:
 
 def make_submitit(folder: Path, cluster: str, params: dict[str, Any]) -> Any:
     """A submitit executor (`cluster="local"`: its LocalExecutor); a bad setting is a ConfigError."""
-    import submitit
-
+    try:
+        import submitit
+    except ImportError:
+        raise ConfigError("--executor: submitit is not installed; install the extra with "
+                          "pip install -e \".[slurm]\" (or pip install submitit)") from None
     try:
         executor = submitit.AutoExecutor(folder=folder, cluster=cluster)
         executor.update_parameters(**params)

@@ -237,3 +237,16 @@ def test_presets_validate(preset):
     sweep = load_sweep(preset)
     assert sweep.runs and sweep.task == task
     assert all(m in sweep.metrics for row in sweep.paper.values() for m in row)
+
+
+def test_slurm_without_submitit_is_one_line(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from mixgan.ablate import main
+
+    monkeypatch.setitem(sys.modules, "submitit", None)  # import submitit now raises ImportError
+    path = write_sweep(tmp_path, BASE + "variants: {erm: {}}\n")
+    assert main([str(path), f"--out={tmp_path / 'out'}", "--executor=slurm"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "submitit is not installed" in err and ".[slurm]" in err
+    assert "Traceback" not in err
