@@ -64,26 +64,59 @@ def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
 
 
+UNKNOWN = "unknown"  # what provenance records for a field it could not read
+
+
+def package_version() -> str:
+    """mixgan's installed version (package metadata), else the source's, else "unknown".
+
+    Read from metadata, not `mixgan.__version__`: run from a folder that holds the clone as `mixgan/`,
+    Python imports that folder as a namespace package that has no attributes (issue 11).
+    """
+    from importlib import metadata
+
+    try:
+        return metadata.version("mixgan")
+    except metadata.PackageNotFoundError:
+        pass
+    init = Path(__file__).resolve().parent / "__init__.py"
+    match = re.search(r'__version__\s*=\s*"([^"]+)"', init.read_text()) if init.is_file() else None
+    return match.group(1) if match else UNKNOWN
+
+
+def git_commit() -> str | None:
+    """The short git commit of the checkout this module's own file lives in (None outside git)."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
 def provenance() -> dict[str, Any]:
-    """Versions of Python, torch and mixgan, and the git commit of the code when there is one."""
+    """Versions of Python, torch and mixgan, and the git commit of the code when there is one.
+
+    Bookkeeping must never turn a finished run into a crash: a field that cannot be read is "unknown".
+    """
     import platform
 
-    import torch
+    def torch_version() -> str:
+        import torch
 
-    import mixgan
+        return torch.__version__
 
-    info: dict[str, Any] = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "mixgan": mixgan.__version__,
-        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
-    }
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=Path(mixgan.__file__).parent,
-            capture_output=True, text=True, timeout=5,
-        )
-        info["git"] = out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        info["git"] = None
+    def cuda_version() -> str | None:
+        import torch
+
+        return torch.version.cuda if torch.cuda.is_available() else None
+
+    fields = {"python": platform.python_version, "torch": torch_version, "mixgan": package_version,
+              "cuda": cuda_version, "git": git_commit}
+    info: dict[str, Any] = {}
+    for key, read in fields.items():
+        try:
+            info[key] = read()
+        except Exception:  # any failure here is a missing record, not a failed run
+            info[key] = UNKNOWN
     return info
