@@ -52,3 +52,19 @@ def test_a_failing_provenance_field_is_recorded_as_unknown(monkeypatch):
     monkeypatch.setattr(rundir, "git_commit", broken)
     info = provenance()
     assert info["mixgan"] == UNKNOWN and info["git"] == UNKNOWN and info["python"] != UNKNOWN
+
+
+def _wait_policy(env: dict) -> str:
+    import os
+
+    code = "import mixgan, os, torch; print(os.environ.get('OMP_WAIT_POLICY', ''))"
+    clean = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "MIXGAN_OMP_DEFAULTS")}
+    return subprocess.run([sys.executable, "-c", code], env={**clean, **env}, capture_output=True,
+                          text=True, timeout=120, check=True).stdout.strip()
+
+
+def test_openmp_threads_sleep_by_default_and_the_user_setting_wins():
+    # Spinning OpenMP threads made two runs on 2 cores 3-13x slower each (issue 11, BENCHMARKS.md).
+    assert _wait_policy({}) == "PASSIVE"
+    assert _wait_policy({"OMP_WAIT_POLICY": "ACTIVE"}) == "ACTIVE"
+    assert _wait_policy({"MIXGAN_OMP_DEFAULTS": "0"}) == ""

@@ -1,0 +1,70 @@
+"""`python -m mixgan.bench_threads`: one main job alone vs two at once on this CPU, per OpenMP setting.
+
+The question (issue 11): with two runs on 2 cores, does each take about twice as long as one alone,
+and does the setting that makes that true cost a run alone on an idle machine more than 5 %? Each
+setting runs the main job (`--mixup`, shortened) as fresh processes: once alone, then twice at
+once; the settings are interleaved repeat by repeat so that a load change hits them alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+# name -> environment of the child processes. MIXGAN_OMP_DEFAULTS=0 keeps libgomp's own default
+# (spin, then sleep); the mixgan default is OMP_WAIT_POLICY=PASSIVE (mixgan/__init__.py).
+SETTINGS = {
+    "libgomp default (spin-wait)": {"MIXGAN_OMP_DEFAULTS": "0"},
+    "mixgan default (OMP_WAIT_POLICY=PASSIVE)": {},
+}
+
+
+def job_seconds(n: int, env: dict[str, str], iterations: int) -> float:
+    """Wall seconds for n main jobs started at once (each a fresh `python -m mixgan.train` process)."""
+    base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
+    args = ["-m", "mixgan.train", "--mixup", f"--train.iterations={iterations}", "--metrics.every=50",
+            "--metrics.image_every=0", "--run.progress=false", "--run.checkpoint_every=0", "--device=cpu"]
+    with tempfile.TemporaryDirectory() as runs:
+        start = time.perf_counter()
+        procs = [subprocess.Popen([sys.executable, *args, f"--run.dir={runs}"], env={**base, **env},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(n)]
+        for p in procs:
+            _, err = p.communicate()
+            if p.returncode != 0:
+                raise RuntimeError(f"main job failed: {err.decode()[-500:]}")
+        return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m mixgan.bench_threads", description=__doc__.splitlines()[0])
+    p.add_argument("--iterations", type=int, default=300, help="iterations of each main job")
+    p.add_argument("--repeats", type=int, default=3, help="interleaved repeats (the median is shown)")
+    args = p.parse_args(argv)
+    if args.iterations < 1 or args.repeats < 1:
+        p.error("--iterations and --repeats: accepted: integers >= 1")
+    times: dict[str, dict[int, list[float]]] = {s: {1: [], 2: []} for s in SETTINGS}
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    for r in range(args.repeats):
+        for name, env in SETTINGS.items():
+            for n in (1, 2):
+                times[name][n].append(job_seconds(n, env, args.iterations))
+            print(f"  repeat {r}: {name}: alone {times[name][1][-1]:.1f} s, two at once "
+                  f"{times[name][2][-1]:.1f} s", flush=True)
+    rows = ["| setting | one job alone | two jobs at once | two / alone (target ≤ ~2) | alone vs libgomp "
+            "default (target ≤ 1.05) |", "|---|---|---|---|---|"]
+    ref = statistics.median(times[next(iter(SETTINGS))][1])
+    for name in SETTINGS:
+        one, two = (statistics.median(times[name][n]) for n in (1, 2))
+        rows.append(f"| {name} | {one:.1f} s | {two:.1f} s | {two / one:.2f} | {one / ref:.2f} |")
+    print(f"\nmain job (--mixup), {args.iterations} iterations per process, median of {args.repeats}; "
+          f"load average at end: {os.getloadavg()}\n" + "\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
