@@ -9,7 +9,18 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from mixgan.streams import MemberStreams
+
 LAMBDA_LAWS = ("beta", "uniform")
+
+
+def beta_from_gammas(x: Tensor, y: Tensor) -> Tensor:
+    """Beta(α, α) = X / (X + Y) with X, Y ~ Gamma(α), elementwise.
+
+    Gamma(α) underflows to 0 for small α; both 0 happens with tiny probability: give λ = 1/2 then.
+    """
+    total = x + y
+    return torch.where(total > 0, x / total.clamp_min(torch.finfo(x.dtype).tiny), 0.5)
 
 
 def sample_lambda(
@@ -30,13 +41,11 @@ def sample_lambda(
         device = generator.device
     m = n if per_sample else 1
     if law == "beta":
-        # Beta(α, α) = X / (X + Y) with X, Y ~ Gamma(α): the one Beta sampler that takes a
-        # generator (torch.distributions uses the global RNG, which would break seeding).
+        # The one Beta sampler that takes a generator (torch.distributions uses the global RNG,
+        # which would break seeding).
         conc = torch.full((2, m), float(alpha), device=device)
         g = torch._standard_gamma(conc, generator=generator)
-        # Gamma(α) underflows to 0 for small α; both 0 happens with tiny probability: give λ = 1/2.
-        total = g.sum(0)
-        lam = torch.where(total > 0, g[0] / total.clamp_min(torch.finfo(g.dtype).tiny), 0.5)
+        lam = beta_from_gammas(g[0], g[1])
     elif law == "uniform":
         lam = torch.rand(m, device=device, generator=generator) * alpha
     else:
@@ -44,10 +53,28 @@ def sample_lambda(
     return lam.expand(n) if not per_sample else lam
 
 
+def sample_lambda_members(rand: MemberStreams, n: int, alpha: Tensor, law: str = "beta",
+                          per_sample: bool = True) -> Tensor:
+    """λ of shape (S, n) for a stack of S members, member s's from its own stream and its own α_s.
+
+    The same laws as `sample_lambda`: Beta(α_s, α_s) (paper) or Uniform(0, α_s) (authors' demo).
+    """
+    m = n if per_sample else 1
+    if law == "beta":
+        conc = alpha.view(-1, 1, 1).expand(-1, 2, m)
+        g = rand.gamma(conc)
+        lam = beta_from_gammas(g[:, 0], g[:, 1])
+    elif law == "uniform":
+        lam = rand.uniform(m) * alpha.view(-1, 1)
+    else:
+        raise ValueError(f"unknown lambda law {law!r}; accepted: {', '.join(LAMBDA_LAWS)}")
+    return lam.expand(-1, n)
+
+
 def mix(a: Tensor, b: Tensor, lam: Tensor | float) -> Tensor:
-    """λ·a + (1−λ)·b, with λ of shape (n,) broadcast over a's trailing dimensions (Eq. 1)."""
-    if isinstance(lam, Tensor) and lam.dim() == 1:
-        lam = lam.view(-1, *([1] * (a.dim() - 1)))
+    """λ·a + (1−λ)·b (Eq. 1), λ of a's leading shape ((n,) or (S, n)) broadcast over the rest."""
+    if isinstance(lam, Tensor) and lam.dim() >= 1:
+        lam = lam.view(*lam.shape, *([1] * (a.dim() - lam.dim())))
     # Written as λa + (1−λ)b, not lerp: at λ = 1 this is a exactly (1·a + 0·b), so ERM is mixup.
     return lam * a + (1 - lam) * b
 

@@ -3,7 +3,7 @@
 The runs share the resolved config except the seed and live under one group dir,
 `<run.dir>/<group>/<name>-s<seed>`. A seed that fails or diverges never stops the others; a table of
 per-seed statuses closes the job. `run_seeds` is the one dispatch point: toy-GAN seeds train batched
-in this process (mixgan/batched.py; MIXGAN_BATCH_SEEDS=0 turns it off), others one after another,
+in this process as one stack (mixgan/stacks.py; MIXGAN_STACK=0 turns it off), others one after another,
 or in worker processes with --jobs.
 """
 
@@ -84,9 +84,8 @@ def plan_runs(cfg: Any, seeds: list[int]) -> tuple[Path, list[SeedRun]]:
 def run_seed(run: SeedRun) -> SeedRun:
     """Train one seed in this process; an exception becomes status 'failed' (recorded in the run dir)."""
     from mixgan.config import config_from_dict
-    from mixgan.rundir import provenance, write_json_atomic
+    from mixgan.stacks import failed_summary
     from mixgan.train import run_one
-    from mixgan.trainers.loop import SUMMARY
 
     start = time.perf_counter()
     try:
@@ -97,13 +96,41 @@ def run_seed(run: SeedRun) -> SeedRun:
         run.status, run.error = "failed", first_line(err)
         run.wall_time_s = time.perf_counter() - start
         traceback.print_exc(file=sys.stderr)
-        if run.run_dir.is_dir() and not (run.run_dir / SUMMARY).exists():
-            # So that `mixgan.compare` counts the seed as failed instead of guessing.
-            write_json_atomic(run.run_dir / SUMMARY, {
-                "status": "failed", "error": run.error, "step": None, "total": None, "diverged_at": None,
-                "final": {}, "wall_time_s": round(run.wall_time_s, 3), "run_dir": str(run.run_dir),
-                "versions": provenance()})
+        failed_summary(run.run_dir, run.error, run.wall_time_s)  # so that compare counts it as failed
     return run
+
+
+def run_stacked(runs: list[SeedRun]) -> list[SeedRun]:
+    """The seeds as members of stacks (mixgan/stacks.py), each seed in its own run dir."""
+    from mixgan.config import config_from_dict, save_config
+    from mixgan.errors import MixganError
+    from mixgan.rundir import new_run_dir
+    from mixgan.stacks import pack, train_stack
+
+    cfgs = [config_from_dict(r.config) for r in runs]
+    for stack in pack(cfgs):
+        ready = []
+        for i in stack:
+            try:
+                new_run_dir(cfgs[i].run.dir, cfgs[i].run.name, unique=False)
+            except MixganError as err:  # this seed fails alone; the others train without it
+                runs[i].status, runs[i].error = "failed", first_line(err)
+                continue
+            save_config(cfgs[i], runs[i].run_dir / "config.yaml")
+            ready.append(i)
+        if not ready:
+            continue
+        print(f"\n== {len(ready)} seeds as one stack -> {runs[ready[0]].run_dir.parent}", flush=True)
+        for i, summary in zip(ready, train_stack([cfgs[i] for i in ready], [runs[i].run_dir for i in ready])):
+            r = runs[i]
+            r.status, r.final, r.error = summary["status"], dict(summary["final"]), summary.get("error", "")
+            r.wall_time_s = float(summary.get("wall_time_s") or 0.0)
+        if any(runs[i].status == "interrupted" for i in ready):  # Ctrl-C: the other stacks are skipped
+            for r in runs:
+                if r.status == "pending":
+                    r.status = "skipped"
+            break
+    return runs
 
 
 def run_sequential(runs: list[SeedRun]) -> list[SeedRun]:
@@ -186,10 +213,10 @@ def run_seeds(cfg: Any, seeds: list[int], jobs: int = 1) -> tuple[Path, list[See
     if jobs < 1:
         raise ConfigError(f"--jobs: got {jobs}; accepted: an integer >= 1")
     group, runs = plan_runs(cfg, seeds)
-    from mixgan.batched import batchable, run_batched
+    from mixgan.stacks import stackable, stacking_enabled
 
-    if jobs == 1 and len(runs) > 1 and batchable(cfg):  # one process, stacked weights (issue 7)
-        run_batched(runs)
+    if jobs == 1 and len(runs) > 1 and stackable(cfg) and stacking_enabled():  # one process, one stack
+        run_stacked(runs)
     elif jobs == 1 or len(runs) == 1:
         run_sequential(runs)
     else:

@@ -31,7 +31,7 @@ $PY -c "import torch; assert torch.cuda.is_available(), 'no CUDA device'; \
 print('torch', torch.__version__, 'CUDA', torch.version.cuda, torch.cuda.get_device_name())" || exit 1
 
 want tests && echo "== 1. CUDA tests" && timeout 120 $PY -m pytest -q -p no:cacheprovider -rs --durations=5 tests/test_fast_step.py \
-    tests/test_batched.py tests/test_cuda.py -k "cuda or equal_separate"
+    tests/test_stacks.py tests/test_cuda.py -k "cuda or alone"
 
 last() {  # the run's status and wall time, from its summary (also after a timeout: from metrics)
     $PY - "$1" <<'EOF'

@@ -53,7 +53,7 @@ def train_with_snapshots(cfg: Any, iterations: list[int]) -> tuple[Path, dict[in
         advance()
         if trainer.step in iterations:  # G's forward pass draws no random numbers: training is unchanged
             with torch.no_grad():
-                snaps[trainer.step] = trainer.G(trainer.fixed_z).cpu().numpy()
+                snaps[trainer.step] = trainer.G(trainer.fixed_z)[0].cpu().numpy()
 
     trainer.advance = advance_and_snapshot
     summary = run_one(cfg, trainer)

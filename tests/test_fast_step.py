@@ -22,7 +22,7 @@ def test_cpu_runs_the_eager_step_even_when_graphs_are_asked_for(monkeypatch):
     monkeypatch.setenv(ENV, "1")
     t = trainer()
     assert t._fast == t._iteration  # the plain bound method: no graph machinery on the CPU
-    assert fast_iteration(t._iteration, torch.device("cpu"), [t.gen]) == t._iteration
+    assert fast_iteration(t._iteration, torch.device("cpu"), t.rand.generators) == t._iteration
 
 
 def test_capturable_adam_equals_plain_fused_adam_on_cpu():
@@ -43,13 +43,12 @@ def test_window_stays_one_tensor_through_measure_and_resume():
     # A captured graph adds into the window tensor it saw at capture: reset and load are in place.
     t = trainer()
     window = t.window
-    expected = torch.zeros(4)
+    expected = torch.zeros(1, 4)  # (members, window keys)
+    keys = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
     for _ in range(3):
         out = t.train_step()
-        t.window += torch.stack([out[k] for k in ("loss/D", "loss/G", "stability/grad_norm_D",
-                                                  "stability/grad_norm_G")])
-        expected += torch.stack([out[k] for k in ("loss/D", "loss/G", "stability/grad_norm_D",
-                                                  "stability/grad_norm_G")])
+        t.window += torch.stack([out[k] for k in keys], 1)
+        expected += torch.stack([out[k] for k in keys], 1)
     t.window_n = 3
     assert torch.equal(t.window, expected)
     state = {k: (v.clone() if torch.is_tensor(v) else v) for k, v in t.state_dict().items()}

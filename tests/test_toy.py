@@ -8,6 +8,11 @@ import torch
 from mixgan.data import GAN_DATA
 from mixgan.data.toy import grid_means, ring_means
 from mixgan.metrics.toy import mode_stats
+from mixgan.streams import MemberStreams
+
+
+def one_stream(seed: int) -> MemberStreams:
+    return MemberStreams([torch.Generator().manual_seed(seed)])
 
 
 def test_ring_means_follow_the_paper():
@@ -26,7 +31,7 @@ def test_grid_means_paper_and_pacgan():
 @pytest.mark.parametrize("name,k", [("ring8", 8), ("grid25", 25)])
 def test_samples_have_the_right_means_and_std(name, k):
     data = GAN_DATA[name](std=0.05, radius=2.0, spacing=2.0)
-    x = data.sample(100_000, torch.Generator().manual_seed(0))
+    x = data.sample(100_000, one_stream(0))[0]
     idx = torch.cdist(x, data.means).argmin(1)
     resid = x - data.means[idx]
     assert abs(resid.std().item() - 0.05) < 0.002
@@ -35,17 +40,24 @@ def test_samples_have_the_right_means_and_std(name, k):
     assert torch.allclose(counts, torch.full((k,), 1 / k), atol=0.01)
 
 
+def test_members_draw_from_their_own_streams():
+    data = GAN_DATA["grid25"]()
+    stacked = data.sample(10, MemberStreams.from_seeds([7, 8], "cpu"))
+    assert stacked.shape == (2, 10, 2)
+    assert torch.equal(stacked[1], data.sample(10, one_stream(8))[0])  # alone or in a stack: the same
+
+
 def test_sampling_is_seeded():
     data = GAN_DATA["grid25"]()
-    a = data.sample(10, torch.Generator().manual_seed(7))
-    b = data.sample(10, torch.Generator().manual_seed(7))
+    a = data.sample(10, one_stream(7))[0]
+    b = data.sample(10, one_stream(7))[0]
     assert torch.equal(a, b)
 
 
 @pytest.mark.parametrize("name,k", [("ring8", 8), ("grid25", 25)])
 def test_real_samples_score_perfectly(name, k):
     data = GAN_DATA[name]()
-    s = mode_stats(data.sample(2500, torch.Generator().manual_seed(1)), data.means, data.std)
+    s = mode_stats(data.sample(2500, one_stream(1))[0], data.means, data.std)
     assert s["quality/modes"].item() == k
     assert s["quality/high_quality"].item() > 0.985  # 3σ in 2-D keeps 98.9%
     assert s["quality/reverse_kl"].item() < 0.02

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import Tensor
 
+from mixgan.streams import MemberStreams
+
 
 class GaussianMixture:
     """Equal-weight isotropic Gaussians with the given means (K, 2) and one std."""
@@ -22,11 +24,10 @@ class GaussianMixture:
     def to(self, device: torch.device | str) -> GaussianMixture:
         return GaussianMixture(self.means.to(device), self.std)
 
-    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
-        """n points: a uniformly chosen mean plus std·N(0, I), all drawn on the means' device."""
-        dev = self.means.device
-        idx = torch.randint(self.num_modes, (n,), device=dev, generator=generator)
-        noise = torch.randn(n, 2, device=dev, generator=generator)
+    def sample(self, n: int, rand: MemberStreams) -> Tensor:
+        """n points per member, (S, n, 2): a uniformly chosen mean plus std·N(0, I), on the device."""
+        idx = rand.randint(self.num_modes, n)
+        noise = rand.normal(n, 2)
         return self.means[idx] + self.std * noise
 
 

@@ -1,50 +1,93 @@
-"""GAN discriminator/generator objectives: ERM and mixup (paper §3.7), chosen by name.
+"""GAN discriminator/generator objectives, written once over a leading member axis: ERM and mixup (§3.7).
 
-The training loop only calls `d_loss` and `g_loss`; it never asks which objective it runs
-(DESIGN.md, habit 2). Discriminators return logits; with σ the logistic function,
+A stack of S members (S = 1 is an ordinary run) hands every objective stacked batches: real and fake
+points of shape (S, n, ...), a discriminator D that maps (S, n, ...) to logits (S, n, 1), and the
+members' random streams (mixgan/streams.py). Each loss returns one value per member, shape (S,); the
+loop sums them for one backward pass (members share no weights, so each gets its own gradient).
+Per-member settings (α, and any numeric weight listed in `member_keys`) are tensors of shape (S,).
+
+The loop only calls `d_loss` and `g_loss`; it never asks which objective it runs (docs/design.md).
+Discriminators return logits; with σ the logistic function,
 BCE(l, t) = −t·log σ(l) − (1−t)·log(1−σ(l)), so BCE(l, 1) = softplus(−l), BCE(l, 0) = softplus(l).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from mixgan.mixup import mix, partner_index, sample_lambda
+from mixgan.mixup import mix, sample_lambda_members
+from mixgan.streams import MemberStreams
 
 G_LOSSES = ("saturating", "non_saturating")
+Critic = Callable[[Tensor], Tensor]  # (S, n, ...) -> logits (S, n, 1)
 
 
-def _g_loss_unmixed(D: nn.Module, fake: Tensor, g_loss: str) -> Tensor:
-    """Generator loss on unmixed fakes (ERM, and mixup's non-saturating / demo forms)."""
+def member_mean(x: Tensor) -> Tensor:
+    """Each member's mean over its batch: (S, n, ...) → (S,)."""
+    return x.flatten(1).mean(1)
+
+
+def bce(logits: Tensor, target: Tensor) -> Tensor:
+    """Each member's mean BCE(logits, target): logits (S, n, 1), targets (S, n) → (S,)."""
+    return member_mean(F.binary_cross_entropy_with_logits(logits.reshape(target.shape), target,
+                                                          reduction="none"))
+
+
+def take(x: Tensor, idx: Tensor) -> Tensor:
+    """x[s, idx[s]] for every member: x (S, n, ...), idx (S, m) → (S, m, ...)."""
+    flat = x.flatten(2)
+    out = flat.gather(1, idx.unsqueeze(-1).expand(-1, -1, flat.shape[2]))
+    return out.view(x.shape[0], idx.shape[1], *x.shape[2:])
+
+
+def g_loss_unmixed(D: Critic, fake: Tensor, g_loss: str) -> Tensor:
+    """Generator loss on unmixed fakes (ERM, and mixup's non-saturating / demo forms), (S,)."""
     d_fake = D(fake)
     if g_loss == "saturating":
         # Minimax: G maximizes D's loss. Its real term BCE(d(x), 1) is constant in G, so
         # −BCE(d(g(z)), 0) = log(1 − σ(d(g(z)))) carries the whole gradient.
-        return -F.softplus(d_fake).mean()
+        return -member_mean(F.softplus(d_fake))
     # Non-saturating (Goodfellow et al. 2014): BCE(d(g(z)), 1) = −log σ(d(g(z))).
-    return F.softplus(-d_fake).mean()
+    return member_mean(F.softplus(-d_fake))
+
+
+def _shared(sections: Sequence[Any], key: str) -> Any:
+    """A setting every member of a stack must share (it changes code paths, not numbers)."""
+    values = {getattr(sec, key) for sec in sections}
+    if len(values) != 1:
+        raise ValueError(f"objective.{key} differs inside one stack ({sorted(map(str, values))}); "
+                         "members may differ only in their member settings")
+    return values.pop()
+
+
+def _member_tensor(sections: Sequence[Any], key: str, device: torch.device | str) -> Tensor:
+    return torch.tensor([float(getattr(sec, key)) for sec in sections], device=device)
 
 
 class ErmGan:
     """The standard GAN: d(x) → 1, d(g(z)) → 0."""
 
+    reads = ("g_loss",)  # the objective keys this objective reads (HParams, compare, stack packing)
+    member_keys: tuple[str, ...] = ()  # numeric keys that may differ between members of one stack
     d_batches = 1  # real and fake batches the loop draws per D step
 
-    def __init__(self, g_loss: str = "saturating") -> None:
-        self.g_loss_name = g_loss
+    def __init__(self, sections: Sequence[Any], device: torch.device | str = "cpu") -> None:
+        self.g_loss_name = _shared(sections, "g_loss")
 
-    def d_loss(self, D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator) -> Tensor:
+    def d_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
         # BCE(d(x), 1) + BCE(d(g(z)), 0) = softplus(−d(x)) + softplus(d(g(z))); one forward
         # pass over both halves (a bigger matmul runs faster than two small ones).
-        d_real, d_fake = D(torch.cat([real, fake])).split([real.shape[0], fake.shape[0]])
-        return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
+        n = real.shape[1]
+        d_real, d_fake = D(torch.cat([real, fake], 1)).split([n, fake.shape[1]], dim=1)
+        return member_mean(F.softplus(-d_real)) + member_mean(F.softplus(d_fake))
 
-    def g_loss(self, D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator) -> Tensor:
-        return _g_loss_unmixed(D, fake, self.g_loss_name)
+    def g_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
+        return g_loss_unmixed(D, fake, self.g_loss_name)
 
 
 class MixupGan:
@@ -56,53 +99,65 @@ class MixupGan:
     or real–fake, and the labels are mixed alike; G then trains on the unmixed batch.
     """
 
-    def __init__(
-        self,
-        alpha: float = 0.2,
-        lam: str = "beta",
-        per_sample: bool = True,
-        pairs: str = "real_fake",
-        g_loss: str = "saturating",
-    ) -> None:
-        self.alpha, self.lam, self.per_sample = alpha, lam, per_sample
-        self.pairs, self.g_loss_name = pairs, g_loss
-        self.d_batches = 2 if pairs == "any" else 1
+    reads = ("alpha", "lam", "per_sample", "pairs", "g_loss")
+    member_keys = ("alpha",)
 
-    def _lam(self, n: int, gen: torch.Generator) -> Tensor:
-        return sample_lambda(n, self.alpha, self.lam, self.per_sample, gen)
+    def __init__(self, sections: Sequence[Any], device: torch.device | str = "cpu") -> None:
+        self.alpha = _member_tensor(sections, "alpha", device)  # (S,)
+        self.lam, self.per_sample = _shared(sections, "lam"), _shared(sections, "per_sample")
+        self.pairs, self.g_loss_name = _shared(sections, "pairs"), _shared(sections, "g_loss")
+        self.d_batches = 2 if self.pairs == "any" else 1
 
-    def _shuffled(self, real: Tensor, fake: Tensor, gen: torch.Generator) -> tuple[Tensor, Tensor]:
-        """One demo batch: real (label 1) and fake (label 0) points in a random order."""
-        x = torch.cat([real, fake])
-        y = torch.cat([real.new_ones(real.shape[0]), fake.new_zeros(fake.shape[0])])
-        idx = partner_index(x.shape[0], gen)
-        return x[idx], y[idx]
+    def _lam(self, rand: MemberStreams, n: int) -> Tensor:
+        return sample_lambda_members(rand, n, self.alpha, self.lam, self.per_sample)
 
-    def d_loss(self, D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator) -> Tensor:
+    @staticmethod
+    def _shuffled(real: Tensor, fake: Tensor, rand: MemberStreams) -> tuple[Tensor, Tensor]:
+        """One demo batch per member: real (label 1) and fake (label 0) points in a random order."""
+        x = torch.cat([real, fake], 1)
+        y = torch.cat([real.new_ones(real.shape[:2]), fake.new_zeros(fake.shape[:2])], 1)
+        idx = rand.permutation(x.shape[1])
+        return take(x, idx), y.gather(1, idx)
+
+    def d_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
         if self.pairs == "any":
-            n = real.shape[0] // 2
-            x1, y1 = self._shuffled(real[:n], fake[:n], gen)
-            x2, y2 = self._shuffled(real[n:], fake[n:], gen)
-            lam = self._lam(x1.shape[0], gen)
+            h = real.shape[1] // 2
+            x1, y1 = self._shuffled(real[:, :h], fake[:, :h], rand)
+            x2, y2 = self._shuffled(real[:, h:], fake[:, h:], rand)
+            lam = self._lam(rand, x1.shape[1])
             # x̃ = λ·x1 + (1−λ)·x2, ỹ = λ·y1 + (1−λ)·y2; loss BCE(d(x̃), ỹ)
-            return F.binary_cross_entropy_with_logits(D(mix(x1, x2, lam)).reshape(-1), mix(y1, y2, lam))
-        lam = self._lam(real.shape[0], gen)
+            return bce(D(mix(x1, x2, lam)), mix(y1, y2, lam))
+        lam = self._lam(rand, real.shape[1])
         # x̃ = λ·x + (1−λ)·g(z); loss BCE(d(x̃), λ)   (§3.7)
-        return F.binary_cross_entropy_with_logits(D(mix(real, fake, lam)).reshape(-1), lam)
+        return bce(D(mix(real, fake, lam)), lam)
 
-    def g_loss(self, D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator) -> Tensor:
+    def g_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
         if self.pairs == "any" or self.g_loss_name == "non_saturating":
-            return _g_loss_unmixed(D, fake, self.g_loss_name)
-        lam = self._lam(real.shape[0], gen)
+            return g_loss_unmixed(D, fake, self.g_loss_name)
+        lam = self._lam(rand, real.shape[1])
         # Minimax (§3.7): max_g min_d BCE(d(λx + (1−λ)g(z)), λ), so G minimizes −BCE(d(x̃), λ).
-        return -F.binary_cross_entropy_with_logits(D(mix(real, fake, lam)).reshape(-1), lam)
+        return -bce(D(mix(real, fake, lam)), lam)
 
 
-GAN_OBJECTIVES = {"erm": ErmGan, "mixup": MixupGan}
+# The registry: objective.name -> class. Validation, the factory, compare's "keys this objective never
+# reads", HParams and the stack packer all read it, so an unknown name can never build another objective.
+GAN_OBJECTIVES: dict[str, type] = {"erm": ErmGan, "mixup": MixupGan}
 
 
-def make_gan_objective(cfg: Any) -> ErmGan | MixupGan:
-    """The objective named by the config's `objective` section."""
-    if cfg.name == "erm":
-        return ErmGan(cfg.g_loss)
-    return MixupGan(cfg.alpha, cfg.lam, cfg.per_sample, cfg.pairs, cfg.g_loss)
+def make_gan_objective(sections: Any, device: torch.device | str = "cpu") -> Any:
+    """The objective named by the members' `objective` sections (one section, or one per member)."""
+    sections = list(sections) if isinstance(sections, (list, tuple)) else [sections]
+    name = _shared(sections, "name")
+    try:
+        cls = GAN_OBJECTIVES[name]
+    except KeyError:
+        raise ValueError(f"unknown GAN objective {name!r}; accepted: {', '.join(GAN_OBJECTIVES)}") from None
+    return cls(sections, device)
+
+
+def single_member(D: Callable[[Tensor], Tensor]) -> Critic:
+    """A one-member critic from a plain network: (1, n, ...) → D((n, ...)) → (1, n, 1) (image GAN)."""
+    def critic(x: Tensor) -> Tensor:
+        return D(x.flatten(0, 1)).view(x.shape[0], x.shape[1], -1)
+
+    return critic

@@ -158,13 +158,6 @@ class ClassifierTrainer:
         self.step += 1
 
     # -- measurements -------------------------------------------------------------------------
-    def measure_due(self) -> bool:
-        return self.step % self.cfg.metrics.every == 0 or self.step == self.total
-
-    def pictures_due(self) -> bool:
-        every = self.cfg.metrics.image_every
-        return every >= 0 and ((every > 0 and self.step % every == 0) or self.step == self.total)
-
     @torch.no_grad()
     def _evaluate(self, x: Tensor | None, y: Tensor | None, dataset: Any = None) -> Tensor:
         """This rank's sums over its shard: [Σ loss, top-1 correct, top-5 correct, n, calibration bins]."""

@@ -1,27 +1,35 @@
-"""The toy GAN trainer: Adam, k D steps per G step (paper Fig. 5), metrics every K iterations.
+"""The toy-GAN trainer: a stack of S ≥ 1 members trained at once (paper Fig. 5: Adam, k D steps per G step).
 
-One iteration (`train_step`) is a function of tensors with no host sync: data and noise are drawn
-on the device from the run's generator, losses and gradient norms are summed on the device, and
-they are read back only when `measure` runs (every `metrics.every` iterations).
+A member is a seed plus the settings allowed to differ inside a stack (the objective's
+`member_keys`, e.g. mixup's α); everything else (shapes, objective, data, batch, d_steps) is shared.
+G and D are StackedMLPs, one optimizer each over the stacked weights (Adam is elementwise, so each
+member gets its own update), and the members' random streams are their own generators. S = 1 is an
+ordinary run, through the same lines. One iteration (`train_step`) is device work only: data, noise
+and λ are drawn on the device, losses and gradient norms are summed into a (S, K) window on the device,
+and they are read back only when `measure` runs (every `metrics.every` iterations).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from mixgan.checkpoint import rng_state, set_rng_state
+from mixgan.config import to_dict
 from mixgan.dashboard import GAN_LAYOUT
 from mixgan.data import GAN_DATA
 from mixgan.fast import fast_iteration
-from mixgan.metrics.stability import grad_norm, probe_discriminator
+from mixgan.metrics.stability import probe_discriminator
 from mixgan.metrics.toy import mode_stats
 from mixgan.models.mlp import mlp
-from mixgan.objectives.gan import make_gan_objective
+from mixgan.models.stacked_mlp import StackedMLP
+from mixgan.objectives.gan import GAN_OBJECTIVES, make_gan_objective
 from mixgan.runlog import RunLogger
+from mixgan.streams import MemberStreams
+from mixgan.trainers.adam_members import load_member_adam, member_adam_state
 
 FINAL_SAMPLES = "final_samples.npy"
 # Summed on the device every iteration, averaged over the window at each measurement.
@@ -58,8 +66,23 @@ def eval_generator(seed: int, step: int, device: torch.device) -> torch.Generato
     return torch.Generator(device).manual_seed((seed * 1_000_003 + step) % (2**63))
 
 
+def member_keys(cfg: Any) -> set[str]:
+    """Dotted config keys that may differ between members of one stack: the seed, the run's place,
+    and the numeric settings the objective declares (`member_keys`)."""
+    obj = GAN_OBJECTIVES.get(cfg.objective.name)
+    return {"seed", "run.name", "run.dir"} | {f"objective.{k}" for k in getattr(obj, "member_keys", ())}
+
+
+def stack_key(cfg: Any) -> tuple:
+    """What members of one stack share: the whole config except its member keys (a hashable tuple)."""
+    from mixgan.config import flatten
+
+    keys = member_keys(cfg)
+    return tuple(sorted((k, repr(v)) for k, v in flatten(to_dict(cfg)).items() if k not in keys))
+
+
 class GanTrainer:
-    """Toy-GAN state (G, D, optimizers, RNG) and its one-iteration step."""
+    """Toy-GAN state of S members (stacked G, D, optimizers, streams) and its one-iteration step."""
 
     unit = "it"
     dashboard = GAN_LAYOUT  # TensorBoard custom scalars: "Stability" and "Quality" sections
@@ -67,64 +90,69 @@ class GanTrainer:
     summary_keys = ("quality/modes", "quality/high_quality", "quality/reverse_kl",
                     "loss/D", "loss/G", "stability/grad_input_real")
 
-    def __init__(self, cfg: Any, device: torch.device) -> None:
-        self.cfg, self.device = cfg, device
-        d, m = cfg.data, cfg.model
+    def __init__(self, cfgs: Any | Sequence[Any], device: torch.device) -> None:
+        cfgs = list(cfgs) if isinstance(cfgs, (list, tuple)) else [cfgs]
+        if any(stack_key(c) != stack_key(cfgs[0]) for c in cfgs[1:]):
+            raise ValueError("members of one stack may differ only in seed and member settings "
+                             f"({', '.join(sorted(member_keys(cfgs[0])))})")
+        self.cfgs, self.cfg, self.device = cfgs, cfgs[0], device
+        d, m = self.cfg.data, self.cfg.model
         self.data = GAN_DATA[d.name](std=d.std, radius=d.radius, spacing=d.spacing).to(device)
-        torch.manual_seed(cfg.seed)  # parameter init
-        self.G = mlp(m.latent_dim, 2, m.hidden, m.depth).to(device)
-        self.D = mlp(2, 1, m.hidden, m.depth).to(device)
-        self.opt_G = make_adam(self.G.parameters(), cfg.train, device)
-        self.opt_D = make_adam(self.D.parameters(), cfg.train, device)
-        self.objective = make_gan_objective(cfg.objective)
-        self.gen = torch.Generator(device).manual_seed(cfg.seed)
-        self.matmul_precision = matmul_precision(cfg.train, device)
-        # A fixed noise batch for every sample picture (DESIGN.md, habit 5).
-        self.fixed_z = torch.randn(512, m.latent_dim, device=device,
-                                   generator=torch.Generator(device).manual_seed(cfg.seed + 1))
-        self.step = 0
-        self.total = cfg.train.iterations
-        self.window = torch.zeros(len(WINDOW_KEYS), device=device)
-        self._reset_window()
+        Gs, Ds, self.cpu_rng = [], [], []
+        for c in cfgs:  # each member's initial weights from its own seed, G then D
+            torch.manual_seed(c.seed)
+            Gs.append(mlp(m.latent_dim, 2, m.hidden, m.depth))
+            Ds.append(mlp(2, 1, m.hidden, m.depth))
+            self.cpu_rng.append(torch.get_rng_state())  # as a run alone would checkpoint it
+        self.G, self.D = StackedMLP(Gs).to(device), StackedMLP(Ds).to(device)
+        self.opt_G = make_adam(self.G.parameters(), self.cfg.train, device)
+        self.opt_D = make_adam(self.D.parameters(), self.cfg.train, device)
+        self.objective = make_gan_objective([c.objective for c in cfgs], device)
+        self.rand = MemberStreams.from_seeds([c.seed for c in cfgs], device)
+        self.matmul_precision = matmul_precision(self.cfg.train, device)
+        # A fixed noise batch per member for every sample picture (docs/design.md).
+        self.fixed_z = torch.stack([torch.randn(512, m.latent_dim, device=device,
+                                                generator=torch.Generator(device).manual_seed(c.seed + 1))
+                                    for c in cfgs])
+        self.step, self.total = 0, self.cfg.train.iterations
+        self.window = torch.zeros(len(cfgs), len(WINDOW_KEYS), device=device)
+        self.window_n = 0
         # The iteration as called by `advance`: itself on the CPU, a CUDA graph replay on CUDA.
-        self._fast = fast_iteration(self._iteration, device, [self.gen])
+        self._fast = fast_iteration(self._iteration, device, self.rand.generators)
+
+    @property
+    def members(self) -> int:
+        return len(self.cfgs)
 
     # -- the hot path -------------------------------------------------------------------------
-    def _noise(self, n: int) -> Tensor:
-        return torch.randn(n, self.cfg.model.latent_dim, device=self.device, generator=self.gen)
-
     def train_step(self) -> dict[str, Tensor]:
-        """One iteration: `d_steps` D updates, then one G update. Returns detached 0-dim tensors."""
-        B, obj = self.cfg.train.batch_size, self.objective
+        """One iteration of every member: `d_steps` D updates, then one G update. Returns (S,) tensors."""
+        B, obj, latent = self.cfg.train.batch_size, self.objective, self.cfg.model.latent_dim
         n = B * obj.d_batches
         for _ in range(self.cfg.train.d_steps):
-            real = self.data.sample(n, self.gen)
+            real = self.data.sample(n, self.rand)
             with torch.no_grad():  # no backprop through G in D steps
-                fake = self.G(self._noise(n))
-            loss_d = obj.d_loss(self.D, real, fake, self.gen)
+                fake = self.G(self.rand.normal(n, latent))
+            loss_d = obj.d_loss(self.D, real, fake, self.rand)
             self.opt_D.zero_grad(set_to_none=True)
-            loss_d.backward()
+            loss_d.sum().backward()  # members share no weights: ∂(Σ_s ℓ_s)/∂θ_s = ∂ℓ_s/∂θ_s
             self.opt_D.step()
-        gn_d = grad_norm(self.D)
-        real = self.data.sample(B, self.gen)
-        fake = self.G(self._noise(B))
+        gn_d = self.D.grad_norms()
+        real = self.data.sample(B, self.rand)
+        fake = self.G(self.rand.normal(B, latent))
         self.D.requires_grad_(False)  # G's step needs ∂/∂x through D, not D's weight gradients
-        loss_g = obj.g_loss(self.D, real, fake, self.gen)
+        loss_g = obj.g_loss(self.D, real, fake, self.rand)
         self.opt_G.zero_grad(set_to_none=True)
-        loss_g.backward()
+        loss_g.sum().backward()
         self.D.requires_grad_(True)
         self.opt_G.step()
         return {"loss/D": loss_d.detach(), "loss/G": loss_g.detach(),
-                "stability/grad_norm_D": gn_d, "stability/grad_norm_G": grad_norm(self.G)}
-
-    def _reset_window(self) -> None:
-        self.window.zero_()  # in place: a captured CUDA graph keeps adding into this very tensor
-        self.window_n = 0
+                "stability/grad_norm_D": gn_d, "stability/grad_norm_G": self.G.grad_norms()}
 
     def _iteration(self) -> None:
         """One iteration and its window sums: device work only (what a CUDA graph captures)."""
         out = self.train_step()
-        self.window += torch.stack([out[k] for k in WINDOW_KEYS])
+        self.window += torch.stack([out[k] for k in WINDOW_KEYS], 1)  # in place: the graph keeps it
 
     def advance(self) -> None:
         use_matmul_precision(self.matmul_precision)  # process-wide in torch: this trainer's, now
@@ -133,59 +161,75 @@ class GanTrainer:
         self.step += 1
 
     # -- measurements (host sync happens here, every K iterations) -----------------------------
-    def measure_due(self) -> bool:
-        return self.step % self.cfg.metrics.every == 0 or self.step == self.total
-
-    def pictures_due(self) -> bool:
-        every = self.cfg.metrics.image_every
-        return (every > 0 and self.step % every == 0) or self.step == self.total
-
     @torch.no_grad()
-    def sample(self, n: int, gen: torch.Generator) -> Tensor:
-        return self.G(torch.randn(n, self.cfg.model.latent_dim, device=self.device, generator=gen))
+    def _sample(self, s: int, n: int, rand: MemberStreams) -> Tensor:
+        return self.G.member(s)(rand.normal(n, self.cfg.model.latent_dim)[0])
 
-    def measure(self) -> dict[str, float]:
-        """Window means of losses and grad norms, D probes, and mode quality on fresh samples."""
-        gen = eval_generator(self.cfg.seed, self.step, self.device)
+    def measure(self) -> list[dict[str, float]]:
+        """Per member: window means of losses and grad norms, D probes, mode quality on fresh samples."""
         means = self.window / max(self.window_n, 1)
-        out: dict[str, Tensor] = dict(zip(WINDOW_KEYS, means))
-        B = self.cfg.train.batch_size
-        real = self.data.sample(B, gen)
-        out.update(probe_discriminator(self.D, real, self.sample(B, gen), gen))
-        samples = self.sample(self.cfg.metrics.n_samples, gen)
-        out.update(mode_stats(samples, self.data.means, self.data.std, self.cfg.metrics.hq_sigmas))
-        self._reset_window()
-        values = torch.stack([v.float() for v in out.values()]).tolist()  # the one host sync
-        return dict(zip(out, values))
+        B, mc = self.cfg.train.batch_size, self.cfg.metrics
+        rows: list[dict[str, Tensor]] = []
+        for s, c in enumerate(self.cfgs):
+            gen = eval_generator(c.seed, self.step, self.device)
+            rand = MemberStreams([gen])
+            out: dict[str, Tensor] = dict(zip(WINDOW_KEYS, means[s]))
+            real = self.data.sample(B, rand)[0]
+            out.update(probe_discriminator(self.D.member(s), real, self._sample(s, B, rand), gen))
+            samples = self._sample(s, mc.n_samples, rand)
+            out.update(mode_stats(samples, self.data.means, self.data.std, mc.hq_sigmas))
+            rows.append(out)
+        self.window.zero_()  # in place: a captured CUDA graph keeps adding into this very tensor
+        self.window_n = 0
+        keys = list(rows[0])
+        values = torch.stack([torch.stack([r[k].float() for k in keys]) for r in rows]).tolist()
+        return [dict(zip(keys, v)) for v in values]  # ^ the one host sync, for every member
 
-    def pictures(self, logger: RunLogger) -> None:
-        """Fixed-noise samples over σ(D), as a TensorBoard image (and the final samples as .npy)."""
+    def pictures(self, s: int, logger: RunLogger) -> None:
+        """Member s's fixed-noise samples over σ(D), as a TensorBoard image (and final samples as .npy)."""
         from mixgan.plots import toy_heatmap, toy_samples_figure
 
         with torch.no_grad():
-            fake = self.G(self.fixed_z)
-        real = self.data.sample(512, eval_generator(self.cfg.seed, 0, self.device))
-        heat = toy_heatmap(self.D, real, self.device)
+            fake = self.G.member(s)(self.fixed_z[s])
+        real = self.data.sample(512, MemberStreams([eval_generator(self.cfgs[s].seed, 0, self.device)]))[0]
+        heat = toy_heatmap(self.D.member(s), real, self.device)
         real, fake = real.cpu(), fake.cpu()
         title = f"{self.cfg.objective.name}, step {self.step}"
         logger.figure("samples", toy_samples_figure(real, fake, heat, title), self.step)
         if self.step == self.total:  # the last fixed-noise samples, for mixgan.compare's sample grid
             np.save(logger.run_dir / FINAL_SAMPLES, fake.numpy())
 
-    # -- checkpointing ------------------------------------------------------------------------
+    # -- checkpointing: each member's state is that of a run alone ------------------------------
+    def member_state(self, s: int) -> dict[str, Any]:
+        return {"G": self.G.member_state_dict(s), "D": self.D.member_state_dict(s),
+                "opt_G": member_adam_state(self.opt_G, self.G.stacked(), s),
+                "opt_D": member_adam_state(self.opt_D, self.D.stacked(), s),
+                "window": self.window[s].clone(), "window_n": self.window_n,
+                "rng": {"gen": self.rand.get_state(s), "torch_cpu": self.cpu_rng[s]}}
+
+    def load_member_states(self, states: Sequence[dict[str, Any]]) -> None:
+        """Resume: member s loads states[s] (its own run's checkpoint state), the stack is rebuilt."""
+        if len(states) != self.members:
+            raise ValueError(f"{len(states)} member states for a stack of {self.members}")
+        windows = {int(st["window_n"]) for st in states}
+        if len(windows) != 1:
+            raise ValueError("members of one stack must resume from the same step")
+        for s, st in enumerate(states):
+            self.G.load_member_state_dict(s, st["G"])
+            self.D.load_member_state_dict(s, st["D"])
+            load_member_adam(self.opt_G, self.G.stacked(), s, st["opt_G"])
+            load_member_adam(self.opt_D, self.D.stacked(), s, st["opt_D"])
+            self.window[s].copy_(st["window"])
+            gen = st["rng"]["gen"]
+            self.rand.set_state(s, gen.cpu() if hasattr(gen, "cpu") else gen)
+            self.cpu_rng[s] = st["rng"]["torch_cpu"]
+        self.window_n = windows.pop()
+        # A graph captured before would hold the replaced optimizer tensors: capture again.
+        self._fast = fast_iteration(self._iteration, self.device, self.rand.generators)
+
+    # A run alone (S = 1) as the loop's single-run interface sees it.
     def state_dict(self) -> dict[str, Any]:
-        return {"G": self.G.state_dict(), "D": self.D.state_dict(),
-                "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-                "window": self.window, "window_n": self.window_n,
-                "rng": rng_state({"gen": self.gen})}
+        return self.member_state(0)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.G.load_state_dict(state["G"])
-        self.D.load_state_dict(state["D"])
-        self.opt_G.load_state_dict(state["opt_G"])
-        self.opt_D.load_state_dict(state["opt_D"])
-        self.window.copy_(state["window"])
-        self.window_n = int(state["window_n"])
-        set_rng_state({"gen": self.gen}, state["rng"])
-        # A graph captured before would hold the replaced optimizer tensors: capture again.
-        self._fast = fast_iteration(self._iteration, self.device, [self.gen])
+        self.load_member_states([state])

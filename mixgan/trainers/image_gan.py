@@ -21,8 +21,9 @@ from mixgan import distributed as dist
 from mixgan.checkpoint import rng_state, set_rng_state
 from mixgan.metrics.stability import grad_norm, probe_discriminator
 from mixgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
-from mixgan.objectives.gan import make_gan_objective
+from mixgan.objectives.gan import make_gan_objective, single_member
 from mixgan.runlog import RunLogger
+from mixgan.streams import MemberStreams
 from mixgan.trainers.gan import eval_generator, make_adam
 from mixgan.trainers.image_eval import DASHBOARD, ImageEvaluator, preserve_buffers, sample_u8
 
@@ -70,8 +71,9 @@ class ImageGanTrainer:
             self.G_train, self.D_train = DDP(self.G, device_ids=ids), DDP(self.D, device_ids=ids)
         self.opt_G = make_adam(self.G.parameters(), tr, device)
         self.opt_D = make_adam(self.D.parameters(), tr, device)
-        self.objective = make_gan_objective(cfg.objective)
+        self.objective = make_gan_objective(cfg.objective, device)
         self.gen = torch.Generator(device).manual_seed(cfg.seed)
+        self.rand = MemberStreams([self.gen])  # the objectives' member axis: this run is one member
         # A fixed noise batch for every sample grid (DESIGN.md, habit 5).
         self.fixed_z = torch.randn(64, m.latent_dim, device=device,
                                    generator=torch.Generator(device).manual_seed(cfg.seed + 1))
@@ -102,7 +104,9 @@ class ImageGanTrainer:
             with torch.no_grad(), self._autocast():  # no backprop through G in D steps
                 fake = self.G(z)
             with self._autocast():
-                loss_d = obj.d_loss(_float_logits(self.D_train), real, fake, self.gen)
+                # The objectives take (S, n, ...) batches: this run is a stack of one member.
+                loss_d = obj.d_loss(single_member(_float_logits(self.D_train)), real[None], fake[None],
+                                    self.rand)[0]
             self.opt_D.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_D.step()
@@ -110,7 +114,8 @@ class ImageGanTrainer:
         real, z = self._draw(B, self.gen)
         self.D.requires_grad_(False)  # G's step needs ∂/∂x through D (unwrapped: no DDP sync of D)
         with self._autocast():
-            loss_g = obj.g_loss(_float_logits(self.D), real, self.G_train(z), self.gen)
+            loss_g = obj.g_loss(single_member(_float_logits(self.D)), real[None], self.G_train(z)[None],
+                                self.rand)[0]
         self.opt_G.zero_grad(set_to_none=True)
         loss_g.backward()
         self.D.requires_grad_(True)
@@ -146,13 +151,6 @@ class ImageGanTrainer:
     # -- measurements (host sync here) ---------------------------------------------------------
     def quality_due(self) -> bool:
         every = self.cfg.metrics.fid_every
-        return (every > 0 and self.step % every == 0) or self.step == self.total
-
-    def measure_due(self) -> bool:
-        return self.step % self.cfg.metrics.every == 0 or self.quality_due()
-
-    def pictures_due(self) -> bool:
-        every = self.cfg.metrics.image_every
         return (every > 0 and self.step % every == 0) or self.step == self.total
 
     def measure(self) -> dict[str, float]:

@@ -1,19 +1,25 @@
-"""The task-independent driver: progress bar, logging, checkpoints, divergence, Ctrl-C, summary.
+"""The one training loop: progress bar, cadences, logging, checkpoints, divergence, Ctrl-C, summaries.
 
-A task trainer (GAN, classifier) only knows how to advance one unit (an iteration or an epoch),
-measure itself, and save/restore its state; this loop does the rest the same way for every task.
+It trains a stack of S ≥ 1 members in step (toy GAN: S seeds and member settings at once; classifier
+and image GAN: S = 1). Each member has its own run dir, logger, status and checkpoint; a member that
+diverges stops logging and keeps its last good checkpoint while the others go on. The cadences are
+written here, from the config, as plain `if step % every == 0` blocks (nanoGPT's train.py); a task
+trainer only advances one unit (an iteration or an epoch), measures its members, draws pictures and
+saves/restores a member's state. torchrun ranks above 0 run the same loop with no run dirs.
 """
 
 from __future__ import annotations
 
 import math
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any, Protocol
 
 from mixgan.checkpoint import CHECKPOINT, save_checkpoint
 from mixgan.config import to_dict
+from mixgan.errors import first_line
 from mixgan.rundir import provenance, write_json_atomic
 from mixgan.runlog import RunLogger
 
@@ -21,22 +27,45 @@ SUMMARY = "summary.json"
 
 
 class Trainer(Protocol):
-    """What the loop needs of a task trainer (optionally also `dashboard`, its TensorBoard layout:
-    see mixgan/dashboard.py)."""
+    """What the loop needs of a task trainer (optionally also `dashboard`, its TensorBoard layout)."""
 
     step: int  # units done so far
     total: int  # units to do
     unit: str  # "it" or "epoch", for the progress bar
-    watch_keys: tuple[str, ...]  # a non-finite value in one of these means the run diverged
+    members: int  # S, the runs trained at once
+    watch_keys: tuple[str, ...]  # a non-finite value in one of these means the member diverged
     summary_keys: tuple[str, ...]  # metrics shown in the final console table
 
     def advance(self) -> None: ...
-    def measure_due(self) -> bool: ...
-    def measure(self) -> dict[str, float]: ...
-    def pictures_due(self) -> bool: ...
-    def pictures(self, logger: RunLogger) -> None: ...
-    def state_dict(self) -> dict[str, Any]: ...
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    def measure(self) -> list[dict[str, float]]: ...  # one dict per member
+    def pictures(self, s: int, logger: RunLogger) -> None: ...
+    def member_state(self, s: int) -> dict[str, Any]: ...
+
+
+class Single:
+    """A one-run trainer (classifier, image GAN: measure() → dict, pictures(logger), state_dict())
+    seen as a stack of one member."""
+
+    members = 1
+
+    def __init__(self, trainer: Any) -> None:
+        self.trainer = trainer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.trainer, name)
+
+    def measure(self) -> list[dict[str, float]]:
+        return [self.trainer.measure()]
+
+    def pictures(self, s: int, logger: RunLogger) -> None:
+        self.trainer.pictures(logger)
+
+    def member_state(self, s: int) -> dict[str, Any]:
+        return self.trainer.state_dict()
+
+
+def as_stack(trainer: Any) -> Trainer:
+    return trainer if hasattr(trainer, "member_state") else Single(trainer)
 
 
 class _StopFlag:
@@ -64,8 +93,40 @@ class _StopFlag:
             signal.signal(signal.SIGINT, self._old)
 
 
-def _short(metrics: dict[str, float], keys: tuple[str, ...]) -> dict[str, str]:
-    return {k.split("/")[-1]: f"{metrics[k]:.4g}" for k in keys if k in metrics}
+class Member:
+    """One member's side of the loop: its config, run dir and logger (None on a worker rank), status."""
+
+    def __init__(self, index: int, cfg: Any, run_dir: Path | None, trainer: Trainer, resumed: bool) -> None:
+        self.index, self.cfg, self.run_dir = index, cfg, run_dir
+        self.status, self.diverged_at, self.last = "running", None, {}
+        self.logger = None
+        if run_dir is not None:
+            from mixgan import dashboard
+
+            self.logger = RunLogger(run_dir, resume_step=trainer.step if resumed else None)
+            dashboard.start_run(self.logger.writer, trainer, to_dict(cfg))  # custom scalars + hparams
+
+    def close(self) -> None:
+        """End the member's TensorBoard run; bookkeeping that fails is a warning, never a lost summary."""
+        if self.logger is None:
+            return
+        from mixgan import dashboard
+
+        for what in (lambda: dashboard.end_run(self.logger.writer, self.status), self.logger.close):
+            try:
+                what()
+            except Exception as err:  # the training is done: record it whatever the event files do
+                print(f"mixgan: warning: {self.run_dir}: {first_line(err)}", file=sys.stderr)
+
+
+def due(every: int, step: int) -> bool:
+    """A cadence: every `every` units (0 or less: never, except where the caller adds the last unit)."""
+    return every > 0 and step % every == 0
+
+
+def diverged(metrics: dict[str, float], keys: tuple[str, ...]) -> bool:
+    """A non-finite watched value: the run diverged (recorded as a result, not raised)."""
+    return not all(math.isfinite(metrics.get(k, 0.0)) for k in keys)
 
 
 def checkpoint_payload(step: int, cfg: Any, wall_time: float,
@@ -74,96 +135,103 @@ def checkpoint_payload(step: int, cfg: Any, wall_time: float,
     return {"step": step, "config": to_dict(cfg), "wall_time": wall_time, "trainer": trainer_state}
 
 
-def checkpoint_state(trainer: Trainer, cfg: Any, wall_time: float) -> dict[str, Any]:
-    return checkpoint_payload(trainer.step, cfg, wall_time, trainer.state_dict())
+def save_member(trainer: Trainer, m: Member, wall: float) -> None:
+    if m.run_dir is not None:
+        state = checkpoint_payload(trainer.step, m.cfg, wall, trainer.member_state(m.index))
+        save_checkpoint(state, m.run_dir / CHECKPOINT)
 
 
-def diverged(metrics: dict[str, float], keys: tuple[str, ...]) -> bool:
-    """A non-finite watched value: the run diverged (recorded as a result, not raised)."""
-    return not all(math.isfinite(metrics.get(k, 0.0)) for k in keys)
-
-
-def measure_and_log(trainer: Trainer, logger: RunLogger) -> dict[str, float]:
-    """One measurement (the host sync of the loop), written to TensorBoard and metrics.jsonl."""
-    last = trainer.measure()
-    logger.log(trainer.step, last)
-    return last
-
-
-def write_summary(run_dir: Path, trainer: Trainer, status: str, diverged_at: int | None,
-                  last: dict[str, float], wall: float, **extra: Any) -> dict[str, Any]:
-    """summary.json of a finished run (completed, diverged or interrupted); returns it."""
-    summary = {"status": status, "step": trainer.step, "total": trainer.total, "diverged_at": diverged_at,
-               "final": last, "wall_time_s": round(wall, 3), "run_dir": str(run_dir),
-               "versions": provenance(), **extra}
-    write_json_atomic(run_dir / SUMMARY, summary)
+def write_summary(m: Member, trainer: Trainer, wall: float, **extra: Any) -> dict[str, Any]:
+    """summary.json of a finished member (completed, diverged or interrupted); returns it."""
+    summary = {"status": m.status, "step": trainer.step, "total": trainer.total,
+               "diverged_at": m.diverged_at, "final": m.last, "wall_time_s": round(wall, 3),
+               "run_dir": str(m.run_dir), "versions": provenance(), **extra}
+    if m.run_dir is not None:
+        write_json_atomic(m.run_dir / SUMMARY, summary)
     return summary
 
 
-def run_loop(trainer: Trainer, cfg: Any, run_dir: Path, resumed: bool = False,
-             wall_time: float = 0.0) -> dict[str, Any]:
-    """Train until done, diverged or interrupted; write summary.json and return it."""
-    from mixgan import dashboard
+def run_stack(trainer: Any, cfgs: list[Any], run_dirs: list[Path] | None, resumed: bool = False,
+              wall_time: float = 0.0) -> list[dict[str, Any]]:
+    """Train every member until done, diverged or interrupted; write each summary.json; return them.
 
-    logger = RunLogger(run_dir, resume_step=trainer.step if resumed else None)
-    dashboard.start_run(logger.writer, trainer, to_dict(cfg))  # custom-scalars layout + hparams
-    ckpt_path = run_dir / CHECKPOINT
-    every = cfg.run.checkpoint_every
-    status, diverged_at, last = "running", None, {}
-    start = time.perf_counter()
+    `run_dirs` None: a torchrun worker rank, which trains and measures like rank 0 and writes nothing.
+    """
     from tqdm.auto import tqdm
 
+    trainer = as_stack(trainer)
+    cfg, mc = cfgs[0], cfgs[0].metrics
+    dirs = run_dirs if run_dirs is not None else [None] * len(cfgs)
+    members = [Member(s, c, d, trainer, resumed) for s, (c, d) in enumerate(zip(cfgs, dirs))]
+    running = [m for m in members if m.status == "running"]
+    show = cfg.run.progress and run_dirs is not None
+    desc = members[0].run_dir.name if len(members) == 1 and show else f"{len(members)} runs"
     bar = tqdm(total=trainer.total, initial=trainer.step, unit=trainer.unit, dynamic_ncols=True,
-               disable=not cfg.run.progress, desc=run_dir.name)
+               disable=not show, desc=desc)
+    start = time.perf_counter()
     try:
         with _StopFlag() as stop:
-            while trainer.step < trainer.total:
+            while trainer.step < trainer.total and running:
                 trainer.advance()
                 bar.update(1)
-                if trainer.measure_due():
-                    last = measure_and_log(trainer, logger)
-                    bar.set_postfix(_short(last, trainer.summary_keys), refresh=False)
-                    if diverged(last, trainer.watch_keys):
-                        # A diverged run is a result: record where, keep the last good checkpoint.
-                        status, diverged_at = "diverged", trainer.step
-                        break
-                if trainer.pictures_due():
-                    trainer.pictures(logger)
+                step, last_unit = trainer.step, trainer.step == trainer.total
+                # Measure every metrics.every units (and image quality every fid_every where a task has it).
+                if due(mc.every, step) or last_unit or due(getattr(mc, "fid_every", 0), step):
+                    for m, metrics in zip(members, trainer.measure()):
+                        if m.status != "running":
+                            continue
+                        m.last = metrics
+                        if m.logger is not None:
+                            m.logger.log(step, metrics)
+                        if diverged(metrics, trainer.watch_keys):
+                            # A diverged member is a result: record where, keep its last good checkpoint.
+                            m.status, m.diverged_at = "diverged", step
+                    running = [m for m in running if m.status == "running"]
+                    if len(members) == 1:
+                        bar.set_postfix(_short(members[0].last, trainer.summary_keys), refresh=False)
+                if mc.image_every >= 0 and (due(mc.image_every, step) or last_unit):
+                    for m in running:
+                        if m.logger is not None:
+                            trainer.pictures(m.index, m.logger)
                 elapsed = wall_time + time.perf_counter() - start
                 if stop.requested:
-                    status = "interrupted"
-                    save_checkpoint(checkpoint_state(trainer, cfg, elapsed), ckpt_path)
-                    break
-                if every and trainer.step % every == 0 and trainer.step < trainer.total:
-                    save_checkpoint(checkpoint_state(trainer, cfg, elapsed), ckpt_path)
-            else:
-                status = "completed"
+                    for m in running:
+                        m.status = "interrupted"
+                        save_member(trainer, m, elapsed)
+                    running = []
+                elif due(cfg.run.checkpoint_every, step) and not last_unit:
+                    for m in running:
+                        save_member(trainer, m, elapsed)
+            for m in running:
+                m.status = "completed"
     finally:
         bar.close()
-        dashboard.end_run(logger.writer, status)
-        logger.close()
+        for m in members:
+            m.close()
     wall = wall_time + time.perf_counter() - start
-    if status == "completed":
-        save_checkpoint(checkpoint_state(trainer, cfg, wall), ckpt_path)
-    return write_summary(run_dir, trainer, status, diverged_at, last, wall)
+    summaries = []
+    for m in members:
+        if m.status == "completed":
+            save_member(trainer, m, wall)
+        extra = {"members_in_stack": len(members)} if len(members) > 1 else {}
+        summaries.append(write_summary(m, trainer, wall, **extra))
+    return summaries
+
+
+def run_loop(trainer: Any, cfg: Any, run_dir: Path | None, resumed: bool = False,
+             wall_time: float = 0.0) -> dict[str, Any]:
+    """One run (S = 1) through the one loop; returns its summary."""
+    return run_stack(trainer, [cfg], None if run_dir is None else [run_dir], resumed, wall_time)[0]
 
 
 def run_worker(trainer: Any) -> dict[str, Any]:
-    """Ranks > 0 under torchrun: the same units and measurements as rank 0, writing nothing."""
-    status, last = "completed", {}
-    with _StopFlag() as stop:
-        while trainer.step < trainer.total:
-            trainer.advance()
-            if trainer.measure_due():
-                last = trainer.measure()
-                if diverged(last, trainer.watch_keys):
-                    status = "diverged"
-                    break
-            if stop.requested:
-                status = "interrupted"
-                break
-    return {"status": status, "step": trainer.step, "total": trainer.total, "final": last,
-            "rank": trainer.rank}
+    """Ranks > 0 under torchrun: the same loop as rank 0, writing nothing."""
+    summary = run_loop(trainer, trainer.cfg, None)
+    return {**summary, "rank": trainer.rank}
+
+
+def _short(metrics: dict[str, float], keys: tuple[str, ...]) -> dict[str, str]:
+    return {k.split("/")[-1]: f"{metrics[k]:.4g}" for k in keys if k in metrics}
 
 
 def print_summary(summary: dict[str, Any], keys: tuple[str, ...]) -> None:

@@ -1,0 +1,207 @@
+"""Stacks of runs (trainers/gan.py, mixgan/stacks.py): a member trains as it would alone.
+
+The guarantee (docs/design.md, "Randomness"): a member draws exactly the random numbers of the same
+run alone (its own generator), so its metrics equal the run alone's within float tolerance (batched
+vs single GEMMs); its checkpoint is a run's checkpoint and resumes alone.
+"""
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mixgan.checkpoint import CHECKPOINT, load_checkpoint
+from mixgan.config import load_config
+from mixgan.models.stacked_mlp import stacked_linear
+from mixgan.stacks import pack, train_stack
+from mixgan.train import cli_overrides, main, make_parser
+from mixgan.trainers.gan import GanTrainer
+
+from runhelp import TINY, rows, train
+
+SHORT = ["--device=cpu", "--train.iterations=20", "--metrics.image_every=0"]
+OBJECTIVES = {
+    "erm": [],
+    "mixup_demo": ["--mixup"],
+    "mixup_paper": ["--mixup", "--objective.pairs=real_fake", "--objective.lam=beta"],
+    "erm_nonsat_latent5": ["--objective.g_loss=non_saturating", "--model.latent_dim=5"],
+    "mixup_one_lam": ["--mixup", "--objective.pairs=real_fake", "--objective.per_sample=false"],
+}
+
+
+def configs(run_dir: Path, members: list[tuple[int, float]], *args: str) -> list:
+    """The configs `python -m mixgan.train` builds from TINY + args, one per (seed, α), in s<seed>a<α>."""
+    out = []
+    for seed, alpha in members:
+        ns, rest = make_parser().parse_known_args(
+            [*TINY, *args, f"--run.dir={run_dir}", f"--run.name=s{seed}a{alpha}", f"--seed={seed}",
+             f"--objective.alpha={alpha}"])
+        out.append(load_config(ns.config, cli_overrides(ns, rest), task=ns.task))
+    return out
+
+
+def stack(run_dir: Path, members: list[tuple[int, float]], *args: str) -> list[dict]:
+    from mixgan.config import save_config
+
+    cfgs = configs(run_dir, members, *args)
+    dirs = []
+    for c in cfgs:
+        d = Path(c.run.dir) / c.run.name
+        d.mkdir(parents=True)
+        save_config(c, d / "config.yaml")
+        dirs.append(d)
+    return train_stack(cfgs, dirs)
+
+
+def assert_rows_close(got: list[dict], want: list[dict]) -> None:
+    assert [r["step"] for r in got] == [r["step"] for r in want]
+    for a, b in zip(got, want):
+        assert a.keys() == b.keys()
+        for k in b:
+            assert a[k] == pytest.approx(b[k], rel=1e-3, abs=1e-4), k
+
+
+@pytest.mark.parametrize("name", OBJECTIVES)
+def test_a_member_of_a_stack_trains_as_it_would_alone(tmp_path, name):
+    args = [*SHORT, *OBJECTIVES[name]]
+    summaries = stack(tmp_path / "b", [(1, 0.2), (4, 0.2)], *args)
+    assert [s["status"] for s in summaries] == ["completed", "completed"]
+    member = Path(summaries[1]["run_dir"])
+    alone = train(tmp_path / "alone", *args, "--seed=4", name="s4")
+    assert_rows_close(rows(member), rows(alone))
+    assert rows(Path(summaries[0]["run_dir"])) != rows(member)  # seeds 1 and 4 really differ
+    # The checkpoint is the one the run alone writes (weights, both Adams, window, RNG), to tolerance.
+    a, b = load_checkpoint(member / CHECKPOINT)["trainer"], load_checkpoint(alone / CHECKPOINT)["trainer"]
+    assert a.keys() == b.keys() and a["G"].keys() == b["G"].keys()
+    for net in ("G", "D"):
+        for k in b[net]:
+            torch.testing.assert_close(a[net][k], b[net][k], rtol=1e-3, atol=1e-4)
+    assert torch.equal(a["rng"]["gen"], b["rng"]["gen"])  # the same random stream, to the draw
+
+    def files(run):  # event file names carry a time stamp
+        return {"events" if p.name.startswith("events.out") else p.name for p in run.iterdir()}
+
+    assert files(alone) == files(member)
+
+
+def test_members_may_differ_in_alpha(tmp_path):
+    # α is mixup's member setting: two α × two seeds are one stack of four.
+    args = [*SHORT, *OBJECTIVES["mixup_paper"]]
+    cfgs = configs(tmp_path / "x", [(0, 0.2), (1, 0.2), (0, 1.0), (1, 1.0)], *args)
+    assert pack(cfgs) == [[0, 1, 2, 3]]
+    summaries = stack(tmp_path / "b", [(0, 0.2), (1, 0.2), (0, 1.0), (1, 1.0)], *args)
+    alone = train(tmp_path / "alone", *args, "--seed=0", "--objective.alpha=1.0", name="a1")
+    assert_rows_close(rows(Path(summaries[2]["run_dir"])), rows(alone))
+    assert rows(Path(summaries[0]["run_dir"])) != rows(Path(summaries[2]["run_dir"]))
+
+
+def test_settings_that_change_shapes_or_code_split_stacks(tmp_path):
+    a = configs(tmp_path, [(0, 0.2)], *SHORT)[0]
+    wide = configs(tmp_path, [(1, 0.2)], *SHORT, "--model.hidden=64")[0]
+    other_lr = configs(tmp_path, [(2, 0.2)], *SHORT, "--train.lr=0.5")[0]
+    assert pack([a, wide, other_lr, a]) == [[0, 3], [1], [2]]
+    with pytest.raises(ValueError, match="may differ only in seed"):
+        GanTrainer([a, wide], torch.device("cpu"))
+
+
+def test_one_diverging_member_leaves_the_others_alone(tmp_path, monkeypatch):
+    original = GanTrainer.advance
+
+    def poison_member_1(self):
+        original(self)
+        if self.step == 15:  # member 1's D becomes NaN, as in test_train_cli
+            with torch.no_grad():
+                for p in self.D.stacked():
+                    p[1].fill_(float("nan"))
+
+    monkeypatch.setattr(GanTrainer, "advance", poison_member_1)
+    s0, s1 = stack(tmp_path, [(0, 0.2), (1, 0.2)], *SHORT)
+    assert s1["status"] == "diverged" and s1["diverged_at"] == 20
+    assert [r["step"] for r in rows(Path(s1["run_dir"]))] == [10, 20]
+    assert s0["status"] == "completed"
+    monkeypatch.setattr(GanTrainer, "advance", original)
+    assert_rows_close(rows(Path(s0["run_dir"])), rows(train(tmp_path / "alone", *SHORT, "--seed=0")))
+
+
+def test_ctrl_c_checkpoints_every_member_and_each_resumes_alone(tmp_path, monkeypatch):
+    args = ["--device=cpu", "--metrics.image_every=0", *OBJECTIVES["mixup_paper"]]
+    original = GanTrainer.advance
+
+    def interrupt_at_25(self):
+        original(self)
+        if self.step == 25:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(GanTrainer, "advance", interrupt_at_25)
+    cut = stack(tmp_path / "b", [(2, 0.2), (3, 0.2)], *args)
+    assert [s["status"] for s in cut] == ["interrupted", "interrupted"]
+    assert all(load_checkpoint(Path(s["run_dir"]) / CHECKPOINT)["step"] == 25 for s in cut)
+    monkeypatch.setattr(GanTrainer, "advance", original)
+    run = Path(cut[1]["run_dir"])
+    assert main(["--resume", str(run), "--run.progress=false"]) == 0
+    assert_rows_close(rows(run), rows(train(tmp_path / "alone", *args, "--seed=3")))
+
+
+def test_a_crash_of_the_stack_fails_every_member_with_its_error(tmp_path, monkeypatch):
+    def boom(self):
+        raise RuntimeError("simulated crash of the shared step")
+
+    monkeypatch.setattr(GanTrainer, "advance", boom)
+    summaries = stack(tmp_path, [(0, 0.2), (1, 0.2)], *SHORT)
+    for s in summaries:
+        on_disk = json.loads((Path(s["run_dir"]) / "summary.json").read_text())
+        assert on_disk["status"] == "failed" and "simulated crash" in on_disk["error"]
+
+
+@pytest.mark.parametrize("n_in,n_out", [(2, 32), (32, 32), (32, 1), (5, 32), (64, 64)])
+def test_stacked_linear_gives_each_member_f_linear(n_in, n_out):
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(3, n_out, n_in, generator=g, requires_grad=True)
+    b = torch.randn(3, n_out, generator=g, requires_grad=True)
+    x = torch.randn(3, 128, n_in, generator=g, requires_grad=True)
+    y = stacked_linear(x, W, b)
+    grad = torch.randn(y.shape, generator=g)
+    y.backward(grad)
+    for s in range(3):
+        Ws, bs, xs = (t.detach()[s].clone().requires_grad_() for t in (W, b, x))
+        ys = F.linear(xs, Ws, bs)
+        ys.backward(grad[s])
+        torch.testing.assert_close(y[s].detach(), ys.detach())
+        torch.testing.assert_close(W.grad[s], Ws.grad)
+        torch.testing.assert_close(b.grad[s], bs.grad)
+        torch.testing.assert_close(x.grad[s], xs.grad)
+
+
+def test_seeds_cli_trains_one_stack_and_the_env_turns_it_off(tmp_path, monkeypatch):
+    assert main([*TINY, *SHORT, f"--run.dir={tmp_path}", "--run.name=g", "--seeds", "0,1"]) == 0
+    summaries = [json.loads((tmp_path / "g" / f"g-s{s}" / "summary.json").read_text()) for s in (0, 1)]
+    assert [(s["status"], s["members_in_stack"]) for s in summaries] == [("completed", 2)] * 2
+    monkeypatch.setenv("MIXGAN_STACK", "0")  # the way back to one seed after another
+    assert main([*TINY, *SHORT, f"--run.dir={tmp_path}", "--run.name=h", "--seeds", "0,1"]) == 0
+    alone = tmp_path / "h" / "h-s1"
+    assert "members_in_stack" not in json.loads((alone / "summary.json").read_text())
+    assert_rows_close(rows(alone), rows(tmp_path / "g" / "g-s1"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_stack_is_graph_captured_and_matches_runs_alone(tmp_path):
+    # On CUDA bmm and mm are different kernels: equal to float tolerance over a short run.
+    # IEEE fp32 (train.tf32=false): this checks the stacking, not TF32's rounding.
+    from mixgan.fast import GraphedIteration
+
+    args = [*OBJECTIVES["mixup_paper"], "--device=cuda", "--train.tf32=false", "--train.iterations=10",
+            "--metrics.every=5"]
+    cfgs = configs(tmp_path / "c", [(7, 0.2), (8, 0.2)], *args)
+    t = GanTrainer(cfgs, torch.device("cuda"))
+    for _ in range(4):
+        t.advance()
+    assert isinstance(t._fast, GraphedIteration) and t._fast.captured
+    summaries = stack(tmp_path / "b", [(7, 0.2), (8, 0.2)], *args)
+    alone = rows(train(tmp_path / "alone", *args, "--seed=7"))
+    for got, want in zip(rows(Path(summaries[0]["run_dir"])), alone):
+        for k in want:
+            assert got[k] == pytest.approx(want[k], rel=1e-3, abs=1e-4), k
