@@ -37,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
 
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m mixgan.ablate", description=__doc__.splitlines()[0])
-    p.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (e.g. configs/ablation/gan_short.yaml)")
+    p.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (e.g. configs/ablation/gan_demo_short.yaml)")
     p.add_argument("--out", metavar="DIR", help="sweep dir holding the runs (default runs/ablation/<name>)")
     p.add_argument("--jobs", type=int, help="runs at a time (default: one per GPU, else one per CPU core)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")
@@ -45,6 +45,9 @@ def make_parser() -> argparse.ArgumentParser:
                    help="run only runs whose name matches (glob, or substring; repeatable)")
     p.add_argument("--report", action="store_true", help="only (re)write and print the results table")
     p.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    p.add_argument("--no-stack", action="store_true",
+                   help="train every run in its own process (default: toy-GAN runs that differ only in "
+                        "seed or member settings such as mixup's alpha train as one stack)")
     p.add_argument("--executor", choices=["local", "slurm", "submitit-local"], default="local",
                    help="local process pool (default), Slurm jobs via submitit, or submitit's local "
                         "executor (the Slurm path on this machine)")
@@ -138,6 +141,18 @@ def submitit_executor(args: argparse.Namespace, sweep: Sweep, sweep_dir: Path) -
     return make_submitit(sweep_dir.resolve() / ".submitit", cluster, params)
 
 
+def stack_groups(sweep: Sweep, todo: list[Run], jobs: list[Job], args: argparse.Namespace) -> list[list[Job]]:
+    """The jobs grouped into stacks (mixgan/stacks.py): runs that differ only in member settings (seed,
+    mixup's α, ...) train as one process; each run alone with --no-stack or MIXGAN_STACK=0."""
+    from mixgan.config import config_from_dict
+    from mixgan.stacks import pack, stacking_enabled
+
+    if args.no_stack or not stacking_enabled():
+        return [[job] for job in jobs]
+    cfgs = [config_from_dict({**sweep.configs[r.name], "run": {"name": r.name}}) for r in todo]
+    return [[jobs[i] for i in stack] for stack in pack(cfgs)]
+
+
 def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Namespace,
               executor: Any = None) -> bool:
     """Train the runs with a progress bar; return True when interrupted (Ctrl-C / SIGTERM)."""
@@ -146,6 +161,7 @@ def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Nam
     children = Children()
     where = sweep_dir.resolve()  # children (and Slurm jobs) may start in another working dir
     jobs = [Job(r.name, str(where), sweep.train_args(r, where), args.retry_failed) for r in todo]
+    groups = stack_groups(sweep, todo, jobs, args)
     tally = dict.fromkeys(("completed", "diverged", "failed"), 0)
     bar = tqdm(total=len(jobs), unit="run", desc=sweep.name, dynamic_ncols=True)
 
@@ -169,9 +185,9 @@ def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Nam
     try:
         if args.executor == "local":
             n = args.jobs or default_jobs()[0]
-            run_local(jobs, n, default_jobs()[1], on_done, children)
+            run_local(groups, n, default_jobs()[1], on_done, children)
         else:
-            run_submitit(jobs, executor, on_done, children)
+            run_submitit(groups, executor, on_done, children)
     finally:
         for s, h in old.items():
             signal.signal(s, h)

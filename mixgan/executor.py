@@ -126,36 +126,85 @@ def execute(job: Job, children: Children | None = None) -> dict[str, Any]:
     if fd is None:
         return {**result, "status": "busy"}
     try:
-        run_dir = job.run_dir
-        state = run_state(run_dir)
+        state = run_state(job.run_dir)
         if state in FINISHED or (state == "failed" and not job.retry_failed):
             return {**result, "status": state}
-        from mixgan.checkpoint import CHECKPOINT
-
-        if (run_dir / CHECKPOINT).exists():  # interrupted, or failed after a checkpoint: continue it
-            args, result["action"] = ["--resume", str(run_dir), "--run.progress=false"], "resume"
-            (run_dir / FAILED).unlink(missing_ok=True)
-        else:  # never started, started without a checkpoint, or failed early: start afresh
-            shutil.rmtree(run_dir, ignore_errors=True)
-            args, result["action"] = job.fresh_args, "fresh"
-        return {**result, **_train(job, args, fd, children)}
+        return {**result, **_start(job, fd, children)}
     finally:
         os.close(fd)
 
 
-def _train(job: Job, args: list[str], lock_fd: int, children: Children) -> dict[str, Any]:
-    log = Path(job.sweep_dir) / LOGS / f"{job.name}.log"
+def _start(job: Job, fd: int, children: Children) -> dict[str, Any]:
+    """Resume the run from its checkpoint, or start it afresh (a run dir without one is removed)."""
+    from mixgan.checkpoint import CHECKPOINT
+
+    if (job.run_dir / CHECKPOINT).exists():  # interrupted, or failed after a checkpoint: continue it
+        (job.run_dir / FAILED).unlink(missing_ok=True)
+        args = ["--resume", str(job.run_dir), "--run.progress=false"]
+        return {"action": "resume", **_train([job], ["-m", "mixgan.train", *args], [fd], children)[0]}
+    shutil.rmtree(job.run_dir, ignore_errors=True)
+    return {"action": "fresh", **_train([job], ["-m", "mixgan.train", *job.fresh_args], [fd], children)[0]}
+
+
+def execute_stack(jobs: list[Job], children: Children | None = None) -> list[dict[str, Any]]:
+    """Train the fresh runs of one stack (configs that differ only in member settings) in one process
+    (`python -m mixgan.stacks`, holding every member's lock); finished, failed, busy and interrupted
+    members are handled as `execute` does, an interrupted one resuming alone."""
+    children = children or Children()
+    if len(jobs) == 1:
+        return [execute(jobs[0], children)]
+    results: list[dict[str, Any]] = []
+    fresh: list[tuple[Job, int]] = []
+    try:
+        for job in jobs:
+            result: dict[str, Any] = {"name": job.name, "action": "none", "seconds": 0.0}
+            fd = None if children.stop.is_set() else _lock(job, None)
+            if fd is None:
+                results.append({**result, "status": "stopped" if children.stop.is_set() else "busy"})
+                continue
+            state = run_state(job.run_dir)
+            from mixgan.checkpoint import CHECKPOINT
+
+            if state in FINISHED or (state == "failed" and not job.retry_failed):
+                results.append({**result, "status": state})
+            elif (job.run_dir / CHECKPOINT).exists():
+                results.append({**result, **_start(job, fd, children)})
+            else:
+                shutil.rmtree(job.run_dir, ignore_errors=True)
+                fresh.append((job, fd))
+                continue
+            os.close(fd)
+        if len(fresh) == 1:
+            results.append({"name": fresh[0][0].name, **_start(*fresh[0], children)})
+        elif fresh:
+            members = [job for job, _ in fresh]
+            spec = Path(members[0].sweep_dir) / LOGS / f"stack-{members[0].name}.json"
+            spec.parent.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(spec, {"members": [job.fresh_args for job in members]})
+            outcome = _train(members, ["-m", "mixgan.stacks", str(spec)], [fd for _, fd in fresh], children)
+            results += [{"name": job.name, "action": "fresh", **res} for job, res in zip(members, outcome)]
+    finally:
+        for _, fd in fresh:
+            os.close(fd)
+    return results
+
+
+def _train(jobs: list[Job], args: list[str], lock_fds: list[int],
+           children: Children) -> list[dict[str, Any]]:
+    """Run `python <args>` for these runs (one, or the members of a stack); each run's outcome."""
+    first = jobs[0]
+    log = Path(first.sweep_dir) / LOGS / (f"{first.name}.log" if len(jobs) == 1 else f"stack-{first.name}.log")
     log.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "mixgan.train", *args]
+    cmd = [sys.executable, *args]
     start = time.time()
     with log.open("a") as out:
         out.write(f"\n$ {' '.join(cmd)}\n")
         out.flush()
         # Own session: a terminal Ctrl-C reaches the runner only, which forwards exactly one SIGINT.
-        # The lock fd is inherited, so the run stays locked while the child lives, even if the
+        # The lock fds are inherited, so the runs stay locked while the child lives, even if the
         # runner itself is killed.
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                pass_fds=(lock_fd,), env={**os.environ, **job.env})
+                                pass_fds=tuple(lock_fds), env={**os.environ, **first.env})
         children.add(proc)
         try:
             while True:
@@ -167,8 +216,13 @@ def _train(job: Job, args: list[str], lock_fd: int, children: Children) -> dict[
         finally:
             children.discard(proc)
     seconds = round(time.time() - start, 2)
+    return [_outcome(job, code, seconds, cmd, log, children) for job in jobs]
+
+
+def _outcome(job: Job, code: int, seconds: float, cmd: list[str], log: Path,
+             children: Children) -> dict[str, Any]:
     state = run_state(job.run_dir)
-    if code == 0 and state in FINISHED:
+    if state in FINISHED:  # a member of a stack may have finished although another one failed
         return {"status": state, "seconds": seconds}
     if code == 130 or children.stop.is_set():  # we asked it to stop: not a failure of the run
         return {"status": "interrupted", "seconds": seconds}
@@ -189,50 +243,52 @@ def default_jobs() -> tuple[int, int]:
     return (gpus or cpus), gpus
 
 
-def run_local(jobs: list[Job], n_workers: int, gpus: int, on_done: Callable[[dict[str, Any]], None],
+def run_local(groups: list[list[Job]], n_workers: int, gpus: int, on_done: Callable[[dict[str, Any]], None],
               children: Children) -> None:
-    """A thread per worker, each driving one child process at a time; busy runs are waited for last."""
+    """A thread per worker, each driving one child process at a time (one run, or one stack of runs);
+    runs busy in another runner are waited for last."""
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     threads = str(max(1, cpus // n_workers))  # oversubscribed OpenMP threads are many times slower
     slots: list[int] = list(range(n_workers))
     mutex = threading.Lock()
 
-    def work(job: Job) -> dict[str, Any]:
+    def work(group: list[Job]) -> list[dict[str, Any]]:
         with mutex:
             slot = slots.pop()
         try:
-            env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", threads), **job.env}
+            env = {"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", threads), **group[0].env}
             if gpus:
                 env["CUDA_VISIBLE_DEVICES"] = str(slot % gpus)
-            return execute(Job(**{**job.__dict__, "env": env}), children)
+            return execute_stack([Job(**{**job.__dict__, "env": env}) for job in group], children)
         finally:
             with mutex:
                 slots.append(slot)
 
     with ThreadPoolExecutor(max_workers=n_workers) as pool:
-        pending: dict[Future, Job] = {pool.submit(work, job): job for job in jobs}
+        pending: dict[Future, list[Job]] = {pool.submit(work, group): group for group in groups}
         while pending:
             done, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for fut in done:
-                job = pending.pop(fut)
-                result = fut.result()
-                if result["status"] == "busy" and not job.wait_for_lock and not children.stop.is_set():
-                    # Another runner trains it now: wait for it after everything else.
-                    again = Job(**{**job.__dict__, "wait_for_lock": True})
-                    pending[pool.submit(work, again)] = again
-                    continue
-                on_done(result)
+                by_name = {job.name: job for job in pending.pop(fut)}
+                for result in fut.result():
+                    job = by_name[result["name"]]
+                    if result["status"] == "busy" and not job.wait_for_lock and not children.stop.is_set():
+                        # Another runner trains it now: wait for it after everything else.
+                        again = [Job(**{**job.__dict__, "wait_for_lock": True})]
+                        pending[pool.submit(work, again)] = again
+                        continue
+                    on_done(result)
 
 
 class SlurmRun:
-    """A submitit job: train one run; on preemption/timeout, checkpoint it and requeue (resumes)."""
+    """A submitit job: train one run or one stack; on preemption/timeout, checkpoint and requeue."""
 
-    def __init__(self, job: Job) -> None:
-        self.job = job
+    def __init__(self, jobs: list[Job]) -> None:
+        self.jobs = jobs
         self.children = Children()
 
-    def __call__(self) -> dict[str, Any]:
-        return execute(self.job, self.children)
+    def __call__(self) -> list[dict[str, Any]]:
+        return execute_stack(self.jobs, self.children)
 
     def checkpoint(self) -> Any:
         import submitit
@@ -240,13 +296,13 @@ class SlurmRun:
         self.children.interrupt()
         for proc in list(self.children.procs):
             proc.wait(timeout=120)
-        return submitit.helpers.DelayedSubmission(SlurmRun(self.job))
+        return submitit.helpers.DelayedSubmission(SlurmRun(self.jobs))
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"job": self.job}
+        return {"jobs": self.jobs}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["job"])
+        self.__init__(state["jobs"])
 
 
 def make_submitit(folder: Path, cluster: str, params: dict[str, Any]) -> Any:
@@ -266,11 +322,11 @@ def make_submitit(folder: Path, cluster: str, params: dict[str, Any]) -> Any:
     return executor
 
 
-def run_submitit(jobs: list[Job], executor: Any, on_done: Callable[[dict[str, Any]], None],
+def run_submitit(groups: list[list[Job]], executor: Any, on_done: Callable[[dict[str, Any]], None],
                  children: Children) -> None:
-    """Submit every run as a job (a Slurm array, or local processes) and collect the results."""
+    """Submit every run (or stack of runs) as a job (a Slurm array, or local processes); collect results."""
     with executor.batch():
-        submitted = [(job, executor.submit(SlurmRun(job))) for job in jobs]
+        submitted = [(group, executor.submit(SlurmRun(group))) for group in groups]
     waiting, cancelled = list(submitted), False
     while waiting:
         if children.stop.is_set() and not cancelled:
@@ -278,16 +334,17 @@ def run_submitit(jobs: list[Job], executor: Any, on_done: Callable[[dict[str, An
             for _, sjob in waiting:
                 sjob.cancel(check=False)  # the job forwards it to its child, which checkpoints
         for item in list(waiting):
-            job, sjob = item
+            group, sjob = item
             if not sjob.done():
                 continue
             waiting.remove(item)
             try:
-                on_done(sjob.result())
+                results = sjob.result()
             except Exception as err:  # the job itself died (node failure, cancelled, ...)
                 line = str(err).strip().splitlines()[-1:] or ["job failed"]
                 status = "interrupted" if children.stop.is_set() else "failed"
-                on_done({"name": job.name, "status": status, "action": "none", "seconds": 0.0,
-                         "error": f"submitit job {sjob.job_id}: {line[0][:200]}"})
+                results = [{"name": job.name, "status": status, "action": "none", "seconds": 0.0,
+                            "error": f"submitit job {sjob.job_id}: {line[0][:200]}"} for job in group]
+            for result in results:
+                on_done(result)
         time.sleep(0.5)
-

@@ -2,14 +2,16 @@
 
 `train --seeds` and `ablate` plan runs one run dir each; `pack` groups those whose configs differ only
 in member keys (seed, run place, the objective's `member_keys` such as mixup's α) into stacks, and
-`run_packed` trains each stack with one GanTrainer through the one loop (trainers/loop.py). Each
+`train_stack` trains each stack with one GanTrainer through the one loop (trainers/loop.py). Each
 member writes exactly the run dir it would write alone and resumes alone or with its stack. A crash
 of the shared process marks its unfinished members `failed`, each with a summary.json naming the error.
-MIXGAN_STACK=0 (or `--no-stack`) trains every run on its own instead.
+MIXGAN_STACK=0 (or ablate's `--no-stack`) trains every run on its own instead. `ablate` starts one
+`python -m mixgan.stacks SPEC.json` process per stack (SPEC: each member's `mixgan.train` arguments).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -78,3 +80,49 @@ def train_stack(cfgs: list[Any], run_dirs: list[Path]) -> list[dict[str, Any]]:
     for summary in summaries:
         print_summary(summary, GanTrainer.summary_keys)
     return summaries
+
+
+def configs_of(member_args: list[list[str]]) -> list[Any]:
+    """Each member's config, built from its `python -m mixgan.train` arguments as train would."""
+    from mixgan.config import load_config
+    from mixgan.train import cli_overrides, make_parser
+
+    cfgs = []
+    for argv in member_args:
+        args, rest = make_parser().parse_known_args(argv)
+        cfgs.append(load_config(args.config, cli_overrides(args, rest), task=args.task))
+    return cfgs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m mixgan.stacks SPEC.json`: train fresh runs as one stack; 0 done, 130 interrupted,
+    1 a member failed, 2 bad input (before any run dir is written)."""
+    from mixgan.config import save_config
+    from mixgan.errors import ConfigError, MixganError
+    from mixgan.rundir import new_run_dir
+
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if len(argv) != 1:
+            raise ConfigError("usage: python -m mixgan.stacks SPEC.json (written by mixgan.ablate)")
+        try:
+            spec = json.loads(Path(argv[0]).read_text())
+            members = spec["members"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ConfigError(f"{argv[0]}: not a stack spec ({first_line(err)})") from None
+        cfgs = configs_of(members)
+        if len(pack(cfgs, max_members=len(cfgs))) != 1:
+            raise ConfigError(f"{argv[0]}: members differ in more than their member settings")
+        run_dirs = [new_run_dir(c.run.dir, c.run.name, unique=False) for c in cfgs]
+    except MixganError as err:
+        print(f"mixgan.stacks: error: {err}", file=sys.stderr)
+        return 2
+    for cfg, run_dir in zip(cfgs, run_dirs):
+        save_config(cfg, run_dir / "config.yaml")
+    print(f"{len(cfgs)} runs as one stack: {', '.join(d.name for d in run_dirs)}", flush=True)
+    statuses = {s["status"] for s in train_stack(cfgs, run_dirs)}
+    return 130 if "interrupted" in statuses else 1 if "failed" in statuses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

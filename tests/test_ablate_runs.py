@@ -117,3 +117,56 @@ metrics: [quality/modes]
     assert json.loads((out / "erm__s3" / "summary.json").read_text())["step"] == 20
     assert list((out / ".submitit").glob("*_result.pkl")) and (out / "base.yaml").exists()
     assert "| erm | " in (out / "report.md").read_text()
+
+
+STACKED = f"""
+base: configs/gan/default.yaml
+overrides: {TINY}
+variants:
+  mix:
+    overrides: {{objective.name: mixup}}
+    grid: {{objective.alpha: [0.2, 1.0]}}
+seeds: [0, 1]
+metrics: [quality/modes]
+"""
+
+
+def test_a_sweep_packs_into_one_stack_that_equals_runs_alone(tmp_path):
+    # 2 α × 2 seeds differ only in member settings: one `python -m mixgan.stacks` process trains all
+    # four, and each run's rows equal those of the same run trained in its own process.
+    path = write(tmp_path, STACKED)
+    assert main([str(path), f"--out={tmp_path / 'stacked'}", "--jobs=1"]) == 0
+    assert main([str(path), f"--out={tmp_path / 'alone'}", "--jobs=1", "--no-stack"]) == 0
+    logs = sorted(p.name for p in (tmp_path / "stacked" / ".logs").glob("*.log"))
+    assert len(logs) == 1 and logs[0].startswith("stack-"), logs
+    assert len(list((tmp_path / "alone" / ".logs").glob("*.log"))) == 4
+    names = [d.name for d in sorted((tmp_path / "alone").glob("mix__*"))]
+    assert len(names) == 4
+    for name in names:
+        got, want = read_metrics(tmp_path / "stacked" / name), read_metrics(tmp_path / "alone" / name)
+        assert [r["step"] for r in got] == [r["step"] for r in want] == [10, 20]
+        for a, b in zip(got, want):
+            assert a.keys() == b.keys()
+            assert all(a[k] == pytest.approx(b[k], rel=1e-3, abs=1e-4) for k in b), name
+
+
+def test_ctrl_c_of_a_stack_then_restart_resumes_each_member(tmp_path):
+    path = write(tmp_path, STACKED.replace("seeds: [0, 1]", "seeds: [0]").replace(
+        TINY, TINY.replace("train.iterations: 20", "train.iterations: 500, run.checkpoint_every: 250")))
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "mixgan.ablate", str(path), f"--out={out}", "--jobs=1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = out / "mix__objective.alpha=0.2__s0"
+    deadline = time.time() + 240
+    while not read_metrics(first) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # forwarded to the stack, which checkpoints every member
+    log, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 130, log
+    runs = sorted(out.glob("mix__*"))
+    assert len(runs) == 2 and {run_state(r) for r in runs} == {"interrupted"}
+    assert main([str(path), f"--out={out}", "--jobs=1"]) == 0
+    for run in runs:
+        assert json.loads((run / "summary.json").read_text())["status"] == "completed"
+        assert [r["step"] for r in read_metrics(run)] == list(range(10, 501, 10))
+        assert "--resume" in (out / ".logs" / f"{run.name}.log").read_text()
