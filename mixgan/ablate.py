@@ -37,7 +37,8 @@ class _Parser(argparse.ArgumentParser):
 
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m mixgan.ablate", description=__doc__.splitlines()[0])
-    p.add_argument("sweep", metavar="SWEEP.yaml", help="sweep file (e.g. configs/ablation/gan_demo_short.yaml)")
+    p.add_argument("sweep", metavar="SWEEP.yaml",
+                   help="sweep file (e.g. configs/ablation/gan_demo_short.yaml)")
     p.add_argument("--out", metavar="DIR", help="sweep dir holding the runs (default runs/ablation/<name>)")
     p.add_argument("--jobs", type=int, help="runs at a time (default: one per GPU, else one per CPU core)")
     p.add_argument("--dry-run", action="store_true", help="print the plan and stop")

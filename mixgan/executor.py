@@ -193,7 +193,8 @@ def _train(jobs: list[Job], args: list[str], lock_fds: list[int],
            children: Children) -> list[dict[str, Any]]:
     """Run `python <args>` for these runs (one, or the members of a stack); each run's outcome."""
     first = jobs[0]
-    log = Path(first.sweep_dir) / LOGS / (f"{first.name}.log" if len(jobs) == 1 else f"stack-{first.name}.log")
+    name = first.name if len(jobs) == 1 else f"stack-{first.name}"
+    log = Path(first.sweep_dir) / LOGS / f"{name}.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, *args]
     start = time.time()
