@@ -1,6 +1,7 @@
-"""The sweep's results table: a row per variant × grid point, metrics as mean ± std over seeds.
+"""The sweep's results table: a row per variant × grid point, metrics as mean ± std [95 % bootstrap
+interval] over the completed seeds (report/stats.py: the one rule of every report).
 
-Read from the run dirs' summary.json only (DESIGN.md data path); written as report.md and
+Read from the run dirs' summary.json only (docs/design.md: the data path); written as report.md and
 report.csv in the sweep dir, with the paper's numbers beside ours where the sweep file gives them.
 """
 
@@ -10,12 +11,12 @@ import csv
 import io
 import math
 import os
-import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mixgan.executor import run_state
+from mixgan.report.stats import Described, describe, fmt
 from mixgan.rundir import read_json
 from mixgan.sweep import Sweep, name_value
 
@@ -33,12 +34,9 @@ class RowStats:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     values: dict[str, list[float]] = field(default_factory=dict)
 
-    def stat(self, metric: str) -> tuple[float | None, float | None, int]:
-        """(mean, sample std (None below 2 seeds), n) over the completed seeds with a finite value."""
-        vals = self.values.get(metric, [])
-        if not vals:
-            return None, None, 0
-        return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else None), len(vals)
+    def stat(self, metric: str) -> Described:
+        """The metric over the completed seeds with a finite value."""
+        return describe(self.values.get(metric, []))
 
 
 def collect(sweep: Sweep, sweep_dir: Path) -> list[RowStats]:
@@ -61,12 +59,6 @@ def collect(sweep: Sweep, sweep_dir: Path) -> list[RowStats]:
     return list(rows.values())
 
 
-def fmt(mean: float | None, std: float | None) -> str:
-    if mean is None:
-        return "—"
-    return f"{mean:.4g}" + (f" ± {std:.2g}" if std is not None else "")
-
-
 def markdown(sweep: Sweep, table: list[RowStats]) -> str:
     """The table as the runner prints it and writes to report.md."""
     with_paper = [m for m in sweep.metrics if any(m in r.paper for r in table)]
@@ -79,7 +71,7 @@ def markdown(sweep: Sweep, table: list[RowStats]) -> str:
     for r in table:
         cells = [r.variant, *(name_value(r.point[k]) if k in r.point else "" for k in sweep.grid_keys)]
         for m in sweep.metrics:
-            cells.append(fmt(*r.stat(m)[:2]))
+            cells.append(fmt(r.stat(m)))
             if m in with_paper:
                 cells.append(f"{r.paper[m]:g}" if m in r.paper else "")
         cells += [str(r.counts[c]) for c in counts]
@@ -88,19 +80,20 @@ def markdown(sweep: Sweep, table: list[RowStats]) -> str:
 
 
 def to_csv(sweep: Sweep, table: list[RowStats]) -> str:
-    """Numbers only: mean, std, n and the paper's value in separate columns."""
+    """Numbers only: mean, std, interval, n and the paper's value in separate columns."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     head = ["row", "variant", *sweep.grid_keys, *COUNTS]
     for m in sweep.metrics:
-        head += [f"{m} mean", f"{m} std", f"{m} n", f"{m} paper"]
+        head += [f"{m} mean", f"{m} std", f"{m} low", f"{m} high", f"{m} n", f"{m} paper"]
     w.writerow(head)
     for r in table:
         out: list[Any] = [r.row, r.variant, *(r.point.get(k, "") for k in sweep.grid_keys),
                           *(r.counts[c] for c in COUNTS)]
         for m in sweep.metrics:
-            mean, std, n = r.stat(m)
-            out += ["" if mean is None else mean, "" if std is None else std, n, r.paper.get(m, "")]
+            d = r.stat(m)
+            numbers = ("" if v is None else v for v in (d.mean, d.std, d.low, d.high))
+            out += [*numbers, d.n, r.paper.get(m, "")]
         w.writerow(out)
     return buf.getvalue()
 
@@ -152,8 +145,8 @@ def write_report(sweep: Sweep, sweep_dir: Path) -> str:
     """Write report.md and report.csv next to the runs; return the text to print."""
     table = collect(sweep, sweep_dir)
     text = markdown(sweep, table)
-    notes = ["mean ± sample std over the completed seeds; diverged and failed seeds are counted, not "
-             "averaged; todo = not run yet or interrupted."]
+    notes = ["mean ± sample std [95 % bootstrap interval of the mean] over the completed seeds; diverged "
+             "and failed seeds are counted, not averaged; todo = not run yet or interrupted."]
     missing = missing_metrics(sweep, table, sweep_dir)
     if missing:
         notes.append(f"warning: no completed run reports {', '.join(missing)}; the runs report: "

@@ -142,8 +142,9 @@ def test_report_mean_std_counts_and_paper_column(tmp_path, capsys):
     assert main([str(path), f"--out={out}", "--report"]) == 0
     printed = capsys.readouterr().out
     md = (out / "report.md").read_text()
-    # a: modes 3, 5, 7 → 5 ± 2; loss 1.0, 1.5, 2.6 → 1.7 ± 0.8185 (sample std); b: one completed seed.
-    row_a = "| a | 5 ± 2 | 6.5 | 1.7 ± 0.82 | 3 | 0 | 0 |"
+    # a: modes 3, 5, 7 → 5 ± 2; loss 1.0, 1.5, 2.6 → 1.7 ± 0.8185 (sample std), each with its
+    # bootstrap interval (report/stats.py, checked against scipy in test_stats); b: one completed seed.
+    row_a = "| a | 5 ± 2 [3, 7] | 6.5 | 1.7 ± 0.82 [1.17, 2.6] | 3 | 0 | 0 |"
     row_b = "| b | 4 |  | 0.5 | 1 | 1 | 1 |"
     assert row_a in md and row_b in md and row_a in printed
     head = "| variant | quality/modes | quality/modes (paper) | loss/D | completed | diverged | failed |"
