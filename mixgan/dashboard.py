@@ -28,6 +28,23 @@ GAN_LAYOUT: Layout = {
     },
 }
 
+
+
+def gan_layout(probability: bool = True, ema: bool = False) -> Layout:
+    """The toy GAN's layout for one run: a critic that is not a probability (hinge, least squares,
+    WGAN) shows its raw outputs under its own title; an EMA of G gets its quality chart."""
+    layout = {section: dict(charts) for section, charts in GAN_LAYOUT.items()}
+    if not probability:
+        layout["Stability"] = {("critic(x) vs critic(g(z)), raw outputs (not probabilities)"
+                                if title.startswith("D(x)") else title):
+                               ([r"^stability/critic_(real|fake)$"] if title.startswith("D(x)") else tags)
+                               for title, tags in layout["Stability"].items()}
+    if ema:
+        layout["Quality"]["EMA of G: modes, high quality (train.ema)"] = [
+            r"^quality_ema/(modes|high_quality)$"]
+    return layout
+
+
 # For a trainer that declares nothing: one chart per tag family.
 DEFAULT_LAYOUT: Layout = {
     "Stability": {"losses": [r"^loss/"], "stability": [r"^stability/"]},

@@ -50,7 +50,44 @@ class GanObjective:
     lam: str = "uniform"  # beta (paper text) | uniform (authors' demo)
     per_sample: bool = True  # one lambda per example (True) or one per batch
     pairs: str = "any"  # real_fake (paper formula) | any (authors' demo: shuffled real+fake pairs)
-    g_loss: str = "saturating"  # saturating (minimax, authors' demo) | non_saturating
+    g_loss: str = "saturating"  # with loss=bce: saturating (minimax, authors' demo) | non_saturating
+    loss: str = "bce"  # base loss: bce | hinge | least_squares | wasserstein (objectives/stabilizers.py)
+
+
+@dataclass
+class Penalty:
+    """A gradient penalty's weight (0: off) and lazy interval (applied every `every`-th D step)."""
+
+    weight: float = 0.0
+    every: int = 1
+
+
+@dataclass
+class Dragan(Penalty):
+    """DRAGAN's penalty around real points perturbed by c·std(x)·U(0, 1) (Kodali et al. 2017)."""
+
+    c: float = 0.5
+
+
+@dataclass
+class InstanceNoise:
+    """Gaussian noise on every D input (Sønderby et al. 2017), annealed over the run."""
+
+    std: float = 0.0  # initial std (0: off)
+    schedule: str = "linear"  # linear: std·(1 − t/T) | exponential: std·exp(−5 t/T) | constant
+
+
+@dataclass
+class GanStabilizers:
+    """Discriminator stabilizers, combinable with erm or mixup (objectives/stabilizers.py)."""
+
+    r1: Penalty = field(default_factory=Penalty)  # γ/2·E‖∇D(x)‖², real x (Mescheder et al. 2018)
+    r2: Penalty = field(default_factory=Penalty)  # γ/2·E‖∇D(g(z))‖² (Huang et al. 2024, R3GAN)
+    gp: Penalty = field(default_factory=Penalty)  # λ·E(‖∇D(x̂)‖ − 1)², x̂ real–fake interpolates (WGAN-GP)
+    dragan: Dragan = field(default_factory=Dragan)  # λ·E(‖∇D(x̂)‖ − 1)², x̂ near real points
+    noise: InstanceNoise = field(default_factory=InstanceNoise)
+    pack: int = 1  # PacGAN-m: D sees m samples of one source concatenated (Lin et al. 2018)
+    spectral_norm: bool = False  # D's weights divided by their largest singular value (Miyato 2018)
 
 
 @dataclass
@@ -66,6 +103,7 @@ class GanTrain:
     # CUDA only: TF32 tensor-core matmuls (fp32 range, 10-bit mantissa), the image tasks' `amp`
     # analogue; false for IEEE fp32. 128-row GEMMs leave most of a GPU idle in fp32 (BENCHMARKS.md).
     tf32: bool = True
+    ema: float = 0.0  # decay of an EMA of G's weights, measured as quality_ema/* (0: no EMA)
 
 
 @dataclass
@@ -88,6 +126,7 @@ class GanConfig:
     data: GanData = field(default_factory=GanData)
     model: GanModel = field(default_factory=GanModel)
     objective: GanObjective = field(default_factory=GanObjective)
+    stabilizers: GanStabilizers = field(default_factory=GanStabilizers)
     train: GanTrain = field(default_factory=GanTrain)
     metrics: GanMetrics = field(default_factory=GanMetrics)
     run: RunSection = field(default_factory=RunSection)
@@ -110,6 +149,7 @@ def check_run(run: RunSection) -> None:
 def check_gan_objective(obj: GanObjective) -> None:
     """Checks of a GAN objective section (toy and image GANs share the objectives)."""
     from mixgan.objectives.gan import G_LOSSES, GAN_OBJECTIVES
+    from mixgan.objectives.stabilizers import LOSSES, MIXUP_LOSSES
 
     check_choice(obj.name, "objective.name", GAN_OBJECTIVES)
     check(obj.alpha > 0, "objective.alpha", "a number > 0", obj.alpha)
@@ -118,6 +158,28 @@ def check_gan_objective(obj: GanObjective) -> None:
           "a number in (0, 1] with objective.lam=uniform", obj.alpha)
     check_choice(obj.pairs, "objective.pairs", ["real_fake", "any"])
     check_choice(obj.g_loss, "objective.g_loss", G_LOSSES)
+    check_choice(obj.loss, "objective.loss", LOSSES)
+    if obj.name == "mixup":  # mixup's soft target λ needs a loss of D's output against a target
+        check(obj.loss in MIXUP_LOSSES, "objective.loss",
+              f"{' or '.join(MIXUP_LOSSES)} with objective.name=mixup (its target is λ)", obj.loss)
+
+
+def check_stabilizers(st: GanStabilizers, batch_size: int, toy: bool) -> None:
+    """Weights >= 0, lazy intervals >= 1, a pack size that divides the batch."""
+    for name in ("r1", "r2", "gp", "dragan"):
+        pen = getattr(st, name)
+        check(pen.weight >= 0, f"stabilizers.{name}.weight", "a number >= 0", pen.weight)
+        check(pen.every >= 1, f"stabilizers.{name}.every", "an integer >= 1", pen.every)
+    check(st.dragan.c > 0, "stabilizers.dragan.c", "a number > 0", st.dragan.c)
+    check(st.noise.std >= 0, "stabilizers.noise.std", "a number >= 0", st.noise.std)
+    check_choice(st.noise.schedule, "stabilizers.noise.schedule", ["linear", "exponential", "constant"])
+    check(st.pack >= 1, "stabilizers.pack", "an integer >= 1", st.pack)
+    check(toy or st.pack == 1, "stabilizers.pack", "1 for image GANs (PacGAN is built for the toy MLP)",
+          st.pack)
+    check(batch_size % st.pack == 0, "stabilizers.pack",
+          f"a divisor of train.batch_size ({batch_size})", st.pack)
+    check(toy or not st.spectral_norm, "stabilizers.spectral_norm",
+          "false for image GANs (set model.spectral_norm)", st.spectral_norm)
 
 
 def check_gan_train(tr: object) -> None:
@@ -146,6 +208,8 @@ def validate_gan(cfg: GanConfig) -> None:
         check(value >= 1, f"model.{key}", "an integer >= 1", value)
     check_gan_objective(cfg.objective)
     check_gan_train(cfg.train)
+    check(0 <= cfg.train.ema < 1, "train.ema", "a number in [0, 1)", cfg.train.ema)
+    check_stabilizers(cfg.stabilizers, cfg.train.batch_size, toy=True)
     m = cfg.metrics
     check(m.every >= 1, "metrics.every", "an integer >= 1", m.every)
     check(m.image_every >= 0, "metrics.image_every", "an integer >= 0", m.image_every)

@@ -10,11 +10,13 @@ from pathlib import Path
 from mixgan.config import check, check_choice, register_task
 from mixgan.schemas import (
     GanObjective,
+    GanStabilizers,
     RunSection,
     check_device,
     check_gan_objective,
     check_gan_train,
     check_run,
+    check_stabilizers,
 )
 
 EMBEDDED_IMAGES = ("digits", "stacked_digits")  # no download, digit-classifier metrics
@@ -95,6 +97,7 @@ class ImageGanConfig:
     data: ImageData = field(default_factory=ImageData)
     model: ImageModel = field(default_factory=ImageModel)
     objective: ImageObjective = field(default_factory=ImageObjective)
+    stabilizers: GanStabilizers = field(default_factory=GanStabilizers)
     train: ImageTrain = field(default_factory=ImageTrain)
     metrics: ImageMetrics = field(default_factory=ImageMetrics)
     run: RunSection = field(default_factory=RunSection)
@@ -134,6 +137,7 @@ def validate_image_gan(cfg: ImageGanConfig) -> None:
     check_gan_train(tr)
     check(tr.batch_size >= 2, "train.batch_size", "an integer >= 2 (batch norm)", tr.batch_size)
     check(0 <= tr.ema < 1, "train.ema", "a number in [0, 1)", tr.ema)
+    check_stabilizers(cfg.stabilizers, tr.batch_size, toy=False)
     m = cfg.metrics
     for key in ("every", "n_samples", "kid_subsets", "kid_subset_size", "classifier_epochs",
                 "classifier_width"):

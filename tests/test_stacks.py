@@ -30,6 +30,13 @@ OBJECTIVES = {
     "mixup_paper": ["--mixup", "--objective.pairs=real_fake", "--objective.lam=beta"],
     "erm_nonsat_latent5": ["--objective.g_loss=non_saturating", "--model.latent_dim=5"],
     "mixup_one_lam": ["--mixup", "--objective.pairs=real_fake", "--objective.per_sample=false"],
+    # stabilizers (objectives/stabilizers.py): each trains stacked as alone
+    "r1_hinge": ["--stabilizers.r1.weight=1", "--objective.loss=hinge"],
+    "wgan_gp": ["--objective.loss=wasserstein", "--stabilizers.gp.weight=1"],
+    "dragan_noise_lsgan": ["--stabilizers.dragan.weight=1", "--stabilizers.noise.std=0.1",
+                           "--objective.loss=least_squares"],
+    "pac2_sn_ema": ["--stabilizers.pack=2", "--stabilizers.spectral_norm=true", "--train.ema=0.9"],
+    "mixup_r2_lazy": ["--mixup", "--stabilizers.r2.weight=0.5", "--stabilizers.r2.every=2"],
 }
 
 
@@ -97,6 +104,15 @@ def test_members_may_differ_in_alpha(tmp_path):
     alone = train(tmp_path / "alone", *args, "--seed=0", "--objective.alpha=1.0", name="a1")
     assert_rows_close(rows(Path(summaries[2]["run_dir"])), rows(alone))
     assert rows(Path(summaries[0]["run_dir"])) != rows(Path(summaries[2]["run_dir"]))
+
+
+def test_members_may_differ_in_penalty_weight_but_not_in_whether_it_is_on(tmp_path):
+    args = [*SHORT, "--stabilizers.r1.every=1"]
+    w1, w3, off = (configs(tmp_path, [(0, 0.2)], *args, f"--stabilizers.r1.weight={w}")[0] for w in (1, 3, 0))
+    assert pack([w1, w3, off]) == [[0, 1], [2]]
+    summaries = stack(tmp_path / "b", [(0, 0.2)], *args, "--stabilizers.r1.weight=3")
+    both = stack(tmp_path / "c", [(0, 0.2)], *args, "--stabilizers.r1.weight=1")
+    assert rows(Path(summaries[0]["run_dir"])) != rows(Path(both[0]["run_dir"]))  # the weight acts
 
 
 def test_settings_that_change_shapes_or_code_split_stacks(tmp_path):

@@ -24,20 +24,24 @@ def input_grad_norm(D: nn.Module, x: Tensor) -> Tensor:
 
 
 def probe_discriminator(
-    D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator
+    D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator, probability: bool = True
 ) -> dict[str, Tensor]:
     """D(x) and D(g(z)) as probabilities, and D's input-gradient norm at real, fake and mixed points.
 
+    A critic whose output is not a logit (hinge, least squares, WGAN: `probability=False`) reports
+    its raw mean outputs as stability/critic_real and stability/critic_fake instead of σ(D).
     Mixed points use λ ~ U(0, 1) per sample, independent of the objective, so that ERM and
     mixup runs are measured alike.
     """
     lam = torch.rand(real.shape[0], device=real.device, generator=gen)
+    squash = torch.sigmoid if probability else (lambda t: t)
     with torch.no_grad():
-        d_real = torch.sigmoid(D(real)).mean()
-        d_fake = torch.sigmoid(D(fake)).mean()
+        d_real = squash(D(real)).mean()
+        d_fake = squash(D(fake)).mean()
+    kind = "D" if probability else "critic"
     return {
-        "stability/D_real": d_real,
-        "stability/D_fake": d_fake,
+        f"stability/{kind}_real": d_real,
+        f"stability/{kind}_fake": d_fake,
         "stability/grad_input_real": input_grad_norm(D, real),
         "stability/grad_input_fake": input_grad_norm(D, fake),
         "stability/grad_input_mixed": input_grad_norm(D, mix(real, fake, lam)),

@@ -45,10 +45,16 @@ def stacked_linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
 
 
 class StackedMLP(nn.Module):
-    """S MLPs of models/mlp.py ([Linear, ReLU] × depth, Linear) as (S, out, in) weights."""
+    """S MLPs of models/mlp.py ([Linear, ReLU] × depth, Linear) as (S, out, in) weights.
 
-    def __init__(self, nets: list[nn.Sequential]) -> None:
+    With `spectral_norm`, every layer uses W/σ(W), σ estimated per member by one power iteration per
+    training forward pass on persistent vectors u, v (Miyato et al. 2018; as torch.nn.utils.
+    parametrizations.spectral_norm does for one matrix).
+    """
+
+    def __init__(self, nets: list[nn.Sequential], spectral_norm: bool = False) -> None:
         super().__init__()
+        self.spectral_norm = spectral_norm
         kinds = [type(m) for m in nets[0]]
         if kinds != [nn.Linear, nn.ReLU] * (len(kinds) // 2) + [nn.Linear]:
             raise ValueError(f"StackedMLP expects [Linear, ReLU] * depth + [Linear], got {kinds}")
@@ -59,6 +65,13 @@ class StackedMLP(nn.Module):
         # nn.Sequential's keys of each stacked parameter: "0.weight", "0.bias", "2.weight", ...
         linear_at = [i for i, m in enumerate(nets[0]) if isinstance(m, nn.Linear)]
         self.keys = [f"{i}.{kind}" for i in linear_at for kind in ("weight", "bias")]
+        self.sn_keys = [f"{i}.{vec}" for i in linear_at for vec in ("u", "v")]
+        if spectral_norm:  # the same start vectors for every member: a member's own do not depend on S
+            for i, W in enumerate(self.weight):
+                g = torch.Generator().manual_seed(i)
+                u, v = torch.randn(W.shape[1], generator=g), torch.randn(W.shape[2], generator=g)
+                self.register_buffer(f"sn_u{i}", F.normalize(u, dim=0).expand(len(nets), -1).clone())
+                self.register_buffer(f"sn_v{i}", F.normalize(v, dim=0).expand(len(nets), -1).clone())
 
     @property
     def members(self) -> int:
@@ -68,9 +81,23 @@ class StackedMLP(nn.Module):
         """The stacked parameters in nn.Sequential.parameters() order (W0, b0, W1, b1, ...)."""
         return [p for pair in zip(self.weight, self.bias) for p in pair]
 
+    def _normalized(self, i: int, update: bool) -> Tensor:
+        """Layer i's weights divided by each member's σ (S, out, in); one power iteration if `update`."""
+        W, u, v = self.weight[i], getattr(self, f"sn_u{i}"), getattr(self, f"sn_v{i}")
+        if update:
+            with torch.no_grad():  # v ← Wᵀu/‖Wᵀu‖, u ← Wv/‖Wv‖ per member, in place (graph-safe)
+                v.copy_(F.normalize(torch.einsum("soi,so->si", W, u), dim=1, eps=1e-12))
+                u.copy_(F.normalize(torch.einsum("soi,si->so", W, v), dim=1, eps=1e-12))
+        # σ = uᵀWv, differentiable in W with u, v fixed; clones, because a later forward pass updates
+        # u, v in place while this pass's graph still needs them (as torch's spectral_norm does)
+        sigma = torch.einsum("so,soi,si->s", u.clone(), W, v.clone())
+        return W / sigma.view(-1, 1, 1)
+
     def forward(self, x: Tensor) -> Tensor:
         last = len(self.weight) - 1
         for i, (W, b) in enumerate(zip(self.weight, self.bias)):
+            if self.spectral_norm:
+                W = self._normalized(i, update=self.training)
             x = stacked_linear(x, W, b)
             if i < last:
                 x = torch.relu(x)
@@ -81,6 +108,8 @@ class StackedMLP(nn.Module):
         def net(x: Tensor) -> Tensor:
             last = len(self.weight) - 1
             for i, (W, b) in enumerate(zip(self.weight, self.bias)):
+                if self.spectral_norm:
+                    W = self._normalized(i, update=False)
                 x = F.linear(x, W[s], b[s])
                 if i < last:
                     x = torch.relu(x)
@@ -106,3 +135,17 @@ class StackedMLP(nn.Module):
             if tuple(state[k].shape) != tuple(p.shape[1:]):
                 raise ValueError(f"{k}: shape {tuple(state[k].shape)}, expected {tuple(p.shape[1:])}")
             p[s].copy_(state[k])
+
+    def _sn_vectors(self) -> list[Tensor]:
+        return [getattr(self, f"sn_{vec}{i}") for i in range(len(self.weight)) for vec in ("u", "v")]
+
+    def member_sn_state(self, s: int) -> dict[str, Tensor]:
+        """Member s's spectral-norm power-iteration vectors (u, v per layer), for exact resume."""
+        return {k: t[s].clone() for k, t in zip(self.sn_keys, self._sn_vectors())}
+
+    @torch.no_grad()
+    def load_member_sn_state(self, s: int, state: dict[str, Tensor]) -> None:
+        if set(state) != set(self.sn_keys):
+            raise KeyError(f"spectral-norm state has keys {sorted(state)}; expected {self.sn_keys}")
+        for k, t in zip(self.sn_keys, self._sn_vectors()):
+            t[s].copy_(state[k])

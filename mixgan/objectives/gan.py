@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from mixgan.mixup import mix, sample_lambda_members
+from mixgan.objectives.stabilizers import Stabilized, d_base_loss, g_base_loss, soft_target_loss
 from mixgan.streams import MemberStreams
 
 G_LOSSES = ("saturating", "non_saturating")
@@ -45,15 +46,9 @@ def take(x: Tensor, idx: Tensor) -> Tensor:
     return out.view(x.shape[0], idx.shape[1], *x.shape[2:])
 
 
-def g_loss_unmixed(D: Critic, fake: Tensor, g_loss: str) -> Tensor:
+def g_loss_unmixed(D: Critic, fake: Tensor, g_loss: str, loss: str = "bce") -> Tensor:
     """Generator loss on unmixed fakes (ERM, and mixup's non-saturating / demo forms), (S,)."""
-    d_fake = D(fake)
-    if g_loss == "saturating":
-        # Minimax: G maximizes D's loss. Its real term BCE(d(x), 1) is constant in G, so
-        # −BCE(d(g(z)), 0) = log(1 − σ(d(g(z)))) carries the whole gradient.
-        return -member_mean(F.softplus(d_fake))
-    # Non-saturating (Goodfellow et al. 2014): BCE(d(g(z)), 1) = −log σ(d(g(z))).
-    return member_mean(F.softplus(-d_fake))
+    return g_base_loss(D(fake), loss, g_loss)
 
 
 def _shared(sections: Sequence[Any], key: str) -> Any:
@@ -70,24 +65,26 @@ def _member_tensor(sections: Sequence[Any], key: str, device: torch.device | str
 
 
 class ErmGan:
-    """The standard GAN: d(x) → 1, d(g(z)) → 0."""
+    """The standard GAN: d(x) → 1, d(g(z)) → 0 (with `loss` = bce; hinge, least squares, wasserstein
+    in objectives/stabilizers.py)."""
 
-    reads = ("g_loss",)  # the objective keys this objective reads (HParams, compare, stack packing)
+    reads = ("loss", "g_loss")  # the objective keys this objective reads (HParams, compare, packing)
     member_keys: tuple[str, ...] = ()  # numeric keys that may differ between members of one stack
     d_batches = 1  # real and fake batches the loop draws per D step
 
     def __init__(self, sections: Sequence[Any], device: torch.device | str = "cpu") -> None:
         self.g_loss_name = _shared(sections, "g_loss")
+        self.loss = _shared(sections, "loss")
 
     def d_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
-        # BCE(d(x), 1) + BCE(d(g(z)), 0) = softplus(−d(x)) + softplus(d(g(z))); one forward
-        # pass over both halves (a bigger matmul runs faster than two small ones).
+        # BCE(d(x), 1) + BCE(d(g(z)), 0) = softplus(−d(x)) + softplus(d(g(z))) with loss=bce; one
+        # forward pass over both halves (a bigger matmul runs faster than two small ones).
         n = real.shape[1]
         d_real, d_fake = D(torch.cat([real, fake], 1)).split([n, fake.shape[1]], dim=1)
-        return member_mean(F.softplus(-d_real)) + member_mean(F.softplus(d_fake))
+        return d_base_loss(d_real, d_fake, self.loss)
 
     def g_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
-        return g_loss_unmixed(D, fake, self.g_loss_name)
+        return g_loss_unmixed(D, fake, self.g_loss_name, self.loss)
 
 
 class MixupGan:
@@ -99,11 +96,12 @@ class MixupGan:
     or real–fake, and the labels are mixed alike; G then trains on the unmixed batch.
     """
 
-    reads = ("alpha", "lam", "per_sample", "pairs", "g_loss")
+    reads = ("alpha", "lam", "per_sample", "pairs", "loss", "g_loss")
     member_keys = ("alpha",)
 
     def __init__(self, sections: Sequence[Any], device: torch.device | str = "cpu") -> None:
         self.alpha = _member_tensor(sections, "alpha", device)  # (S,)
+        self.loss = _shared(sections, "loss")  # bce (the paper) or least_squares: targets λ ∈ [0, 1]
         self.lam, self.per_sample = _shared(sections, "lam"), _shared(sections, "per_sample")
         self.pairs, self.g_loss_name = _shared(sections, "pairs"), _shared(sections, "g_loss")
         self.d_batches = 2 if self.pairs == "any" else 1
@@ -126,14 +124,14 @@ class MixupGan:
             x2, y2 = self._shuffled(real[:, h:], fake[:, h:], rand)
             lam = self._lam(rand, x1.shape[1])
             # x̃ = λ·x1 + (1−λ)·x2, ỹ = λ·y1 + (1−λ)·y2; loss BCE(d(x̃), ỹ)
-            return bce(D(mix(x1, x2, lam)), mix(y1, y2, lam))
+            return soft_target_loss(D(mix(x1, x2, lam)), mix(y1, y2, lam), self.loss)
         lam = self._lam(rand, real.shape[1])
         # x̃ = λ·x + (1−λ)·g(z); loss BCE(d(x̃), λ)   (§3.7)
-        return bce(D(mix(real, fake, lam)), lam)
+        return soft_target_loss(D(mix(real, fake, lam)), lam, self.loss)
 
     def g_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
-        if self.pairs == "any" or self.g_loss_name == "non_saturating":
-            return g_loss_unmixed(D, fake, self.g_loss_name)
+        if self.pairs == "any" or self.g_loss_name == "non_saturating" or self.loss != "bce":
+            return g_loss_unmixed(D, fake, self.g_loss_name, self.loss)
         lam = self._lam(rand, real.shape[1])
         # Minimax (§3.7): max_g min_d BCE(d(λx + (1−λ)g(z)), λ), so G minimizes −BCE(d(x̃), λ).
         return -bce(D(mix(real, fake, lam)), lam)
@@ -144,15 +142,23 @@ class MixupGan:
 GAN_OBJECTIVES: dict[str, type] = {"erm": ErmGan, "mixup": MixupGan}
 
 
-def make_gan_objective(sections: Any, device: torch.device | str = "cpu") -> Any:
-    """The objective named by the members' `objective` sections (one section, or one per member)."""
+def make_gan_objective(sections: Any, device: torch.device | str = "cpu", stabilizers: Any = None,
+                       d_steps: int = 1, iterations: int = 1) -> Any:
+    """The objective named by the members' `objective` sections (one section, or one per member),
+    wrapped with the members' `stabilizers` sections when any stabilizer is on."""
     sections = list(sections) if isinstance(sections, (list, tuple)) else [sections]
     name = _shared(sections, "name")
     try:
         cls = GAN_OBJECTIVES[name]
     except KeyError:
         raise ValueError(f"unknown GAN objective {name!r}; accepted: {', '.join(GAN_OBJECTIVES)}") from None
-    return cls(sections, device)
+    base = cls(sections, device)
+    if stabilizers is None:
+        return base
+    stabilizers = list(stabilizers) if isinstance(stabilizers, (list, tuple)) else [stabilizers]
+    if not any(Stabilized.enabled(stabilizers[0])) and stabilizers[0].pack == 1:
+        return base
+    return Stabilized(base, stabilizers, d_steps, iterations, device)
 
 
 def single_member(D: Callable[[Tensor], Tensor]) -> Critic:

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from mixgan.config import to_dict
-from mixgan.dashboard import GAN_LAYOUT
+from mixgan.dashboard import GAN_LAYOUT, gan_layout
 from mixgan.data import GAN_DATA
 from mixgan.fast import fast_iteration
 from mixgan.metrics.stability import probe_discriminator
@@ -27,6 +27,7 @@ from mixgan.metrics.toy import mode_stats
 from mixgan.models.mlp import mlp
 from mixgan.models.stacked_mlp import StackedMLP
 from mixgan.objectives.gan import GAN_OBJECTIVES, make_gan_objective
+from mixgan.objectives.stabilizers import MEMBER_KEYS, Stabilized
 from mixgan.runlog import RunLogger
 from mixgan.streams import MemberStreams
 from mixgan.trainers.adam_members import load_member_adam, member_adam_state
@@ -70,7 +71,8 @@ def member_keys(cfg: Any) -> set[str]:
     """Dotted config keys that may differ between members of one stack: the seed, the run's place,
     and the numeric settings the objective declares (`member_keys`)."""
     obj = GAN_OBJECTIVES.get(cfg.objective.name)
-    return {"seed", "run.name", "run.dir"} | {f"objective.{k}" for k in getattr(obj, "member_keys", ())}
+    return ({"seed", "run.name", "run.dir"} | {f"objective.{k}" for k in getattr(obj, "member_keys", ())}
+            | {f"stabilizers.{k}" for k in MEMBER_KEYS})
 
 
 def stack_key(cfg: Any) -> tuple:
@@ -78,7 +80,9 @@ def stack_key(cfg: Any) -> tuple:
     from mixgan.config import flatten
 
     keys = member_keys(cfg)
-    return tuple(sorted((k, repr(v)) for k, v in flatten(to_dict(cfg)).items() if k not in keys))
+    shared = sorted((k, repr(v)) for k, v in flatten(to_dict(cfg)).items() if k not in keys)
+    # Whether a penalty or the noise is on changes the random draws: shared, though the weight is not.
+    return (*shared, ("stabilizers.enabled", Stabilized.enabled(cfg.stabilizers)))
 
 
 class GanTrainer:
@@ -96,18 +100,24 @@ class GanTrainer:
             raise ValueError("members of one stack may differ only in seed and member settings "
                              f"({', '.join(sorted(member_keys(cfgs[0])))})")
         self.cfgs, self.cfg, self.device = cfgs, cfgs[0], device
-        d, m = self.cfg.data, self.cfg.model
+        d, m, st, tr = self.cfg.data, self.cfg.model, self.cfg.stabilizers, self.cfg.train
         self.data = GAN_DATA[d.name](std=d.std, radius=d.radius, spacing=d.spacing).to(device)
         Gs, Ds, self.cpu_rng = [], [], []
         for c in cfgs:  # each member's initial weights from its own seed, G then D
             torch.manual_seed(c.seed)
             Gs.append(mlp(m.latent_dim, 2, m.hidden, m.depth))
-            Ds.append(mlp(2, 1, m.hidden, m.depth))
+            Ds.append(mlp(2 * st.pack, 1, m.hidden, m.depth))  # PacGAN: D reads m points at once
             self.cpu_rng.append(torch.get_rng_state())  # as a run alone would checkpoint it
-        self.G, self.D = StackedMLP(Gs).to(device), StackedMLP(Ds).to(device)
-        self.opt_G = make_adam(self.G.parameters(), self.cfg.train, device)
-        self.opt_D = make_adam(self.D.parameters(), self.cfg.train, device)
-        self.objective = make_gan_objective([c.objective for c in cfgs], device)
+        self.G = StackedMLP(Gs).to(device)
+        self.D = StackedMLP(Ds, spectral_norm=st.spectral_norm).to(device)
+        self.opt_G = make_adam(self.G.parameters(), tr, device)
+        self.opt_D = make_adam(self.D.parameters(), tr, device)
+        self.objective = make_gan_objective([c.objective for c in cfgs], device,
+                                            [c.stabilizers for c in cfgs], tr.d_steps, tr.iterations)
+        # An EMA of G's weights (decay per member), measured separately as quality_ema/*.
+        self.G_ema = StackedMLP(Gs).to(device).requires_grad_(False) if tr.ema > 0 else None
+        self.ema_decay = torch.tensor([c.train.ema for c in cfgs], device=device)
+        self.dashboard = gan_layout(self.cfg.objective.loss == "bce", self.G_ema is not None)
         self.rand = MemberStreams.from_seeds([c.seed for c in cfgs], device)
         self.matmul_precision = matmul_precision(self.cfg.train, device)
         # A fixed noise batch per member for every sample picture (docs/design.md).
@@ -146,6 +156,11 @@ class GanTrainer:
         loss_g.sum().backward()
         self.D.requires_grad_(True)
         self.opt_G.step()
+        if self.G_ema is not None:
+            with torch.no_grad():  # ema ← decay·ema + (1 − decay)·θ, per member
+                for e, p in zip(self.G_ema.stacked(), self.G.stacked()):
+                    d = self.ema_decay.view(-1, *([1] * (p.dim() - 1)))
+                    e.mul_(d).add_((1 - d) * p)
         return {"loss/D": loss_d.detach(), "loss/G": loss_g.detach(),
                 "stability/grad_norm_D": gn_d, "stability/grad_norm_G": self.G.grad_norms()}
 
@@ -156,14 +171,21 @@ class GanTrainer:
 
     def advance(self) -> None:
         use_matmul_precision(self.matmul_precision)  # process-wide in torch: this trainer's, now
+        if hasattr(self.objective, "at_step"):  # e.g. annealed instance noise: an in-place write
+            self.objective.at_step(self.step)
         self._fast()
         self.window_n += 1
         self.step += 1
 
     # -- measurements (host sync happens here, every K iterations) -----------------------------
     @torch.no_grad()
-    def _sample(self, s: int, n: int, rand: MemberStreams) -> Tensor:
-        return self.G.member(s)(rand.normal(n, self.cfg.model.latent_dim)[0])
+    def _sample(self, s: int, n: int, rand: MemberStreams, G: StackedMLP | None = None) -> Tensor:
+        return (G or self.G).member(s)(rand.normal(n, self.cfg.model.latent_dim)[0])
+
+    def critic(self, s: int) -> Any:
+        """Member s's D as a function of (n, 2) points; with PacGAN-m, of a pack of m copies of a point."""
+        D, m = self.D.member(s), self.cfg.stabilizers.pack
+        return D if m == 1 else (lambda x: D(x.repeat(1, m)))
 
     def measure(self) -> list[dict[str, float]]:
         """Per member: window means of losses and grad norms, D probes, mode quality on fresh samples."""
@@ -175,9 +197,14 @@ class GanTrainer:
             rand = MemberStreams([gen])
             out: dict[str, Tensor] = dict(zip(WINDOW_KEYS, means[s]))
             real = self.data.sample(B, rand)[0]
-            out.update(probe_discriminator(self.D.member(s), real, self._sample(s, B, rand), gen))
+            out.update(probe_discriminator(self.critic(s), real, self._sample(s, B, rand), gen,
+                                           probability=self.cfg.objective.loss in ("bce",)))
             samples = self._sample(s, mc.n_samples, rand)
             out.update(mode_stats(samples, self.data.means, self.data.std, mc.hq_sigmas))
+            if self.G_ema is not None:
+                ema = mode_stats(self._sample(s, mc.n_samples, rand, self.G_ema), self.data.means,
+                                 self.data.std, mc.hq_sigmas)
+                out.update({k.replace("quality/", "quality_ema/"): v for k, v in ema.items()})
             rows.append(out)
         self.window.zero_()  # in place: a captured CUDA graph keeps adding into this very tensor
         self.window_n = 0
@@ -192,7 +219,7 @@ class GanTrainer:
         with torch.no_grad():
             fake = self.G.member(s)(self.fixed_z[s])
         real = self.data.sample(512, MemberStreams([eval_generator(self.cfgs[s].seed, 0, self.device)]))[0]
-        heat = toy_heatmap(self.D.member(s), real, self.device)
+        heat = toy_heatmap(self.critic(s), real, self.device)
         real, fake = real.cpu(), fake.cpu()
         title = f"{self.cfg.objective.name}, step {self.step}"
         logger.figure("samples", toy_samples_figure(real, fake, heat, title), self.step)
@@ -204,6 +231,8 @@ class GanTrainer:
         return {"G": self.G.member_state_dict(s), "D": self.D.member_state_dict(s),
                 "opt_G": member_adam_state(self.opt_G, self.G.stacked(), s),
                 "opt_D": member_adam_state(self.opt_D, self.D.stacked(), s),
+                **({"G_ema": self.G_ema.member_state_dict(s)} if self.G_ema is not None else {}),
+                **({"D_sn": self.D.member_sn_state(s)} if self.D.spectral_norm else {}),
                 "window": self.window[s].clone(), "window_n": self.window_n,
                 "rng": {"gen": self.rand.get_state(s), "torch_cpu": self.cpu_rng[s]}}
 
@@ -219,6 +248,10 @@ class GanTrainer:
             self.D.load_member_state_dict(s, st["D"])
             load_member_adam(self.opt_G, self.G.stacked(), s, st["opt_G"])
             load_member_adam(self.opt_D, self.D.stacked(), s, st["opt_D"])
+            if self.G_ema is not None:
+                self.G_ema.load_member_state_dict(s, st["G_ema"])
+            if self.D.spectral_norm:
+                self.D.load_member_sn_state(s, st["D_sn"])
             self.window[s].copy_(st["window"])
             gen = st["rng"]["gen"]
             self.rand.set_state(s, gen.cpu() if hasattr(gen, "cpu") else gen)

@@ -1,0 +1,171 @@
+"""GAN stabilizers, written once over the member axis: base losses, gradient penalties (R1, R2,
+WGAN-GP, DRAGAN), instance noise and PacGAN packing, composed with ERM or mixup (objectives/gan.py).
+
+`Stabilized(base, ...)` wraps an objective: D sees noisy (and packed) inputs, the base objective's D
+loss gets the penalties added. Penalty weights and the noise std are member settings (shape (S,)),
+so a sweep over them packs into one stack; whether a penalty is on at all is shared (it changes which
+random numbers are drawn, and a member must draw exactly what it would draw alone).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from mixgan.streams import MemberStreams
+
+Critic = Callable[[Tensor], Tensor]  # (S, n, ...) -> outputs (S, n, 1)
+LOSSES = ("bce", "hinge", "least_squares", "wasserstein")
+MIXUP_LOSSES = ("bce", "least_squares")  # losses with a target in [0, 1]: mixup's λ
+PENALTIES = ("r1", "r2", "gp", "dragan")
+# Penalty weights and the noise std: numeric member settings (dotted keys under stabilizers.)
+MEMBER_KEYS = (*(f"{p}.weight" for p in PENALTIES), "noise.std")
+
+
+def _mean(x: Tensor) -> Tensor:
+    return x.flatten(1).mean(1)
+
+
+def d_base_loss(d_real: Tensor, d_fake: Tensor, loss: str) -> Tensor:
+    """D's loss on unmixed real and fake outputs (S, n, 1) → (S,)."""
+    if loss == "bce":  # BCE(d(x), 1) + BCE(d(g(z)), 0) = softplus(−d(x)) + softplus(d(g(z)))
+        return _mean(F.softplus(-d_real)) + _mean(F.softplus(d_fake))
+    if loss == "hinge":  # E relu(1 − d(x)) + E relu(1 + d(g(z)))  (Lim & Ye 2017; Miyato et al. 2018)
+        return _mean(F.relu(1 - d_real)) + _mean(F.relu(1 + d_fake))
+    if loss == "least_squares":  # ½E(d(x) − 1)² + ½E d(g(z))²  (LSGAN, Mao et al. 2017, a=0 b=c=1)
+        return 0.5 * _mean((d_real - 1) ** 2) + 0.5 * _mean(d_fake ** 2)
+    # wasserstein: E d(g(z)) − E d(x), the critic's loss (Arjovsky et al. 2017); needs a penalty
+    return _mean(d_fake) - _mean(d_real)
+
+
+def g_base_loss(d_fake: Tensor, loss: str, g_loss: str) -> Tensor:
+    """G's loss on D's outputs at generated points (S, n, 1) → (S,)."""
+    if loss == "bce":
+        if g_loss == "saturating":
+            # Minimax: G maximizes D's loss. Its real term BCE(d(x), 1) is constant in G, so
+            # −BCE(d(g(z)), 0) = log(1 − σ(d(g(z)))) carries the whole gradient.
+            return -_mean(F.softplus(d_fake))
+        return _mean(F.softplus(-d_fake))  # non-saturating: −log σ(d(g(z)))  (Goodfellow et al. 2014)
+    if loss == "least_squares":
+        return 0.5 * _mean((d_fake - 1) ** 2)  # ½E(d(g(z)) − c)², c = 1
+    return -_mean(d_fake)  # hinge and wasserstein: G maximizes E d(g(z))
+
+
+def soft_target_loss(out: Tensor, target: Tensor, loss: str) -> Tensor:
+    """D's loss against soft targets in [0, 1] (mixup's λ): outputs (S, n, 1), targets (S, n) → (S,)."""
+    out = out.reshape(target.shape)
+    if loss == "least_squares":
+        return 0.5 * _mean((out - target) ** 2)
+    return _mean(F.binary_cross_entropy_with_logits(out, target, reduction="none"))
+
+
+def input_grad_norm2(D: Critic, x: Tensor) -> Tensor:
+    """‖∇ₓD(x)‖² per D input (S, n), kept in the graph (create_graph) so that the penalty trains D."""
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)  # members share nothing: one call
+    return grad.flatten(2).pow(2).sum(-1)
+
+
+def _uniform_like(rand: MemberStreams, x: Tensor, per: str) -> Tensor:
+    """U(0, 1) per point (S, n, 1, ...) or per element, broadcastable against x."""
+    if per == "point":
+        return rand.uniform(x.shape[1]).view(*x.shape[:2], *([1] * (x.dim() - 2)))
+    return rand.uniform(math.prod(x.shape[1:])).view(x.shape)
+
+
+def penalty(name: str, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams,
+            c: float = 0.5) -> Tensor:
+    """The unweighted penalty of each member (S,) at D's inputs (packed ones, with PacGAN)."""
+    if name == "r1":  # ½E‖∇D(x)‖² at real points (Mescheder et al. 2018, Eq. 9): zero-centred
+        return 0.5 * _mean(input_grad_norm2(D, real))
+    if name == "r2":  # ½E‖∇D(g(z))‖² at generated points
+        return 0.5 * _mean(input_grad_norm2(D, fake))
+    if name == "gp":  # E(‖∇D(x̂)‖ − 1)², x̂ = εx + (1 − ε)g(z), ε ~ U(0, 1) (Gulrajani et al. 2017, Alg. 1)
+        eps = _uniform_like(rand, real, "point")
+        point = eps * real + (1 - eps) * fake
+    else:  # dragan: x̂ = x + α·δ, δ = c·std(x)·u, u ~ U(0, 1) per element, α ~ U(0, 1) (Kodali et al. 2017)
+        std = real.flatten(1).std(1).view(-1, *([1] * (real.dim() - 1)))
+        delta = c * std * _uniform_like(rand, real, "element")
+        point = real + _uniform_like(rand, real, "point") * delta
+    # sqrt(·+ε): ‖∇‖ is not differentiable at 0, where a fresh D may start
+    return _mean((input_grad_norm2(D, point) + 1e-12).sqrt().sub(1).pow(2))
+
+
+def pack(x: Tensor, m: int) -> Tensor:
+    """PacGAN-m (Lin et al. 2018): m consecutive points of one batch (one source: real or generated)
+    concatenated into one D input, (S, n, d) → (S, n/m, m·d). The objective then treats packs as
+    samples (mixup mixes packs, and labels them by their source)."""
+    return x if m == 1 else x.reshape(x.shape[0], x.shape[1] // m, m * x[0, 0].numel())
+
+
+def noise_std(std: float, schedule: str, progress: float) -> float:
+    """The instance-noise std at run progress t/T ∈ [0, 1] (Sønderby et al. 2017: anneal to 0)."""
+    if schedule == "linear":
+        return std * max(0.0, 1.0 - progress)
+    if schedule == "exponential":
+        return std * math.exp(-5.0 * progress)
+    return std
+
+
+class Stabilized:
+    """An objective (ErmGan, MixupGan) with instance noise, packing and gradient penalties on D."""
+
+    def __init__(self, base: Any, sections: Sequence[Any], d_steps: int, iterations: int,
+                 device: torch.device | str = "cpu") -> None:
+        self.base, self.d_steps, self.iterations = base, d_steps, iterations
+        self.d_batches = base.d_batches
+        first = sections[0]
+        self.pack = first.pack
+        self.c = first.dragan.c
+        self.schedule = first.noise.schedule
+        self.penalties = []
+        for name in PENALTIES:
+            if getattr(first, name).weight > 0:
+                every = getattr(first, name).every
+                weight = torch.tensor([getattr(s, name).weight for s in sections], device=device)
+                # Lazy regularization (Karras et al. 2020): on D steps k ≡ 0 (mod every) of each
+                # iteration, scaled so that the weight per iteration stays that of every step.
+                steps = [k for k in range(d_steps) if k % every == 0]
+                self.penalties.append((name, weight * (d_steps / len(steps)), set(steps)))
+        self.noise0 = torch.tensor([s.noise.std for s in sections], device=device)
+        self.noise = self.noise0.clone()  # updated in place (a captured CUDA graph reads it)
+        self.use_noise = bool(first.noise.std > 0)
+        self._k = 0  # D step within the iteration
+
+    @staticmethod
+    def enabled(st: Any) -> tuple:
+        """What changes code paths (shared by a stack): which penalties are on, noise on, packing."""
+        return (*(getattr(st, p).weight > 0 for p in PENALTIES), st.noise.std > 0)
+
+    def at_step(self, step: int) -> None:
+        """Before iteration `step`: anneal the instance noise (an in-place write, no host sync)."""
+        if self.use_noise:
+            factor = noise_std(1.0, self.schedule, step / max(self.iterations, 1))
+            self.noise.copy_(self.noise0 * factor)
+
+    def _noisy(self, x: Tensor, rand: MemberStreams) -> Tensor:
+        if not self.use_noise:
+            return x
+        eps = rand.normal(x.shape[1], *x.shape[2:])
+        return x + self.noise.view(-1, *([1] * (x.dim() - 1))) * eps
+
+    def _inputs(self, x: Tensor, rand: MemberStreams) -> Tensor:
+        """What D sees of a batch: noisy points, packed."""
+        return pack(self._noisy(x, rand), self.pack)
+
+    def d_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
+        real, fake = self._inputs(real, rand), self._inputs(fake, rand)
+        loss = self.base.d_loss(D, real, fake, rand)
+        k, self._k = self._k, (self._k + 1) % self.d_steps
+        for name, weight, steps in self.penalties:
+            if k in steps:
+                loss = loss + weight * penalty(name, D, real, fake, rand, self.c)
+        return loss
+
+    def g_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
+        return self.base.g_loss(D, self._inputs(real, rand), self._inputs(fake, rand), rand)
