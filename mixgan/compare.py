@@ -316,13 +316,16 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", help=f"comma list of columns (default all): {', '.join(COLUMNS)}")
     p.add_argument("--by", metavar="KEY", help="group by this config key (e.g. objective.name) instead of "
                                                 "by everything but the seed")
-    p.add_argument("--no-plots", action="store_true", help="write the tables only")
+    p.add_argument("--no-plots", action="store_true", help="no curves.png and samples.png")
+    p.add_argument("--no-tensorboard", action="store_true",
+                   help="no TensorBoard run per group (median and 25-75%% band over its seeds)")
     return p
 
 
 def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = None, by: str | None = None,
-            plots: bool = True) -> tuple[list[Group], list[dict[str, Any]], str]:
-    """Load, group, summarize; write table.md, table.csv and the plots to `out`; return the Markdown."""
+            plots: bool = True, tensorboard: bool = True) -> tuple[list[Group], list[dict[str, Any]], str]:
+    """Load, group, summarize; write table.md, table.csv, the plots and one TensorBoard run per group
+    to `out`; return the Markdown."""
     columns = parse_metrics(metrics)
     groups = group_runs(load_runs(paths), by)
     table = summarize(groups, columns)
@@ -337,6 +340,10 @@ def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = 
         tags = list(dict.fromkeys(COLUMNS[c].tag for c in columns))
         plot_curves(groups, tags, out / "curves.png")
         plot_samples(groups, out / "samples.png")
+    if tensorboard:
+        from mixgan.compare_tb import write_group_runs
+
+        write_group_runs(groups, out)
     return groups, table, text
 
 
@@ -344,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0, or 2 on bad input with one line on stderr)."""
     try:
         args = make_parser().parse_args(argv)
-        groups, _, text = compare(args.paths, args.out, args.metrics, args.by, plots=not args.no_plots)
+        groups, _, text = compare(args.paths, args.out, args.metrics, args.by, plots=not args.no_plots,
+                                  tensorboard=not args.no_tensorboard)
     except MixganError as err:
         print(f"mixgan.compare: error: {err}", file=sys.stderr)
         return 2
@@ -352,6 +360,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{NOTES}")
     files = ["table.md", "table.csv"] + ([] if args.no_plots else ["curves.png", "samples.png"])
     print(f"wrote {', '.join(str(Path(args.out) / f) for f in files)}")
+    if not args.no_tensorboard:
+        print(f"one TensorBoard run per group (median, 25-75% band):  tensorboard --logdir {args.out}")
     return 0
 
 
