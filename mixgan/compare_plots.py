@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mixgan.plots import _plt
+from mixgan.plots import _plt, off_picture, off_picture_note
 from mixgan.trainers.gan import FINAL_SAMPLES  # the GAN trainer's last fixed-noise samples
 
 
@@ -71,9 +71,9 @@ def scatter_samples(ax: Any, samples: np.ndarray | None, means: np.ndarray | Non
     if samples is not None:
         pts = samples[np.isfinite(samples).all(1)]
         ax.scatter(pts[:, 0], pts[:, 1], s=1.5, c="tab:orange", alpha=0.6, lw=0)
-        outside = len(samples) - int((np.abs(pts) <= lim).all(1).sum())
-        if outside:  # a collapsed G may put its samples far off the data: say so, not an empty box
-            ax.text(0.03, 0.03, f"{outside}/{len(samples)} off-plot", transform=ax.transAxes, fontsize=5,
+        outside = off_picture(samples, -lim, lim)
+        if outside:
+            ax.text(0.03, 0.03, off_picture_note(outside, len(samples)), transform=ax.transAxes, fontsize=5,
                     color="0.35")
     if note:
         ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=7, color="0.3")
