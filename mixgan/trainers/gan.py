@@ -125,6 +125,12 @@ class GanTrainer:
     def members(self) -> int:
         return len(self.cfgs)
 
+    def hparams(self, config: dict[str, Any]) -> dict[str, float | str | bool]:
+        """What the loop logs as this run's hparams (mixgan/dashboard.py)."""
+        from mixgan.dashboard import toy_gan_hparams
+
+        return toy_gan_hparams(config, self.device.type)
+
     # -- the hot path -------------------------------------------------------------------------
     def train_step(self) -> dict[str, Tensor]:
         """One iteration of every member: `d_steps` D updates, then one G update. Returns (S,) tensors."""
