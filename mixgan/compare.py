@@ -283,8 +283,32 @@ def markdown(table: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+RUN_LENGTH = (("train.iterations", "iterations"), ("train.epochs", "epochs"))
+
+
+def caption(groups: list[Group]) -> str:
+    """The line above the table: the data sets and run lengths of all runs (labels name only what differs)."""
+    runs = [r for g in groups for r in g.runs]
+    data = []
+    for r in runs:
+        name = r.config.get("data.name", r.config.get("task", "?"))
+        k = num_modes(r)
+        data.append(f"{name} ({k} modes)" if k else str(name))
+    lengths = []
+    for key, unit in RUN_LENGTH:
+        values = sorted({r.config[key] for r in runs if key in r.config})
+        lengths += [f"{', '.join(map(str, values))} {unit}"] if values else []
+    return (f"data: {', '.join(dict.fromkeys(data))} · run length: {', '.join(lengths) or 'unknown'} "
+            f"(configured) · {len(runs)} runs in {len(groups)} groups")
+
+
+def _number(v: float | None) -> float | str:
+    return "" if v is None or not math.isfinite(v) else v
+
+
 def to_csv(table: list[dict[str, Any]], columns: list[str]) -> str:
-    """The table as CSV: numbers only (mean and std in separate columns), one row per group."""
+    """The table as CSV: numbers only (mean and std in separate columns), one row per group; a cell with
+    no finite value (— in the Markdown, e.g. first_all_modes when most seeds never got there) is empty."""
     keys = list(dict.fromkeys(k for row in table for k in row["keys"]))
     head = ["group", *keys, "seeds", "diverged", "unfinished", "num_modes"]
     for c in columns:
@@ -295,11 +319,11 @@ def to_csv(table: list[dict[str, Any]], columns: list[str]) -> str:
     for row in table:
         out = [row["label"], *(row["keys"].get(k, "") for k in keys), row["seeds"], row["diverged"],
                row["unfinished"], row["num_modes"] if row["num_modes"] is not None else ""]
-        for c in columns:
+        for c in columns:  # an empty cell where the Markdown shows "—" (no value, or never reached)
             s = row[c]
-            out.append("" if s["value"] is None else s["value"])
+            out.append(_number(s["value"]))
             if COLUMNS[c].pool == "mean_std":
-                out.append("" if s["std"] is None else s["std"])
+                out.append(_number(s["std"]))
         w.writerow(out)
     return buf.getvalue()
 
@@ -329,7 +353,7 @@ def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = 
     columns = parse_metrics(metrics)
     groups = group_runs(load_runs(paths), by)
     table = summarize(groups, columns)
-    text = markdown(table, columns)
+    text = caption(groups) + "\n\n" + markdown(table, columns)
     out = Path(out)  # every check is done: from here on, only writing
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(text + "\n\n" + NOTES + "\n")

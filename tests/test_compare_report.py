@@ -83,3 +83,66 @@ def test_no_tensorboard_option(two_groups, tmp_path):
     out = tmp_path / "plain"
     assert main([str(two_groups), "--out", str(out), "--no-plots", "--no-tensorboard"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["table.csv", "table.md"]
+
+
+def test_header_names_data_set_and_run_length(two_groups, tmp_path, capsys):
+    from mixgan.compare import main
+
+    make_run(two_groups, "grid25", "erm", 0, series([1, 2, 3], [.1, .1, .1], [2., 2., 2.], [1, 1, 1],
+                                                    [1, 1, 1], [.5, .5, .5]), total=600)
+    out = tmp_path / "report"
+    assert main([str(two_groups), "--out", str(out), "--no-plots", "--no-tensorboard"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == ("data: grid25 (25 modes), ring8 (8 modes) · run length: 300, 600 iterations "
+                     "(configured) · 6 runs in 3 groups")
+    assert (out / "table.md").read_text().splitlines()[0] == first
+
+
+def test_csv_cell_is_empty_where_markdown_shows_a_dash(two_groups, tmp_path):
+    import csv
+
+    # grid25: never all 25 modes (first_all_modes = inf), one seed (no std), a NaN reverse KL at the end.
+    make_run(two_groups, "grid25", "erm", 0, series([1, 2, 3], [.1, .1, .1], [2., 2., math.nan], [1, 1, 1],
+                                                    [1, 1, 1], [.5, .5, .5]))
+    out = tmp_path / "report"
+    _, table, text = compare([two_groups], out, plots=False, tensorboard=False)
+    md = {line.split(" | ")[0].strip("| "): [c.strip() for c in line.strip("|").split("|")]
+          for line in text.splitlines()[4:]}
+    rows = {r["group"]: r for r in csv.DictReader((out / "table.csv").open())}
+    grid = md["data.name=grid25, objective.name=erm"]
+    head = [c.strip() for c in text.splitlines()[2].strip("|").split("|")]
+    assert grid[head.index("first it. all modes")] == "—" and grid[head.index("reverse KL")] == "—"
+    row = rows["data.name=grid25, objective.name=erm"]
+    assert row["first_all_modes"] == "" and row["reverse_kl_mean"] == "" and row["modes_std"] == ""
+    assert float(row["modes_mean"]) == 3.0
+    csv_text = (out / "table.csv").read_text().lower()
+    assert "inf" not in csv_text and "nan" not in csv_text
+
+
+def test_curves_have_y_labels_and_say_what_line_and_band_are(two_groups):
+    from mixgan.compare import group_runs, load_runs
+    from mixgan.compare_plots import curves_figure
+
+    groups = group_runs(load_runs([two_groups]))
+    fig = curves_figure(groups, ["quality/modes", "loss/D", "stability/grad_input_real"])
+    assert [ax.get_ylabel() for ax in fig.axes[:3]] == ["modes covered", "loss_D", "‖∂D/∂x‖ at real x"]
+    assert "median" in fig._suptitle.get_text() and "25–75 %" in fig._suptitle.get_text()
+    texts = [t for ax in fig.axes for t in (ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_xticklabels())]
+    assert min(t.get_fontsize() for t in texts if t.get_text()) >= 9
+
+
+def test_sample_grid_is_legible_at_100_percent(two_groups):
+    import numpy as np
+
+    from mixgan.compare import group_runs, load_runs
+    from mixgan.compare_plots import samples_figure
+
+    for run in two_groups.glob("*/*-s0"):
+        np.save(run / "final_samples.npy", np.full((10, 2), 9.0, dtype="float32"))  # all off the picture
+    fig = samples_figure(group_runs(load_runs([two_groups])))
+    texts = [t for t in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text"))
+             if t.get_text()]
+    assert "10/10 off-plot" in [t.get_text() for t in texts]
+    assert min(t.get_fontsize() for t in texts) >= 9
+    panel = fig.axes[0].get_position().width * fig.get_figwidth() * fig.dpi
+    assert panel >= 180  # pixels per panel at 100 %
