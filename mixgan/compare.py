@@ -283,8 +283,32 @@ def markdown(table: list[dict[str, Any]], columns: list[str]) -> str:
     return "\n".join(lines)
 
 
+RUN_LENGTH = (("train.iterations", "iterations"), ("train.epochs", "epochs"))
+
+
+def caption(groups: list[Group]) -> str:
+    """The line above the table: the data sets and run lengths of all runs (labels name only what differs)."""
+    runs = [r for g in groups for r in g.runs]
+    data = []
+    for r in runs:
+        name = r.config.get("data.name", r.config.get("task", "?"))
+        k = num_modes(r)
+        data.append(f"{name} ({k} modes)" if k else str(name))
+    lengths = []
+    for key, unit in RUN_LENGTH:
+        values = sorted({r.config[key] for r in runs if key in r.config})
+        lengths += [f"{', '.join(map(str, values))} {unit}"] if values else []
+    return (f"data: {', '.join(dict.fromkeys(data))} · run length: {', '.join(lengths) or 'unknown'} "
+            f"(configured) · {len(runs)} runs in {len(groups)} groups")
+
+
+def _number(v: float | None) -> float | str:
+    return "" if v is None or not math.isfinite(v) else v
+
+
 def to_csv(table: list[dict[str, Any]], columns: list[str]) -> str:
-    """The table as CSV: numbers only (mean and std in separate columns), one row per group."""
+    """The table as CSV: numbers only (mean and std in separate columns), one row per group; a cell with
+    no finite value (— in the Markdown, e.g. first_all_modes when most seeds never got there) is empty."""
     keys = list(dict.fromkeys(k for row in table for k in row["keys"]))
     head = ["group", *keys, "seeds", "diverged", "unfinished", "num_modes"]
     for c in columns:
@@ -295,11 +319,11 @@ def to_csv(table: list[dict[str, Any]], columns: list[str]) -> str:
     for row in table:
         out = [row["label"], *(row["keys"].get(k, "") for k in keys), row["seeds"], row["diverged"],
                row["unfinished"], row["num_modes"] if row["num_modes"] is not None else ""]
-        for c in columns:
+        for c in columns:  # an empty cell where the Markdown shows "—" (no value, or never reached)
             s = row[c]
-            out.append("" if s["value"] is None else s["value"])
+            out.append(_number(s["value"]))
             if COLUMNS[c].pool == "mean_std":
-                out.append("" if s["std"] is None else s["std"])
+                out.append(_number(s["std"]))
         w.writerow(out)
     return buf.getvalue()
 
@@ -316,17 +340,20 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", help=f"comma list of columns (default all): {', '.join(COLUMNS)}")
     p.add_argument("--by", metavar="KEY", help="group by this config key (e.g. objective.name) instead of "
                                                 "by everything but the seed")
-    p.add_argument("--no-plots", action="store_true", help="write the tables only")
+    p.add_argument("--no-plots", action="store_true", help="no curves.png and samples.png")
+    p.add_argument("--no-tensorboard", action="store_true",
+                   help="no TensorBoard run per group (median and 25-75%% band over its seeds)")
     return p
 
 
 def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = None, by: str | None = None,
-            plots: bool = True) -> tuple[list[Group], list[dict[str, Any]], str]:
-    """Load, group, summarize; write table.md, table.csv and the plots to `out`; return the Markdown."""
+            plots: bool = True, tensorboard: bool = True) -> tuple[list[Group], list[dict[str, Any]], str]:
+    """Load, group, summarize; write table.md, table.csv, the plots and one TensorBoard run per group
+    to `out`; return the Markdown."""
     columns = parse_metrics(metrics)
     groups = group_runs(load_runs(paths), by)
     table = summarize(groups, columns)
-    text = markdown(table, columns)
+    text = caption(groups) + "\n\n" + markdown(table, columns)
     out = Path(out)  # every check is done: from here on, only writing
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(text + "\n\n" + NOTES + "\n")
@@ -337,6 +364,10 @@ def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = 
         tags = list(dict.fromkeys(COLUMNS[c].tag for c in columns))
         plot_curves(groups, tags, out / "curves.png")
         plot_samples(groups, out / "samples.png")
+    if tensorboard:
+        from mixgan.compare_tb import write_group_runs
+
+        write_group_runs(groups, out)
     return groups, table, text
 
 
@@ -344,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0, or 2 on bad input with one line on stderr)."""
     try:
         args = make_parser().parse_args(argv)
-        groups, _, text = compare(args.paths, args.out, args.metrics, args.by, plots=not args.no_plots)
+        groups, _, text = compare(args.paths, args.out, args.metrics, args.by, plots=not args.no_plots,
+                                  tensorboard=not args.no_tensorboard)
     except MixganError as err:
         print(f"mixgan.compare: error: {err}", file=sys.stderr)
         return 2
@@ -352,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{NOTES}")
     files = ["table.md", "table.csv"] + ([] if args.no_plots else ["curves.png", "samples.png"])
     print(f"wrote {', '.join(str(Path(args.out) / f) for f in files)}")
+    if not args.no_tensorboard:
+        print(f"one TensorBoard run per group (median, 25-75% band):  tensorboard --logdir {args.out}")
     return 0
 
 

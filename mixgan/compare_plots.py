@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mixgan.plots import _plt
+from mixgan.plots import _plt, off_picture, off_picture_note
 from mixgan.trainers.gan import FINAL_SAMPLES  # the GAN trainer's last fixed-noise samples
 
 
@@ -24,13 +24,23 @@ def band(runs: list[Any], tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return steps, q[:, 0], q[:, 1], q[:, 2]
 
 
-def plot_curves(groups: list[Any], tags: list[str], path: str | Path) -> None:
+# y-axis labels of the metrics compare draws (others are labelled with their tag's last part)
+YLABELS = {"quality/modes": "modes covered", "quality/high_quality": "high-quality fraction",
+           "quality/reverse_kl": "reverse KL (nats)", "stability/grad_norm_D": "‖∇θ loss_D‖",
+           "stability/grad_norm_G": "‖∇θ loss_G‖", "stability/grad_input_real": "‖∂D/∂x‖ at real x",
+           "loss/D": "loss_D", "loss/G": "loss_G"}
+BAND_NOTE = "line: median over a group's seeds · band: 25–75 % of its seeds (n = seeds)"
+
+
+def curves_figure(groups: list[Any], tags: list[str]) -> Any:
     """One panel per metric, one line per group: the median over seeds with a 25–75% band."""
     plt = _plt()
     tags = [t for t in tags if any(t in row for g in groups for r in g.runs for row in r.rows)] or tags[:1]
     cols = min(3, len(tags))
     rows = math.ceil(len(tags) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), dpi=100, squeeze=False)
+    legend_rows = math.ceil(len(groups) / 2)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.3 * rows + 0.3 + 0.25 * legend_rows),
+                             dpi=100, squeeze=False)
     for ax, tag in zip(axes.flat, tags):
         for i, g in enumerate(groups):
             steps, med, lo, hi = band(g.runs, tag)
@@ -38,15 +48,25 @@ def plot_curves(groups: list[Any], tags: list[str], path: str | Path) -> None:
                 color = f"C{i % 10}"
                 ax.plot(steps, med, color=color, lw=1.5, label=f"{g.label} (n={len(g.runs)})")
                 ax.fill_between(steps, lo, hi, color=color, alpha=0.2, lw=0)
-        ax.set_title(tag, fontsize=9)
-        ax.set_xlabel("iteration", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_title(tag, fontsize=10)
+        ax.set_xlabel("iteration", fontsize=9)
+        ax.set_ylabel(YLABELS.get(tag, tag.split("/")[-1]), fontsize=9)
+        ax.tick_params(labelsize=9)
     for ax in list(axes.flat)[len(tags):]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     if handles:
-        fig.legend(handles, labels, loc="lower center", ncol=min(2, len(labels)), fontsize=7, frameon=False)
-    fig.tight_layout(rect=(0, 0.04 + 0.03 * math.ceil(len(groups) / 2), 1, 1))
+        fig.legend(handles, labels, loc="lower center", ncol=min(2, len(labels)), fontsize=9, frameon=False)
+    fig.suptitle(BAND_NOTE, fontsize=10)
+    height = fig.get_figheight()
+    fig.tight_layout(rect=(0, (0.1 + 0.25 * legend_rows) / height, 1, 1 - 0.2 / height))
+    return fig
+
+
+def plot_curves(groups: list[Any], tags: list[str], path: str | Path) -> None:
+    """curves.png: `curves_figure` saved."""
+    plt = _plt()
+    fig = curves_figure(groups, tags)
     fig.savefig(path)
     plt.close(fig)
 
@@ -62,7 +82,8 @@ def data_means(config: dict[str, Any]) -> np.ndarray | None:
     return GAN_DATA[name](**kw).means.numpy()
 
 
-def scatter_samples(ax: Any, samples: np.ndarray | None, means: np.ndarray | None, note: str = "") -> None:
+def scatter_samples(ax: Any, samples: np.ndarray | None, means: np.ndarray | None, note: str = "",
+                    fontsize: float = 9) -> None:
     """Generated points (orange) over the mixture means (black), on a fixed square; `note` if none."""
     lim = 1.0 if means is None else float(np.abs(means).max())
     lim += 0.35 * max(lim, 1e-6)
@@ -71,12 +92,13 @@ def scatter_samples(ax: Any, samples: np.ndarray | None, means: np.ndarray | Non
     if samples is not None:
         pts = samples[np.isfinite(samples).all(1)]
         ax.scatter(pts[:, 0], pts[:, 1], s=1.5, c="tab:orange", alpha=0.6, lw=0)
-        outside = len(samples) - int((np.abs(pts) <= lim).all(1).sum())
-        if outside:  # a collapsed G may put its samples far off the data: say so, not an empty box
-            ax.text(0.03, 0.03, f"{outside}/{len(samples)} off-plot", transform=ax.transAxes, fontsize=5,
-                    color="0.35")
+        outside = off_picture(samples, -lim, lim)
+        if outside:
+            ax.text(0.03, 0.03, off_picture_note(outside, len(samples)), transform=ax.transAxes,
+                    fontsize=fontsize, color="0.3")
     if note:
-        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=7, color="0.3")
+        ax.text(0.5, 0.5, note, transform=ax.transAxes, ha="center", va="center", fontsize=fontsize,
+                color="0.3")
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
@@ -84,11 +106,12 @@ def scatter_samples(ax: Any, samples: np.ndarray | None, means: np.ndarray | Non
     ax.set_yticks([])
 
 
-def plot_samples(groups: list[Any], path: str | Path, max_seeds: int = 10) -> None:
-    """Groups × seeds: each run's final fixed-noise samples, titled with its final mode count."""
+def samples_figure(groups: list[Any], max_seeds: int = 10) -> Any:
+    """Groups × seeds: each run's final fixed-noise samples, titled with its final mode count; panels of
+    2 in at 100 dpi and text of at least 9 pt, legible at 100 %."""
     plt = _plt()
     n = min(max_seeds, max(len(g.runs) for g in groups))
-    fig, axes = plt.subplots(len(groups), n, figsize=(1.5 * n + 1.2, 1.55 * len(groups) + 0.2), dpi=100,
+    fig, axes = plt.subplots(len(groups), n, figsize=(2.0 * n + 1.1, 2.45 * len(groups) + 0.4), dpi=100,
                              squeeze=False)
     for i, g in enumerate(groups):
         for j in range(n):
@@ -104,9 +127,17 @@ def plot_samples(groups: list[Any], path: str | Path, max_seeds: int = 10) -> No
             modes = run.final.get("quality/modes")
             title = f"s{run.seed}" + (f" · {modes:.0f} modes" if modes is not None and math.isfinite(modes)
                                       else "")
-            ax.set_title(title, fontsize=6, pad=2)
+            ax.set_title(title, fontsize=10, pad=3)
             if j == 0:
-                ax.set_ylabel(g.label.replace(", ", "\n"), fontsize=6)
-    fig.tight_layout(pad=0.3)
+                ax.set_ylabel(g.label.replace(", ", "\n"), fontsize=9)
+    fig.suptitle("final samples of a fixed noise batch (orange), mixture means (×)", fontsize=10)
+    fig.tight_layout(pad=0.4, h_pad=1.5, rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
+    return fig
+
+
+def plot_samples(groups: list[Any], path: str | Path, max_seeds: int = 10) -> None:
+    """samples.png: `samples_figure` saved."""
+    plt = _plt()
+    fig = samples_figure(groups, max_seeds)
     fig.savefig(path)
     plt.close(fig)

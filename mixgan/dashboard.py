@@ -1,8 +1,8 @@
 """The TensorBoard dashboard of a run: a custom-scalars layout ("Stability", "Quality") and hparams.
 
 Written by the training loop into the run's own event file (no extra sub-run), so that
-`tensorboard --logdir GROUP_DIR` overlays the runs chart by chart, and the HParams tab lists each run's
-config keys (those that differ across the runs come first) against its final scalar metrics.
+`tensorboard --logdir GROUP_DIR` overlays the runs chart by chart, and the HParams tab lists the config
+keys each run reads (those that differ across the runs come first) against its final scalar metrics.
 """
 
 from __future__ import annotations
@@ -87,6 +87,43 @@ def flat_hparams(config: dict[str, Any], prefix: str = "") -> dict[str, float | 
     return out
 
 
+def used_hparams(config: dict[str, Any], reads: dict[str, tuple[str, ...]],
+                 drop: tuple[str, ...] = ()) -> dict[str, float | str | bool]:
+    """`flat_hparams` of only the keys a run reads: in each section named in `reads`, its `name` and the
+    listed keys (e.g. objective: the objective's `reads`); keys in `drop` (constant or unused) go too."""
+    out = {}
+    for key, value in flat_hparams(config).items():
+        section, _, leaf = key.partition(".")
+        if key in drop or (section in reads and leaf != "name" and leaf not in reads[section]):
+            continue
+        out[key] = value
+    return out
+
+
+# Config keys a toy-GAN run logs to HParams only where they mean something: model.name has one value,
+# task is always gan, and metrics.image_every only times the pictures (no number depends on it).
+CONSTANT_HPARAMS = ("task", "model.name", "metrics.image_every")
+
+
+def toy_gan_hparams(config: dict[str, Any], device_type: str) -> dict[str, float | str | bool]:
+    """The keys a toy-GAN run reads, for TensorBoard's HParams: the objective's `reads` (ERM has no α),
+    the data set's keys (a grid has no radius), no constant key, and train.tf32 only on CUDA."""
+    from mixgan.data import GAN_DATA_READS
+    from mixgan.objectives.gan import GAN_OBJECTIVES
+
+    reads = {"objective": GAN_OBJECTIVES[config["objective"]["name"]].reads,
+             "data": GAN_DATA_READS[config["data"]["name"]]}
+    drop = CONSTANT_HPARAMS + (() if device_type == "cuda" else ("train.tf32",))
+    return used_hparams(config, reads, drop)
+
+
+def hparams_for(trainer: Any, config: dict[str, Any]) -> dict[str, float | str | bool]:
+    """The hparams a run logs: the keys the trainer says the run reads (`trainer.hparams(config)`),
+    else every config key but the run bookkeeping."""
+    pick = getattr(trainer, "hparams", None)
+    return pick(config) if callable(pick) else flat_hparams(config)
+
+
 def _hparams_summary(tag_field: str, message: Any) -> Any:
     from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
     from tensorboard.plugins.hparams import metadata
@@ -100,16 +137,17 @@ def _hparams_summary(tag_field: str, message: Any) -> Any:
     return Summary(value=[Summary.Value(tag=tag, metadata=meta)])
 
 
-def write_hparams_start(writer: Any, config: dict[str, Any], group_name: str = "") -> None:
-    """The run's hparams (its config). No experiment summary is written on purpose: TensorBoard then
+def write_hparams_start(writer: Any, hparams: dict[str, float | str | bool], group_name: str = "") -> None:
+    """The run's hparams (`hparams_for`). No experiment summary is written on purpose: TensorBoard then
     builds it from all runs, lists the keys that differ first, and takes every scalar tag as a metric
-    (its last value: the final metrics)."""
+    (its last value: the final metrics). TensorBoard always puts the hparam columns before the metric
+    columns; logging only the keys a run reads keeps the metrics near the left edge."""
     import time
 
     from tensorboard.plugins.hparams.plugin_data_pb2 import SessionStartInfo
 
     info = SessionStartInfo(group_name=group_name, start_time_secs=time.time())
-    for key, value in flat_hparams(config).items():
+    for key, value in hparams.items():
         if isinstance(value, bool):
             info.hparams[key].bool_value = value
         elif isinstance(value, str):
@@ -135,7 +173,7 @@ def write_hparams_end(writer: Any, status: str) -> None:
 def start_run(writer: Any, trainer: Any, config: dict[str, Any]) -> None:
     """The loop's hook at the start of every run (also after a resume): layout and hparams."""
     write_layout(writer, layout_for(trainer))
-    write_hparams_start(writer, config)
+    write_hparams_start(writer, hparams_for(trainer, config))
 
 
 def end_run(writer: Any, status: str) -> None:

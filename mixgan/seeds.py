@@ -33,6 +33,7 @@ class SeedRun:
     error: str = ""
     final: dict[str, float] = dataclasses.field(default_factory=dict)
     wall_time_s: float = 0.0
+    stack: int = 1  # seeds trained at once with this one (its wall time is the whole stack's)
 
 
 def parse_seeds(text: str) -> list[int]:
@@ -125,6 +126,7 @@ def run_stacked(runs: list[SeedRun]) -> list[SeedRun]:
             r = runs[i]
             r.status, r.final, r.error = summary["status"], dict(summary["final"]), summary.get("error", "")
             r.wall_time_s = float(summary.get("wall_time_s") or 0.0)
+            r.stack = len(ready)
         if any(runs[i].status == "interrupted" for i in ready):  # Ctrl-C: the other stacks are skipped
             for r in runs:
                 if r.status == "pending":
@@ -230,23 +232,33 @@ def write_seeds_file(group: Path, runs: list[SeedRun], jobs: int) -> None:
 
     write_json_atomic(group / SEEDS_FILE, {"jobs": jobs, "runs": [
         {"seed": r.seed, "status": r.status, "error": r.error, "run_dir": str(r.run_dir),
-         "wall_time_s": round(r.wall_time_s, 3), "final": r.final} for r in runs]})
+         "wall_time_s": round(r.wall_time_s, 3), "stack_members": r.stack, "final": r.final} for r in runs]})
 
 
 def status_table(runs: list[SeedRun], keys: tuple[str, ...]) -> str:
     """The closing per-seed table: seed, status, the trainer's summary metrics, time, error."""
     keys = tuple(k for k in keys if any(k in r.final for r in runs))
-    head = ["seed", "status", *(k.split("/")[-1] for k in keys), "time (s)", "run dir / error"]
+    stacked = max((r.stack for r in runs), default=1) > 1
+    time_head = "stack time (s)" if stacked else "time (s)"
+    head = ["seed", "status", *(k.split("/")[-1] for k in keys), time_head, "run dir / error"]
     lines = [head]
     for r in runs:
         vals = [f"{r.final[k]:.4g}" if k in r.final else "—" for k in keys]
         lines.append([str(r.seed), r.status, *vals, f"{r.wall_time_s:.1f}", r.error or r.run_dir.name])
     widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in lines)
+    text = "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in lines)
+    if stacked:  # one process trained the seeds together: no seed has a time of its own
+        most = max(r.stack for r in runs)
+        text += (f"\nstack time: the wall time of the whole stack the seed trained in ({most} seeds at once, "
+                 "one process), not of the seed alone")
+    return text
 
 
-def seeds_main(cfg: Any, seeds_text: str, jobs: int) -> int:
-    """`--seeds` entry point: exit 0 when every seed completed or diverged, 1 if one failed, 130 on Ctrl-C."""
+def seeds_main(cfg: Any, seeds_text: str, jobs: int, other: tuple[str, str] | None = None) -> int:
+    """`--seeds` entry point: exit 0 when every seed completed or diverged, 1 if one failed, 130 on Ctrl-C.
+
+    `other`: the other objective and the command that trains it (train.other_objective), for the hint.
+    """
     from mixgan.train import TRAINERS
 
     seeds = parse_seeds(seeds_text)
@@ -259,6 +271,13 @@ def seeds_main(cfg: Any, seeds_text: str, jobs: int) -> int:
     print(f"\ngroup {group}: {len(runs)} seeds, " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     print(status_table(runs, keys))
     print(f"compare them with:  python -m mixgan.compare {group}")
+    if other is not None:  # the comparison the project is for: the same seeds under the other objective
+        data = getattr(getattr(cfg, "data", None), "name", cfg.task)
+        theirs, label = Path(cfg.run.dir) / f"{data}-{other[0]}", f"against {other[0]}:"
+        if theirs.is_dir():  # trained before: compare with it (a new one would go to a -2 dir)
+            print(f"{label:<20}python -m mixgan.compare {group} {theirs}  (to train it anew: {other[1]})")
+        else:
+            print(f"{label:<20}{other[1]}\n{'  then:':<20}python -m mixgan.compare {group} {theirs}")
     print(f"dashboard:          tensorboard --logdir {group}")
     if any(r.status in ("interrupted", "skipped") for r in runs):
         return 130

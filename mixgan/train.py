@@ -31,6 +31,33 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
+# The objective to train next for a comparison, named in the hint that ends a job.
+OTHER_OBJECTIVE = {"erm": "mixup", "mixup": "erm"}
+
+
+def other_objective(argv: list[str], cfg: Any) -> tuple[str, str] | None:
+    """The other objective (ERM ↔ mixup) and the train command that runs it with everything else the
+    same (without --run.name, so that it gets a run or group dir of its own); None for other objectives."""
+    import shlex
+
+    other = OTHER_OBJECTIVE.get(getattr(getattr(cfg, "objective", None), "name", None))
+    if other is None:
+        return None
+    keep, skip = [], False
+    for arg in argv:
+        if skip:  # the value of a dropped `--key value` pair
+            skip = False
+        elif arg in ("--objective.name", "--run.name"):
+            skip = True
+        elif arg != "--mixup" and not arg.startswith(("--objective.name=", "--run.name=")):
+            keep.append(arg)
+    if other == "mixup":
+        keep.append("--mixup")
+    elif any(a == "--config" or a.startswith("--config=") for a in keep):  # a preset may choose mixup
+        keep.append("--objective.name=erm")
+    return other, shlex.join(["python", "-m", "mixgan.train", *keep])
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m mixgan.train", description=__doc__.splitlines()[0],
                 epilog="Any config key can be set as --section.key=value (e.g. "
@@ -134,6 +161,7 @@ def run_one(cfg: Any, trainer: Any | None = None) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0 done or diverged, 2 bad input, 130 interrupted)."""
     try:
+        argv = sys.argv[1:] if argv is None else list(argv)
         args, rest = make_parser().parse_known_args(argv)
         overrides = cli_overrides(args, rest)
         if args.seeds is not None and (args.seed is not None or args.resume):
@@ -159,8 +187,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.seeds is not None:  # many seeds: mixgan/seeds.py runs them and prints their table
                 from mixgan.seeds import seeds_main
 
-                return seeds_main(cfg, args.seeds, args.jobs)
+                return seeds_main(cfg, args.seeds, args.jobs, other_objective(argv, cfg))
             summary = run_one(cfg)
+            other = other_objective(argv, cfg)
+            if other and "rank" not in summary:  # a comparison needs both objectives
+                print(f"against {other[0]}:  {other[1]}\n  then:  tensorboard --logdir {cfg.run.dir}")
     except MixganError as err:
         print(f"mixgan.train: error: {err}", file=sys.stderr)
         return 2

@@ -82,7 +82,7 @@ def draw(panels: dict[tuple[str, str], tuple[dict[int, np.ndarray], dict[str, An
         for j, it in enumerate(iterations):
             ax = axes[i, j]
             note = "" if it in snaps else "no samples\n(diverged)"
-            scatter_samples(ax, snaps.get(it), data_means(config), note)
+            scatter_samples(ax, snaps.get(it), data_means(config), note, fontsize=6)
             if i == 0:
                 ax.set_title(f"{it:,} it.", fontsize=8)
             if j == 0:

@@ -120,7 +120,7 @@ def test_cli_writes_markdown_csv_and_plots(runs_root, capsys):
     out = runs_root.parent / "report"
     assert main([str(runs_root), "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert printed.startswith("| group | seeds | modes |") and "wrote" in printed
+    assert printed.splitlines()[2].startswith("| group | seeds | modes |") and "wrote" in printed
     assert (out / "table.md").read_text().startswith(printed.split("\n\n")[0])
     rows = {r["group"]: r for r in csv.DictReader((out / "table.csv").open())}
     erm = rows["data.name=ring8, objective.name=erm"]
@@ -137,7 +137,7 @@ def test_metrics_option_selects_columns(runs_root, capsys):
     out = runs_root.parent / "few"
     assert main([str(runs_root / "ring8-erm"), "--out", str(out), "--metrics", "modes,first_all_modes",
                  "--no-plots"]) == 0
-    head = capsys.readouterr().out.splitlines()[0]
+    head = capsys.readouterr().out.splitlines()[2]  # under the caption line and a blank line
     assert head == "| group | seeds | modes | first it. all modes |"
     assert not (out / "curves.png").exists()
 

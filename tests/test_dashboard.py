@@ -8,7 +8,8 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import api_pb2, metadata
 from tensorboard.util import tensor_util
 
-from mixgan.dashboard import GAN_LAYOUT, flat_hparams
+from mixgan.config import load_config, to_dict
+from mixgan.dashboard import GAN_LAYOUT, flat_hparams, toy_gan_hparams
 from mixgan.trainers.gan import GanTrainer
 
 from runhelp import poison_at, train
@@ -45,6 +46,7 @@ def test_layout_and_hparams_in_the_event_file(tmp_path):
     assert hp["objective.name"].string_value == "mixup" and hp["seed"].number_value == 3
     assert hp["objective.per_sample"].bool_value is True and hp["model.hidden"].number_value == 32
     assert not any(k.startswith("run.") for k in hp)
+    assert set(hp) == set(toy_gan_hparams(to_dict(load_config(None, [("objective.name", "mixup")])), "cpu"))
     assert end.status == api_pb2.STATUS_SUCCESS
 
 
@@ -79,3 +81,34 @@ def test_every_run_status_ends_the_session(tmp_path, status, expected):
     end = metadata.parse_session_end_info_plugin_data(hp[metadata.SESSION_END_INFO_TAG])
     assert end.status == api_pb2.Status.Value(expected)
 
+
+
+SHARED = ["data.name", "data.std", "metrics.every", "metrics.hq_sigmas", "metrics.n_samples",
+          "model.depth", "model.hidden", "model.latent_dim", "objective.g_loss", "objective.name", "seed",
+          "train.batch_size", "train.beta1", "train.beta2", "train.d_steps", "train.iterations", "train.lr"]
+
+
+@pytest.mark.parametrize("objective,data,device,extra", [
+    ("erm", "grid25", "cpu", ["data.spacing"]),
+    ("erm", "ring8", "cpu", ["data.radius"]),
+    ("mixup", "grid25", "cpu", ["data.spacing", "objective.alpha", "objective.lam", "objective.pairs",
+                                "objective.per_sample"]),
+    ("mixup", "ring8", "cuda", ["data.radius", "objective.alpha", "objective.lam", "objective.pairs",
+                                "objective.per_sample", "train.tf32"]),
+])
+def test_hparams_are_the_keys_the_run_reads(objective, data, device, extra):
+    cfg = load_config(None, [("objective.name", objective), ("data.name", data)])
+    assert sorted(toy_gan_hparams(to_dict(cfg), device)) == sorted(SHARED + extra)
+
+
+@pytest.mark.parametrize("name", ["ring8", "grid25"])
+def test_the_data_keys_not_listed_as_read_change_nothing(name):
+    # GAN_DATA_READS is what HParams shows: a key left out must not change the data, a listed one must.
+    from mixgan.data import GAN_DATA, GAN_DATA_READS
+
+    base = {"std": 0.01, "radius": 1.0, "spacing": 0.5}
+    ref = GAN_DATA[name](**base)
+    for key in base:
+        other = GAN_DATA[name](**{**base, key: base[key] * 3})
+        same = bool((other.means == ref.means).all()) and other.std == ref.std
+        assert same == (key not in GAN_DATA_READS[name]), key

@@ -33,6 +33,7 @@ from mixgan.streams import MemberStreams
 from mixgan.trainers.adam_members import load_member_adam, member_adam_state
 
 FINAL_SAMPLES = "final_samples.npy"
+SAMPLES_PNG = "samples.png"  # the final sample picture (the TensorBoard image `samples` at the last step)
 # Summed on the device every iteration, averaged over the window at each measurement.
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
 
@@ -134,6 +135,12 @@ class GanTrainer:
     def members(self) -> int:
         return len(self.cfgs)
 
+    def hparams(self, config: dict[str, Any]) -> dict[str, float | str | bool]:
+        """What the loop logs as this run's hparams (mixgan/dashboard.py)."""
+        from mixgan.dashboard import toy_gan_hparams
+
+        return toy_gan_hparams(config, self.device.type)
+
     # -- the hot path -------------------------------------------------------------------------
     def train_step(self) -> dict[str, Tensor]:
         """One iteration of every member: `d_steps` D updates, then one G update. Returns (S,) tensors."""
@@ -213,7 +220,8 @@ class GanTrainer:
         return [dict(zip(keys, v)) for v in values]  # ^ the one host sync, for every member
 
     def pictures(self, s: int, logger: RunLogger) -> None:
-        """Member s's fixed-noise samples over σ(D), as a TensorBoard image (and final samples as .npy)."""
+        """Member s's fixed-noise samples over σ(D), as a TensorBoard image; at the end also as
+        samples.png and the samples as final_samples.npy in the run dir."""
         from mixgan.plots import toy_heatmap, toy_samples_figure
 
         with torch.no_grad():
@@ -222,9 +230,11 @@ class GanTrainer:
         heat = toy_heatmap(self.critic(s), real, self.device)
         real, fake = real.cpu(), fake.cpu()
         title = f"{self.cfg.objective.name}, step {self.step}"
-        logger.figure("samples", toy_samples_figure(real, fake, heat, title), self.step)
-        if self.step == self.total:  # the last fixed-noise samples, for mixgan.compare's sample grid
+        fig = toy_samples_figure(real, fake, heat, title)
+        if self.step == self.total:  # the last samples: for compare's sample grid, and a picture to open
             np.save(logger.run_dir / FINAL_SAMPLES, fake.numpy())
+            fig.savefig(logger.run_dir / SAMPLES_PNG)
+        logger.figure("samples", fig, self.step)
 
     # -- checkpointing: each member's state is that of a run alone ------------------------------
     def member_state(self, s: int) -> dict[str, Any]:

@@ -238,8 +238,10 @@ def print_summary(summary: dict[str, Any], keys: tuple[str, ...]) -> None:
     """The closing lines of a run: status, key metrics, and how to open TensorBoard."""
     final = summary["final"]
     width = max((len(k) for k in keys), default=10)
+    stack = summary.get("members_in_stack")
     print(f"\nrun {summary['run_dir']}: {summary['status']} at step {summary['step']}/"
-          f"{summary['total']} in {summary['wall_time_s']:.1f} s")
+          f"{summary['total']} in {summary['wall_time_s']:.1f} s"
+          + (f" (the whole stack of {stack} runs trained at once)" if stack else ""))
     if summary["diverged_at"] is not None:
         print(f"  non-finite loss first seen at step {summary['diverged_at']}")
     for k in keys:
