@@ -113,8 +113,20 @@ def toy_gan_hparams(config: dict[str, Any], device_type: str) -> dict[str, float
 
     reads = {"objective": GAN_OBJECTIVES[config["objective"]["name"]].reads,
              "data": GAN_DATA_READS[config["data"]["name"]]}
-    drop = CONSTANT_HPARAMS + (() if device_type == "cuda" else ("train.tf32",))
+    drop = (*CONSTANT_HPARAMS, *(() if device_type == "cuda" else ("train.tf32",)),
+            *unused_stabilizers(config))
     return used_hparams(config, reads, drop)
+
+
+def unused_stabilizers(config: dict[str, Any]) -> tuple[str, ...]:
+    """Keys of the stabilizers that are off (a penalty of weight 0, no noise, pack 1, no EMA)."""
+    st = config.get("stabilizers", {})
+    off = [f"stabilizers.{p}.{k}" for p in ("r1", "r2", "gp", "dragan") if not st.get(p, {}).get("weight")
+           for k in st.get(p, {})]
+    if not st.get("noise", {}).get("std"):
+        off += [f"stabilizers.noise.{k}" for k in st.get("noise", {})]
+    off += [f"stabilizers.{k}" for k, unset in (("pack", 1), ("spectral_norm", False)) if st.get(k) == unset]
+    return (*off, *(("train.ema",) if not config.get("train", {}).get("ema") else ()))
 
 
 def hparams_for(trainer: Any, config: dict[str, Any]) -> dict[str, float | str | bool]:

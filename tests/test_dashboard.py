@@ -84,7 +84,8 @@ def test_every_run_status_ends_the_session(tmp_path, status, expected):
 
 
 SHARED = ["data.name", "data.std", "metrics.every", "metrics.hq_sigmas", "metrics.n_samples",
-          "model.depth", "model.hidden", "model.latent_dim", "objective.g_loss", "objective.name", "seed",
+          "model.depth", "model.hidden", "model.latent_dim", "objective.g_loss", "objective.loss",
+          "objective.name", "seed",
           "train.batch_size", "train.beta1", "train.beta2", "train.d_steps", "train.iterations", "train.lr"]
 
 
@@ -99,6 +100,13 @@ SHARED = ["data.name", "data.std", "metrics.every", "metrics.hq_sigmas", "metric
 def test_hparams_are_the_keys_the_run_reads(objective, data, device, extra):
     cfg = load_config(None, [("objective.name", objective), ("data.name", data)])
     assert sorted(toy_gan_hparams(to_dict(cfg), device)) == sorted(SHARED + extra)
+
+
+def test_hparams_show_only_the_stabilizers_that_are_on():
+    cfg = load_config(None, [("stabilizers.r1.weight", 1.0), ("stabilizers.pack", 2), ("train.ema", 0.9)])
+    keys = set(toy_gan_hparams(to_dict(cfg), "cpu"))
+    on = {"stabilizers.r1.weight", "stabilizers.r1.every", "stabilizers.pack", "train.ema"}
+    assert keys == set(SHARED) | {"data.spacing"} | on
 
 
 @pytest.mark.parametrize("name", ["ring8", "grid25"])
