@@ -9,26 +9,20 @@ and stability figures (DESIGN.md, habit 10: report over seeds, never a single be
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import math
 import statistics
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mixgan.config import flatten
+from mixgan.config import flatten, set_dotted
 from mixgan.errors import ConfigError, MixganError
+from mixgan.report.tables import COLUMNS, NOTES, markdown, parse_metrics, pool, to_csv
 
 # Config keys that never make two runs different experiments.
 IGNORED_KEYS = ("seed", "device", "run.")
-# Objective keys ERM never reads (ErmGan: g_loss only; the classifier's Erm: label_smoothing and
-# input_noise): ERM runs that differ only in them are one experiment, and no label names them.
-ERM_UNUSED = ("objective.alpha", "objective.lam", "objective.per_sample", "objective.pairs",
-              "objective.pairing", "objective.neighbors", "objective.mix_labels", "objective.mix_layer")
-
 
 @dataclass
 class Run:
@@ -107,11 +101,30 @@ def load_runs(paths: Sequence[str | Path]) -> list[Run]:
     return [load_run(p) for p in find_run_dirs(paths)]
 
 
+def unread_keys(config: dict[str, Any]) -> set[str]:
+    """Config keys this run never reads, from the objective registries' `reads` (ERM has no α) and the
+    stabilizers that are off: runs that differ only in them are one experiment, and no label names them."""
+    from mixgan.dashboard import unused_stabilizers
+    from mixgan.objectives.classify import CLASSIFY_OBJECTIVES
+    from mixgan.objectives.gan import GAN_OBJECTIVES
+
+    registry = CLASSIFY_OBJECTIVES if config.get("task") == "classify" else GAN_OBJECTIVES
+    cls = registry.get(config.get("objective.name"))
+    if cls is None:
+        return set()
+    nested: dict[str, Any] = {}
+    for key, value in config.items():  # unused_stabilizers reads the nested form
+        if key.startswith(("stabilizers.", "train.ema")):
+            set_dotted(nested, key, value)
+    unread = {k for k in config if k.startswith("objective.") and k != "objective.name"
+              and k.removeprefix("objective.") not in cls.reads}
+    return unread | set(unused_stabilizers(nested))
+
+
 def _identity(run: Run) -> dict[str, Any]:
-    """The config keys that make a run's experiment (not its seed, device, run dir, or unused keys)."""
-    erm = run.config.get("objective.name") == "erm"
-    return {k: v for k, v in run.config.items()
-            if not k.startswith(IGNORED_KEYS) and not (erm and k in ERM_UNUSED)}
+    """The config keys that make a run's experiment (not its seed, device, run dir, or unread keys)."""
+    unread = unread_keys(run.config)
+    return {k: v for k, v in run.config.items() if not k.startswith(IGNORED_KEYS) and k not in unread}
 
 
 def group_runs(runs: list[Run], by: str | None = None) -> list[Group]:
@@ -187,67 +200,9 @@ def run_stats(run: Run) -> dict[str, float | None]:
     return out
 
 
-@dataclass
-class Column:
-    """A table column: a per-run figure, how it is pooled over seeds, and the tag it is read from."""
-
-    header: str
-    pool: str  # mean_std | fraction | median
-    tag: str
-    fmt: Callable[[float], str] = lambda v: f"{v:.3g}"
-
-
-COLUMNS: dict[str, Column] = {
-    "modes": Column("modes", "mean_std", "quality/modes"),
-    "high_quality": Column("high quality", "mean_std", "quality/high_quality"),
-    "reverse_kl": Column("reverse KL", "mean_std", "quality/reverse_kl"),
-    "all_modes": Column("all modes", "fraction", "quality/modes", lambda v: f"{v:.2f}"),
-    "collapsed": Column("collapsed or diverged", "fraction", "quality/modes", lambda v: f"{v:.2f}"),
-    "first_all_modes": Column("first it. all modes", "median", "quality/modes", lambda v: f"{v:.0f}"),
-    "grad_D_mean": Column("‖∇θD‖ mean", "mean_std", "stability/grad_norm_D"),
-    "grad_D_max": Column("‖∇θD‖ max", "mean_std", "stability/grad_norm_D"),
-    "grad_input_mean": Column("‖∇xD‖ mean", "mean_std", "stability/grad_input_real"),
-    "grad_input_max": Column("‖∇xD‖ max", "mean_std", "stability/grad_input_real"),
-    "var_loss_D": Column("var loss/D, 2nd half", "mean_std", "loss/D"),
-    "mode_drops": Column("mode drops", "mean_std", "quality/modes", lambda v: f"{v:.2g}"),
-}
-
-NOTES = ("mean ± std over seeds (sample std); fractions over seeds; all modes / collapsed: at the end "
-         "(collapsed: ≤ half the modes, or diverged); first it. all modes: median over seeds of the "
-         "first measured iteration with every mode (— when at least half never get there); ‖∇θD‖: "
-         "stability/grad_norm_D, ‖∇xD‖: stability/grad_input_real, mean and max over each run; var "
-         "loss/D over the second half of training; mode drops: times quality/modes fell between two "
-         "measurements.")
-
-
-def parse_metrics(text: str | None) -> list[str]:
-    """`--metrics a,b` → column names; an unknown name is a one-line error listing the accepted ones."""
-    if text is None:
-        return list(COLUMNS)
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    for n in names:
-        if n not in COLUMNS:
-            raise ConfigError(f"--metrics: unknown metric {n!r}; accepted: {', '.join(COLUMNS)}")
-    if not names:
-        raise ConfigError(f"--metrics: empty; accepted: {', '.join(COLUMNS)}")
-    return names
-
-
-def pool(values: list[float | None], how: str) -> dict[str, float | int | None]:
-    """Pool one column over the seeds that have a value."""
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return {"value": None, "std": None, "n": 0}
-    if how == "median":
-        return {"value": statistics.median(vals), "std": None, "n": len(vals)}
-    finite = _finite(vals)
-    mean = statistics.fmean(finite) if finite else math.nan
-    std = statistics.stdev(finite) if how == "mean_std" and len(finite) >= 2 else None
-    return {"value": mean, "std": std, "n": len(vals)}
-
-
 def summarize(groups: list[Group], columns: list[str]) -> list[dict[str, Any]]:
-    """One row per group: label, seed counts, and each column pooled over seeds."""
+    """One row per group: label, seed counts, and each column pooled over seeds (report/tables.pool):
+    means over the completed seeds only, fractions (collapse, all modes) over every finished seed."""
     table = []
     for g in groups:
         stats = [run_stats(r) for r in g.runs]
@@ -256,31 +211,12 @@ def summarize(groups: list[Group], columns: list[str]) -> list[dict[str, Any]]:
                                "unfinished": sum(r.status not in ("completed", "diverged") for r in g.runs),
                                "num_modes": num_modes(g.runs[0]), "runs": [str(r.path) for r in g.runs]}
         for c in columns:
-            row[c] = pool([s.get(c) for s in stats], COLUMNS[c].pool)
+            how = COLUMNS[c].pool
+            vals = [s.get(c) for r, s in zip(g.runs, stats) if how == "fraction" or r.status == "completed"]
+            row[c] = pool(vals, how)
+            row.setdefault("values", {})[c] = [v for v in vals if v is not None]
         table.append(row)
     return table
-
-
-def _cell(stat: dict[str, Any], col: Column) -> str:
-    v = stat["value"]
-    if v is None or not math.isfinite(v):
-        return "—"
-    return col.fmt(v) + (f" ± {stat['std']:.2g}" if stat["std"] is not None else "")
-
-
-def markdown(table: list[dict[str, Any]], columns: list[str]) -> str:
-    """The table as Markdown: what `compare` prints and writes to table.md."""
-    head = ["group", "seeds", *(COLUMNS[c].header for c in columns)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for row in table:
-        seeds = str(row["seeds"])
-        extra = [f"{row[k]} {k}" for k in ("diverged", "unfinished") if row[k]]
-        seeds += f" ({', '.join(extra)})" if extra else ""
-        cells = [_cell(row[c], COLUMNS[c]) for c in columns]
-        if "modes" in columns and row["num_modes"] and cells[columns.index("modes")] != "—":
-            cells[columns.index("modes")] += f" / {row['num_modes']}"
-        lines.append("| " + " | ".join([row["label"], seeds, *cells]) + " |")
-    return "\n".join(lines)
 
 
 RUN_LENGTH = (("train.iterations", "iterations"), ("train.epochs", "epochs"))
@@ -302,31 +238,6 @@ def caption(groups: list[Group]) -> str:
             f"(configured) · {len(runs)} runs in {len(groups)} groups")
 
 
-def _number(v: float | None) -> float | str:
-    return "" if v is None or not math.isfinite(v) else v
-
-
-def to_csv(table: list[dict[str, Any]], columns: list[str]) -> str:
-    """The table as CSV: numbers only (mean and std in separate columns), one row per group; a cell with
-    no finite value (— in the Markdown, e.g. first_all_modes when most seeds never got there) is empty."""
-    keys = list(dict.fromkeys(k for row in table for k in row["keys"]))
-    head = ["group", *keys, "seeds", "diverged", "unfinished", "num_modes"]
-    for c in columns:
-        head += [f"{c}_mean", f"{c}_std"] if COLUMNS[c].pool == "mean_std" else [c]
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(head)
-    for row in table:
-        out = [row["label"], *(row["keys"].get(k, "") for k in keys), row["seeds"], row["diverged"],
-               row["unfinished"], row["num_modes"] if row["num_modes"] is not None else ""]
-        for c in columns:  # an empty cell where the Markdown shows "—" (no value, or never reached)
-            s = row[c]
-            out.append(_number(s["value"]))
-            if COLUMNS[c].pool == "mean_std":
-                out.append(_number(s["std"]))
-        w.writerow(out)
-    return buf.getvalue()
-
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
@@ -340,6 +251,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", help=f"comma list of columns (default all): {', '.join(COLUMNS)}")
     p.add_argument("--by", metavar="KEY", help="group by this config key (e.g. objective.name) instead of "
                                                 "by everything but the seed")
+    p.add_argument("--baseline", metavar="GROUP",
+                   help="also report each group's difference to this group (its label, or a unique part of "
+                        "it, e.g. objective.name=erm): interval, Mann-Whitney p, effect size, forest.png")
     p.add_argument("--no-plots", action="store_true", help="no curves.png and samples.png")
     p.add_argument("--no-tensorboard", action="store_true",
                    help="no TensorBoard run per group (median and 25-75%% band over its seeds)")
@@ -347,17 +261,25 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = None, by: str | None = None,
-            plots: bool = True, tensorboard: bool = True) -> tuple[list[Group], list[dict[str, Any]], str]:
+            plots: bool = True, tensorboard: bool = True,
+            baseline: str | None = None) -> tuple[list[Group], list[dict[str, Any]], str]:
     """Load, group, summarize; write table.md, table.csv, the plots and one TensorBoard run per group
-    to `out`; return the Markdown."""
+    to `out` (with `baseline`: differences.md/.csv and forest.png too); return the Markdown."""
+    from mixgan.report import baseline as against
+
     columns = parse_metrics(metrics)
     groups = group_runs(load_runs(paths), by)
     table = summarize(groups, columns)
+    labels = [g.label for g in groups]
+    base = against.pick_baseline(labels, baseline) if baseline is not None else None
     text = caption(groups) + "\n\n" + markdown(table, columns)
     out = Path(out)  # every check is done: from here on, only writing
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(text + "\n\n" + NOTES + "\n")
     (out / "table.csv").write_text(to_csv(table, columns))
+    if base is not None:
+        values = [row["values"] for row in table]
+        text += "\n\n" + against.write(out, labels, values, base, columns, plots)
     if plots:
         from mixgan.compare_plots import plot_curves, plot_samples
 
@@ -376,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = make_parser().parse_args(argv)
         groups, _, text = compare(args.paths, args.out, args.metrics, args.by, plots=not args.no_plots,
-                                  tensorboard=not args.no_tensorboard)
+                                  tensorboard=not args.no_tensorboard, baseline=args.baseline)
     except MixganError as err:
         print(f"mixgan.compare: error: {err}", file=sys.stderr)
         return 2

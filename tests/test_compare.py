@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mixgan.compare import compare, group_runs, load_runs, main, run_stats
-from mixgan.config import load_config, save_config
+from mixgan.config import flatten, load_config, save_config
 from mixgan.rundir import write_json_atomic
 
 TAGS = ("quality/modes", "quality/high_quality", "quality/reverse_kl", "stability/grad_norm_D",
@@ -87,15 +87,23 @@ def test_stats_of_known_numbers(runs_root):
     assert erm["var_loss_D"]["value"] == pytest.approx((0.01 + 0 + 0.04) / 3)
     assert grid["modes"]["std"] is None and grid["all_modes"]["value"] == 1.0
     assert grid["first_all_modes"]["value"] == 200
-    # "| group | seeds | modes | ..." with mean ± std and the mode count of the data set
-    assert "| data.name=ring8, objective.name=erm | 3 | 5.67 ± 2.5 / 8 | 0.6 ± 0.3 |" in text
+    # "| group | seeds | modes | ..." with mean ± std [bootstrap interval] and the data set's mode count
+    from mixgan.report.stats import describe
+
+    lo, hi = describe([8, 6, 3]).low, describe([8, 6, 3]).high
+    cell = f"5.67 ± 2.5 [{lo:.3g}, {hi:.3g}] / 8"
+    assert f"| data.name=ring8, objective.name=erm | 3 | {cell} | 0.6 ± 0.3 [" in text
+    assert erm["modes"]["low"] < erm["modes"]["value"] < erm["modes"]["high"]
+    assert "| 1/3 (0.06–0.79) |" in text  # all modes: 1 of 3 seeds, Wilson interval
 
 
 def test_diverged_run_is_counted_not_dropped(runs_root):
     _, table, text = compare([runs_root / "ring8-mixup"], runs_root.parent / "out", plots=False)
     (row,) = table
     assert row["seeds"] == 2 and row["diverged"] == 1
-    assert row["modes"]["value"] == pytest.approx(4.0)  # 8 and the diverged run's 0
+    # One rule (report/stats.py): the diverged seed is counted, never averaged into the means...
+    assert row["modes"]["value"] == pytest.approx(8.0) and row["modes"]["n"] == 1
+    # ...and it counts as collapsed in the fractions over both finished seeds.
     assert row["collapsed"]["value"] == 0.5 and row["all_modes"]["value"] == 0.5
     assert row["grad_D_max"]["value"] == 1.0  # non-finite values are not averaged in
     assert "| 2 (1 diverged) |" in text
@@ -182,3 +190,43 @@ def test_erm_groups_ignore_the_keys_erm_never_reads():
     assert [(g.label, len(g.runs)) for g in groups] == [
         ("objective.name=erm", 2), ("objective.alpha=0.1, objective.name=mixup", 1),
         ("objective.alpha=0.2, objective.name=mixup", 1)]
+
+
+def test_baseline_differences_interval_p_value_and_forest_plot(runs_root, capsys):
+    from scipy import stats as sps
+
+    out = runs_root.parent / "vs"
+    assert main([str(runs_root / "ring8-erm"), str(runs_root / "ring8-mixup"), "--out", str(out),
+                 "--baseline", "objective.name=erm"]) == 0
+    printed = capsys.readouterr().out
+    assert "Against the baseline objective.name=erm:" in printed
+    rows = {r["metric"]: r for r in csv.DictReader((out / "differences.csv").open())}
+    modes = rows["modes"]
+    # mixup's one completed seed (8 modes) against ERM's 8, 6, 3: Δ = 8 − 17/3; Mann–Whitney as scipy's
+    assert float(modes["delta"]) == pytest.approx(8 - 17 / 3)
+    assert float(modes["p_value"]) == pytest.approx(sps.mannwhitneyu([8], [8, 6, 3]).pvalue)
+    assert modes["low"] == "" and modes["n"] == "1" and modes["n_baseline"] == "3"  # 1 seed: no interval
+    assert float(modes["effect"]) == pytest.approx(2 * sps.mannwhitneyu([8], [8, 6, 3]).statistic / 3 - 1)
+    assert (out / "forest.png").read_bytes()[:4] == b"\x89PNG"
+    assert "Mann–Whitney" in (out / "differences.md").read_text()
+
+
+def test_unknown_baseline_is_one_line_listing_the_groups(runs_root, capsys):
+    out = runs_root.parent / "bad"
+    assert main([str(runs_root / "ring8-erm"), "--out", str(out), "--baseline", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "--baseline: 'nope' matches no group; accepted:" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_unread_keys_come_from_the_registries():
+    from mixgan.compare import unread_keys
+    from mixgan.config import to_dict
+
+    erm = flatten(to_dict(load_config(None, [])))
+    assert {"objective.alpha", "objective.pairs", "stabilizers.r1.every", "train.ema"} <= unread_keys(erm)
+    assert "objective.loss" not in unread_keys(erm) and "objective.g_loss" not in unread_keys(erm)
+    r1 = flatten(to_dict(load_config(None, [("objective.name", "mixup"), ("stabilizers.r1.weight", 1.0)])))
+    assert not {"objective.alpha", "stabilizers.r1.weight", "stabilizers.r1.every"} & unread_keys(r1)
+    clf = flatten(to_dict(load_config(None, [], task="classify")))
+    assert "objective.alpha" in unread_keys(clf) and "objective.label_smoothing" not in unread_keys(clf)

@@ -70,6 +70,7 @@ class Erm:
     """Empirical risk minimization: cross-entropy on the (noisy, if input_noise > 0) batch."""
 
     needs_partners = False
+    reads = ("label_smoothing", "input_noise")  # objective keys it reads (compare's grouping, HParams)
 
     def __init__(self, label_smoothing: float = 0.0, input_noise: float = 0.0) -> None:
         self.eps, self.noise = label_smoothing, input_noise
@@ -90,6 +91,9 @@ class Erm:
 
 class Mixup(Erm):
     """mixup (paper Eq. 1): λ ~ Beta(α, α), one per batch by default; partner by randperm."""
+
+    reads = ("alpha", "lam", "per_sample", "pairing", "neighbors", "mix_labels", "mix_layer",
+             "label_smoothing", "input_noise")
 
     def __init__(self, alpha: float = 1.0, lam: str = "beta", per_sample: bool = False,
                  pairing: str = "random", neighbors: int = 0, mix_labels: bool = True, mix_layer: int = 0,

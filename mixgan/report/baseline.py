@@ -1,0 +1,106 @@
+"""Differences to a baseline group (`compare --baseline GROUP`): per metric, mean(group) − mean(baseline)
+with a 95 % bootstrap interval, the two-sided Mann–Whitney U p-value and the rank-biserial effect size
+(report/stats.difference), as a Markdown table, a CSV and a forest plot."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+from mixgan.errors import ConfigError
+from mixgan.report import stats
+from mixgan.report.tables import COLUMNS
+
+NOTE = ("Δ = mean(group) − mean(baseline) over completed seeds [95 % bootstrap interval]; p: two-sided "
+        "Mann–Whitney U; r: rank-biserial effect size, P(group > baseline) − P(group < baseline).")
+
+
+def pick_baseline(labels: list[str], name: str) -> int:
+    """The index of the baseline group: an exact label, or the one label containing `name`."""
+    if name in labels:
+        return labels.index(name)
+    hits = [i for i, label in enumerate(labels) if name in label]
+    if len(hits) != 1:
+        how = "matches no group" if not hits else f"matches {len(hits)} groups"
+        raise ConfigError(f"--baseline: {name!r} {how}; accepted: {'; '.join(labels)}")
+    return hits[0]
+
+
+def differences(values: list[dict[str, list[float]]], base: int, columns: list[str]) -> list[dict[str, Any]]:
+    """Per group (baseline included, Δ = 0) and mean_std column: its `stats.Difference`."""
+    keep = [c for c in columns if COLUMNS[c].pool == "mean_std"]
+    return [{c: stats.difference(v.get(c, []), values[base].get(c, [])) for c in keep} for v in values]
+
+
+def markdown(labels: list[str], diffs: list[dict[str, Any]], base: int) -> str:
+    cols = list(diffs[0]) if diffs else []
+    head = ["group", *(COLUMNS[c].header for c in cols)]
+    lines = [f"Against the baseline {labels[base]}:", "", "| " + " | ".join(head) + " |",
+             "|" + "---|" * len(head)]
+    for i, (label, row) in enumerate(zip(labels, diffs)):
+        if i != base:
+            lines.append("| " + " | ".join([label, *(stats.fmt_difference(row[c]) for c in cols)]) + " |")
+    return "\n".join(lines)
+
+
+def to_csv(labels: list[str], diffs: list[dict[str, Any]], base: int) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["group", "baseline", "metric", "delta", "low", "high", "p_value", "effect", "n",
+                "n_baseline"])
+    for i, (label, row) in enumerate(zip(labels, diffs)):
+        if i == base:
+            continue
+        for c, d in row.items():
+            w.writerow([label, labels[base], c, *("" if v is None else v for v in
+                                                  (d.delta, d.low, d.high, d.p_value, d.effect)),
+                        d.n, d.n_baseline])
+    return buf.getvalue()
+
+
+def forest_figure(labels: list[str], diffs: list[dict[str, Any]], base: int) -> Any:
+    """One panel per metric: each group's Δ to the baseline with its interval, a line at 0."""
+    from mixgan.plots import _plt
+
+    plt = _plt()
+    cols = list(diffs[0]) if diffs else []
+    others = [i for i in range(len(labels)) if i != base]
+    fig, axes = plt.subplots(1, max(len(cols), 1), figsize=(3.4 * max(len(cols), 1), 0.5 * len(others) + 1.6),
+                             dpi=100, squeeze=False)
+    for ax, c in zip(axes.flat, cols):
+        for y, i in enumerate(others):
+            d = diffs[i][c]
+            if d.delta is None:
+                continue
+            err = None if d.low is None else [[d.delta - d.low], [d.high - d.delta]]
+            ax.errorbar([d.delta], [y], xerr=err, fmt="o", color=f"C{y % 10}", capsize=3)
+        ax.axvline(0, color="0.5", lw=1, ls="--")
+        names = [labels[i] for i in others] if ax is axes.flat[0] else [""] * len(others)
+        ax.set_yticks(range(len(others)), names, fontsize=9)
+        ax.set_title(f"Δ {COLUMNS[c].header}", fontsize=10)
+        ax.tick_params(labelsize=9)
+    fig.suptitle(f"difference to {labels[base]} (95 % bootstrap interval)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def write(out: Path, labels: list[str], values: list[dict[str, list[float]]], base: int,
+          columns: list[str], plots: bool) -> str:
+    """differences.md, differences.csv and forest.png in `out`; return the Markdown."""
+    diffs = differences(values, base, columns)
+    text = markdown(labels, diffs, base)
+    (out / "differences.md").write_text(text + "\n\n" + NOTE + "\n")
+    (out / "differences.csv").write_text(to_csv(labels, diffs, base))
+    if plots and diffs and diffs[0]:
+        fig = forest_figure(labels, diffs, base)
+        fig.savefig(out / "forest.png")
+        _plt_close(fig)
+    return text
+
+
+def _plt_close(fig: Any) -> None:
+    from mixgan.plots import _plt
+
+    _plt().close(fig)
