@@ -3,13 +3,14 @@
 Reads run dirs (config.yaml, metrics.jsonl, summary.json; never event files), groups runs whose
 configs differ only by the seed (or by one key, `--by objective.name`), and reports per group the
 final quality as mean ± std over seeds, how often every mode is covered, collapse/divergence rates,
-and stability figures (DESIGN.md, habit 10: report over seeds, never a single best run).
+and stability figures (docs/design.md, habit 10: report over seeds, never a single best run).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import statistics
 import sys
 from collections.abc import Sequence
@@ -128,7 +129,13 @@ def _identity(run: Run) -> dict[str, Any]:
 
 
 def group_runs(runs: list[Run], by: str | None = None) -> list[Group]:
-    """Runs equal in every config key but the seed (or equal in `by`), in order of first appearance."""
+    """Runs equal in every config key but the seed (or equal in `by`), in order of first appearance.
+    `by="row"` groups by the run dir's name without its seed suffix (a sweep's variant × grid point)."""
+    if by == "row":
+        rows: dict[str, list[Run]] = {}
+        for r in runs:
+            rows.setdefault(re.sub(r"(__|-)s\d+$", "", r.path.name), []).append(r)
+        return [Group(name, g, {"row": name}) for name, g in rows.items()]
     if by is not None:
         missing = [r.path for r in runs if by not in r.config]
         if missing:
@@ -249,7 +256,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="RUN_OR_GROUP_DIR")
     p.add_argument("--out", default="compare", help="folder for table.md, table.csv, curves.png, samples.png")
     p.add_argument("--metrics", help=f"comma list of columns (default all): {', '.join(COLUMNS)}")
-    p.add_argument("--by", metavar="KEY", help="group by this config key (e.g. objective.name) instead of "
+    p.add_argument("--by", metavar="KEY", help="group by this config key (e.g. objective.name), or by "
+                                                "`row` (a sweep's run names without the seed), instead of "
                                                 "by everything but the seed")
     p.add_argument("--baseline", metavar="GROUP",
                    help="also report each group's difference to this group (its label, or a unique part of "

@@ -1,7 +1,7 @@
 """Typed run configs: dataclass sections, YAML loading, checked dotted overrides (`--a.b=c`).
 
 Every task has its own schema (a dataclass tree); keys or types that the schema does not know are
-rejected with a one-line `ConfigError`, before any run directory exists (DESIGN.md, habit 4).
+rejected with a one-line `ConfigError`, before any run directory exists (docs/design.md, habit 4).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class RunLogger:
         self._file = self.path.open("a")
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
-        """Write one row: TensorBoard tag = jsonl key (DESIGN.md, habit 5)."""
+        """Write one row: TensorBoard tag = jsonl key (docs/design.md, habit 5)."""
         for tag, value in metrics.items():
             self.writer.add_scalar(tag, value, step)
         row = {"step": step, **{k: _jsonable(float(v)) for k, v in metrics.items()}}

@@ -1,7 +1,7 @@
 """Sweep files for `mixgan.ablate`: schema, validation, and expansion into named runs.
 
 A sweep = a base config + named variants (dotted overrides) × an optional grid × seeds. Every
-expanded run is validated with the task's own schema before anything runs (DESIGN.md, habit 4).
+expanded run is validated with the task's own schema before anything runs (docs/design.md, habit 4).
 """
 
 from __future__ import annotations

@@ -127,8 +127,11 @@ def stability_table(sweep: Sweep, sweep_dir: Path) -> str | None:
             if run_state(sweep_dir / r.name) in ("completed", "diverged")]
     if not dirs:
         return None
+    rows = list(dict.fromkeys(r.row for r in sweep.runs))
+    # Differences to the first row (the sweep's first variant) when the rows share one data set.
+    baseline = rows[0] if len(rows) > 1 and "data.name" not in sweep.grid_keys else None
     try:
-        _, _, text = compare(dirs, sweep_dir / "stability", plots=False)
+        _, _, text = compare(dirs, sweep_dir / "stability", plots=False, by="row", baseline=baseline)
     except MixganError as err:
         return f"(mixgan.compare: {err})"
     return text

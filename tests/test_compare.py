@@ -230,3 +230,12 @@ def test_unread_keys_come_from_the_registries():
     assert not {"objective.alpha", "stabilizers.r1.weight", "stabilizers.r1.every"} & unread_keys(r1)
     clf = flatten(to_dict(load_config(None, [], task="classify")))
     assert "objective.alpha" in unread_keys(clf) and "objective.label_smoothing" not in unread_keys(clf)
+
+
+def test_by_row_groups_sweep_runs_by_their_name_without_the_seed(tmp_path):
+    from mixgan.compare import Run
+
+    runs = [Run(tmp_path / n, {"seed": i}, [], {}) for i, n in
+            enumerate(["erm__s0", "erm__s1", "r1__data.name=grid25__s0", "run-s3", "run-s4"])]
+    assert [(g.label, len(g.runs)) for g in group_runs(runs, by="row")] == [
+        ("erm", 2), ("r1__data.name=grid25", 1), ("run", 2)]

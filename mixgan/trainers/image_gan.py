@@ -75,7 +75,7 @@ class ImageGanTrainer:
                                             cfg.train.iterations)
         self.gen = torch.Generator(device).manual_seed(cfg.seed)
         self.rand = MemberStreams([self.gen])  # the objectives' member axis: this run is one member
-        # A fixed noise batch for every sample grid (DESIGN.md, habit 5).
+        # A fixed noise batch for every sample grid (docs/design.md, habit 5).
         self.fixed_z = torch.randn(64, m.latent_dim, device=device,
                                    generator=torch.Generator(device).manual_seed(cfg.seed + 1))
         self.step, self.total = 0, tr.iterations
