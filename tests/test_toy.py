@@ -89,3 +89,19 @@ def test_reverse_kl_hand_computed():
     expected = 0.75 * math.log(6) + 0.25 * math.log(2)
     assert s["quality/reverse_kl"].item() == pytest.approx(expected, rel=1e-5)
     assert s["quality/modes"].item() == 2
+
+
+def test_mode_stats_of_stacked_members_equal_each_member_alone():
+    # One call over (S, N, 2) gives each member exactly its own statistics (collapsed, spread, NaN).
+    data = GAN_DATA["grid25"]()
+    spread = data.sample(500, one_stream(3))[0]
+    collapsed = data.means[4].expand(500, 2) + 0.001
+    broken = spread.clone()
+    broken[::3] = float("nan")
+    stacked = mode_stats(torch.stack([spread, collapsed, broken]), data.means, data.std)
+    for s, pts in enumerate((spread, collapsed, broken)):
+        alone = mode_stats(pts, data.means, data.std)
+        assert alone.keys() == stacked.keys()
+        for k in alone:
+            assert stacked[k][s].item() == pytest.approx(alone[k].item(), abs=1e-7), (s, k)
+    assert stacked["quality/modes"].tolist()[1] == 1.0

@@ -199,20 +199,24 @@ class GanTrainer:
         means = self.window / max(self.window_n, 1)
         B, mc = self.cfg.train.batch_size, self.cfg.metrics
         rows: list[dict[str, Tensor]] = []
-        for s, c in enumerate(self.cfgs):
+        samples, samples_ema = [], []
+        for s, c in enumerate(self.cfgs):  # each member's draws from its own measurement generator
             gen = eval_generator(c.seed, self.step, self.device)
             rand = MemberStreams([gen])
             out: dict[str, Tensor] = dict(zip(WINDOW_KEYS, means[s]))
             real = self.data.sample(B, rand)[0]
             out.update(probe_discriminator(self.critic(s), real, self._sample(s, B, rand), gen,
                                            probability=self.cfg.objective.loss in ("bce",)))
-            samples = self._sample(s, mc.n_samples, rand)
-            out.update(mode_stats(samples, self.data.means, self.data.std, mc.hq_sigmas))
+            samples.append(self._sample(s, mc.n_samples, rand))
             if self.G_ema is not None:
-                ema = mode_stats(self._sample(s, mc.n_samples, rand, self.G_ema), self.data.means,
-                                 self.data.std, mc.hq_sigmas)
-                out.update({k.replace("quality/", "quality_ema/"): v for k, v in ema.items()})
+                samples_ema.append(self._sample(s, mc.n_samples, rand, self.G_ema))
             rows.append(out)
+        # Mode statistics of all members in one call (S, N, 2).
+        for prefix, batch in (("quality/", samples), ("quality_ema/", samples_ema)):
+            if batch:
+                stats = mode_stats(torch.stack(batch), self.data.means, self.data.std, mc.hq_sigmas)
+                for s, out in enumerate(rows):
+                    out.update({k.replace("quality/", prefix): v[s] for k, v in stats.items()})
         self.window.zero_()  # in place: a captured CUDA graph keeps adding into this very tensor
         self.window_n = 0
         keys = list(rows[0])
