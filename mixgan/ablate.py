@@ -156,43 +156,34 @@ def stack_groups(sweep: Sweep, todo: list[Run], jobs: list[Job], args: argparse.
 
 def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Namespace,
               executor: Any = None) -> bool:
-    """Train the runs with a progress bar; return True when interrupted (Ctrl-C / SIGTERM)."""
-    from tqdm.auto import tqdm
+    """Train the runs with one progress bar (member-iterations, rate, ETA); return True when
+    interrupted (Ctrl-C / SIGTERM)."""
+    from mixgan.sweep_progress import SweepProgress
 
     children = Children()
     where = sweep_dir.resolve()  # children (and Slurm jobs) may start in another working dir
     jobs = [Job(r.name, str(where), sweep.train_args(r, where), args.retry_failed) for r in todo]
     groups = stack_groups(sweep, todo, jobs, args)
-    tally = dict.fromkeys(("completed", "diverged", "failed"), 0)
-    bar = tqdm(total=len(jobs), unit="run", desc=sweep.name, dynamic_ncols=True)
-
-    def on_done(res: dict[str, Any]) -> None:
-        status = res["status"]
-        if status in tally:
-            tally[status] += 1
-        how = f" ({res['action']}, {res['seconds']:.1f} s)" if res["action"] != "none" else " (not run)"
-        err = f": {res['error']}" if res.get("error") else ""
-        bar.write(f"{res['name']}: {status}{how}{err}")
-        bar.set_postfix(tally, refresh=False)
-        bar.update(1)
+    lengths = {r.name: sweep.configs[r.name].get("train", {}).get("iterations") for r in todo}
+    progress = SweepProgress(sweep.name, where, lengths)
 
     def on_signal(signum: int, frame: Any) -> None:
         again = children.stop.is_set()
         n = children.interrupt()
-        bar.write(f"stopping now ({n} runs)" if again else
-                  f"stopping: {n} runs checkpoint and exit; nothing new starts (Ctrl-C again: stop now)")
+        progress.write(f"stopping now ({n} runs)" if again else
+                       f"stopping: {n} runs checkpoint and exit; nothing new starts (Ctrl-C again: stop now)")
 
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        if args.executor == "local":
-            n = args.jobs or default_jobs()[0]
-            run_local(groups, n, default_jobs()[1], on_done, children)
-        else:
-            run_submitit(groups, executor, on_done, children)
+        with progress:
+            if args.executor == "local":
+                n = args.jobs or default_jobs()[0]
+                run_local(groups, n, default_jobs()[1], progress.done, children)
+            else:
+                run_submitit(groups, executor, progress.done, children)
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-        bar.close()
     return children.stop.is_set()
 
 

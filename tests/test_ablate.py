@@ -251,3 +251,21 @@ def test_slurm_without_submitit_is_one_line(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "submitit is not installed" in err and ".[slurm]" in err
     assert "Traceback" not in err
+
+
+def test_sweep_progress_counts_member_iterations_from_run_dirs(tmp_path):
+    from mixgan.sweep_progress import SweepProgress, last_step
+
+    for name, steps in (("a", [10, 20]), ("b", [10])):
+        (tmp_path / name).mkdir()
+        rows = "".join(json.dumps({"step": s}) + "\n" for s in steps)
+        (tmp_path / name / "metrics.jsonl").write_text(rows + '{"step": 3')  # a row being written
+    assert last_step(tmp_path / "a") == 20 and last_step(tmp_path / "missing") == 0
+    progress = SweepProgress("s", tmp_path, {"a": 40, "b": 40, "c": 40})
+    assert progress.bar.total == 120 and progress.bar.n == 30
+    progress.done({"name": "b", "status": "completed", "action": "fresh", "seconds": 1.0})
+    assert progress.bar.n == 60 and "1/3 runs" in str(progress.bar.postfix)
+    progress.bar.close()
+    by_runs = SweepProgress("s", tmp_path, {"a": None, "b": 5})  # epochs: one unit per run
+    assert by_runs.bar.total == 2 and by_runs.bar.n == 0
+    by_runs.bar.close()
