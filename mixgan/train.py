@@ -101,8 +101,19 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_trainer(cfg: Any) -> Any:
+    """The task's trainer on its device, refused in one line when it cannot fit in memory."""
+    from mixgan.fits import check_fits
+
     module, cls = TRAINERS[cfg.task].split(":")
-    return getattr(importlib.import_module(module), cls)(cfg, resolve_device(cfg.device))
+    device = resolve_device(cfg.device)
+    check_fits(cfg, device)  # an estimate, before anything is allocated
+    try:
+        return getattr(importlib.import_module(module), cls)(cfg, device)
+    except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
+        if not isinstance(err, MemoryError | torch.OutOfMemoryError) and "memory" not in str(err):
+            raise
+        raise ConfigError(f"the run does not fit in {device.type} memory ({first_line(err)}); "
+                          "accepted: smaller sizes") from None
 
 
 def cli_overrides(args: argparse.Namespace, rest: list[str]) -> list[tuple[str, Any]]:
@@ -185,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
             if cfg.task not in TRAINERS:
                 raise ConfigError(f"task: {cfg.task!r} has no trainer yet; accepted: {', '.join(TRAINERS)}")
             if args.seeds is not None:  # many seeds: mixgan/seeds.py runs them and prints their table
+                from mixgan.fits import check_fits
+
+                check_fits(cfg, resolve_device(cfg.device))  # before the group dir exists
                 from mixgan.seeds import seeds_main
 
                 return seeds_main(cfg, args.seeds, args.jobs, other_objective(argv, cfg))

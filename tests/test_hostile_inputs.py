@@ -62,3 +62,46 @@ def test_empty_config_file_says_all_defaults_are_used(tmp_path, capsys):
     assert main([*TINY, f"--config={tmp_path / 'empty.yaml'}", f"--run.dir={tmp_path}", "--run.name=r"]) == 0
     one_line(capsys, "sets nothing: all defaults are used")
     assert (tmp_path / "r" / "summary.json").is_file()
+
+
+# --- sizes the machine cannot hold ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("arg", "fragment"), [
+    ("--model.hidden=1000000000", "model.hidden/model.depth: this run needs about"),
+    ("--model.depth=100000", "model.hidden/model.depth: this run needs about"),
+    ("--train.batch_size=1000000000", "train.batch_size: this run needs about"),
+    ("--metrics.n_samples=1000000000", "metrics.n_samples: this run needs about"),
+])
+@pytest.mark.parametrize("seeds", [[], ["--seeds=0-1"]])
+def test_sizes_that_do_not_fit_are_refused_before_anything_is_written(tmp_path, capsys, arg, fragment, seeds):
+    assert main([f"--run.dir={tmp_path / 'runs'}", "--device=cpu", arg, *seeds]) == 2
+    err = one_line(capsys, fragment)
+    assert "free; accepted: smaller sizes" in err
+    assert nothing_in(tmp_path / "runs")
+
+
+def test_the_estimate_grows_with_every_size_and_fits_the_main_job():
+    import torch
+
+    from mixgan.config import load_config
+    from mixgan.fits import available_bytes, toy_gan_bytes
+
+    base, _ = toy_gan_bytes(load_config())
+    assert base < 256 * 2**20 < available_bytes(torch.device("cpu"))  # the main job: < 256 MiB
+    for key in ("model.hidden", "model.depth", "train.batch_size", "metrics.n_samples"):
+        bigger, _ = toy_gan_bytes(load_config(overrides=[(key, 100_000)]))
+        assert bigger > base, key
+    assert toy_gan_bytes(load_config(), members=3)[0] == 3 * base
+
+
+def test_allocation_failure_building_the_trainer_is_one_line(tmp_path, capsys, monkeypatch):
+    # What the estimate cannot see (the image tasks' data, a fragmented GPU): the allocator's error.
+    import mixgan.trainers.gan as gan
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:119] DefaultCPUAllocator: not enough memory")
+
+    monkeypatch.setattr(gan, "mlp", no_memory)
+    assert main([f"--run.dir={tmp_path / 'runs'}", "--device=cpu"]) == 2
+    one_line(capsys, "the run does not fit in cpu memory (RuntimeError: [enforce fail")
+    assert nothing_in(tmp_path / "runs")
