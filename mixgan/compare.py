@@ -21,6 +21,7 @@ from typing import Any
 from mixgan.config import flatten, set_dotted
 from mixgan.errors import ConfigError, MixganError
 from mixgan.report.tables import COLUMNS, NOTES, markdown, parse_metrics, pool, to_csv
+from mixgan.rundir import check_writable
 
 # Config keys that never make two runs different experiments.
 IGNORED_KEYS = ("seed", "device", "run.")
@@ -305,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0, or 2 on bad input with one line on stderr)."""
     try:
         args = make_parser().parse_args(argv)
+        check_writable(args.out, "--out")
         groups, _, text = compare(args.paths, args.out, args.metrics, args.by, plots=not args.no_plots,
                                   tensorboard=not args.no_tensorboard, baseline=args.baseline)
     except MixganError as err:

@@ -180,10 +180,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.seeds is None and args.jobs != 1:
             raise ConfigError("--jobs: only applies with --seeds")
         if args.resume:
+            from mixgan.rundir import check_writable
             from mixgan.trainers.loop import print_summary, run_loop
 
             run_dir = Path(args.resume)
             cfg, trainer, state = resume(run_dir, overrides)
+            check_writable(run_dir, "--resume")
             if getattr(trainer, "rank", 0) != 0:  # a torchrun worker writes nothing
                 return 130 if trainer.run_worker()["status"] == "interrupted" else 0
             summary = run_loop(trainer, cfg, run_dir, resumed=True,
@@ -195,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_config(args.config, overrides, task=args.task)
             if cfg.task not in TRAINERS:
                 raise ConfigError(f"task: {cfg.task!r} has no trainer yet; accepted: {', '.join(TRAINERS)}")
+            from mixgan.rundir import check_writable
+
+            check_writable(cfg.run.dir, "run.dir")  # before data are loaded or a trainer is built
             if args.seeds is not None:  # many seeds: mixgan/seeds.py runs them and prints their table
                 from mixgan.fits import check_fits
 

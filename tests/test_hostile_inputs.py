@@ -105,3 +105,60 @@ def test_allocation_failure_building_the_trainer_is_one_line(tmp_path, capsys, m
     assert main([f"--run.dir={tmp_path / 'runs'}", "--device=cpu"]) == 2
     one_line(capsys, "the run does not fit in cpu memory (RuntimeError: [enforce fail")
     assert nothing_in(tmp_path / "runs")
+
+
+# --- output paths that are files or cannot be written -------------------------------------------
+
+def _unwritable(tmp_path: Path, kind: str) -> Path:
+    """A path the commands cannot write under: a file, a folder below a file, or a read-only place."""
+    if kind == "file":
+        (tmp_path / "f").write_text("x")
+        return tmp_path / "f"
+    if kind == "under_file":
+        (tmp_path / "f").write_text("x")
+        return tmp_path / "f" / "sub"
+    import tempfile
+
+    try:  # /sys is read-only, even for root (chmod would not stop root)
+        tempfile.TemporaryFile(dir="/sys").close()
+    except OSError:
+        return Path("/sys/mixgan-runs")
+    pytest.skip("no read-only folder on this machine")
+
+
+KINDS = [("file", "is a file"), ("under_file", "lies under the file"), ("read_only", "cannot be written")]
+
+
+@pytest.mark.parametrize(("kind", "fragment"), KINDS)
+@pytest.mark.parametrize("seeds", [[], ["--seeds=0-1"]])
+def test_train_run_dir_not_writable(tmp_path, capsys, kind, fragment, seeds):
+    bad = _unwritable(tmp_path, kind)
+    assert main([*TINY, f"--run.dir={bad}", *seeds]) == 2
+    one_line(capsys, f"run.dir: {bad} {fragment}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == (["f"] if kind != "read_only" else [])
+
+
+@pytest.mark.parametrize(("kind", "fragment"), KINDS)
+def test_compare_out_not_writable(tmp_path, capsys, kind, fragment):
+    from test_compare import make_run, series
+
+    from mixgan.compare import main as compare_main
+
+    make_run(tmp_path / "runs", "ring8", "erm", 0, series([8], [.9], [.1], [1], [1], [1.0]))
+    bad = _unwritable(tmp_path, kind)
+    assert compare_main([str(tmp_path / "runs"), f"--out={bad}", "--no-plots"]) == 2
+    one_line(capsys, f"--out: {bad} {fragment}")
+
+
+@pytest.mark.parametrize(("kind", "fragment"), KINDS)
+def test_ablate_out_not_writable(tmp_path, capsys, kind, fragment):
+    from mixgan.ablate import main as ablate_main
+
+    sweep = tmp_path / "s.yaml"
+    sweep.write_text("name: demo\nbase: configs/gan/default.yaml\nvariants:\n  erm: {}\nseeds: [0]\n"
+                     "metrics: [quality/modes]\n")
+    bad = _unwritable(tmp_path, kind)
+    assert ablate_main([str(sweep), f"--out={bad}"]) == 2
+    left = ["f", "s.yaml"] if kind != "read_only" else ["s.yaml"]
+    one_line(capsys, f"--out: {bad} {fragment}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == left
