@@ -162,3 +162,34 @@ def test_ablate_out_not_writable(tmp_path, capsys, kind, fragment):
     left = ["f", "s.yaml"] if kind != "read_only" else ["s.yaml"]
     one_line(capsys, f"--out: {bad} {fragment}")
     assert sorted(p.name for p in tmp_path.iterdir()) == left
+
+
+# --- compare on broken run dirs -------------------------------------------------------------------
+
+BROKEN_RUNS = [
+    ("summary.json", "[1, 2]", "summary.json: a JSON list, not an object"),
+    ("summary.json", '{"status": "completed", "final": {"quality/modes": "eight"}}',
+     "summary.json: final 'quality/modes' is 'eight', not a number"),
+    ("summary.json", '{"status": "completed", "final": [8]}', "summary.json: 'final' must map"),
+    ("summary.json", '{"status": 3, "final": {}}', "'status' be text"),
+    ("summary.json", '{"status": "completed", "total": "all", "final": {}}', "'total' is 'all'"),
+    ("metrics.jsonl", "[10, 8]\n", "metrics.jsonl: a row is a JSON list, not an object"),
+    ("metrics.jsonl", '{"quality/modes": 8}\n', "metrics.jsonl: row 1: no integer 'step'"),
+    ("metrics.jsonl", '{"step": 10, "quality/modes": [8]}\n', "row 1: 'quality/modes' is [8]"),
+    ("config.yaml", "- a list\n", "config.yaml: not a config mapping"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "fragment"), BROKEN_RUNS)
+def test_compare_names_the_broken_file(tmp_path, capsys, name, text, fragment):
+    from test_compare import make_run, series
+
+    from mixgan.compare import main as compare_main
+
+    make_run(tmp_path / "runs", "ring8", "erm", 0, series([8], [.9], [.1], [1], [1], [1.0]))
+    make_run(tmp_path / "runs", "ring8", "erm", 1, series([8], [.9], [.1], [1], [1], [1.0]))
+    (broken,) = [p for p in (tmp_path / "runs").rglob(name) if "s1" in str(p)]
+    broken.write_text(text)
+    assert compare_main([str(tmp_path / "runs"), f"--out={tmp_path / 'out'}", "--no-plots"]) == 2
+    err = one_line(capsys, fragment)
+    assert str(broken.parent) in err and not (tmp_path / "out").exists()
