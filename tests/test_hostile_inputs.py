@@ -193,3 +193,35 @@ def test_compare_names_the_broken_file(tmp_path, capsys, name, text, fragment):
     assert compare_main([str(tmp_path / "runs"), f"--out={tmp_path / 'out'}", "--no-plots"]) == 2
     err = one_line(capsys, fragment)
     assert str(broken.parent) in err and not (tmp_path / "out").exists()
+
+
+# --- a learning rate whose update overflows ----------------------------------------------------------
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_classifier_lr_1e38_is_a_diverged_run(tmp_path, capsys, optimizer):
+    import json
+
+    args = ["--task=classify", "--data.name=iris", "--model.name=mlp", "--model.hidden=8", "--train.epochs=3",
+            "--train.batch_size=32", "--run.progress=false", f"--train.optimizer={optimizer}",
+            "--train.lr=1e38", f"--run.dir={tmp_path}", "--run.name=r"]
+    assert main(args) == 0
+    assert "Traceback" not in capsys.readouterr().err
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    assert summary["status"] == "diverged" and summary["diverged_at"] == 1
+
+
+def test_step_or_diverge_raises_other_errors():
+    import torch
+
+    from mixgan.trainers.classifier import step_or_diverge
+
+    w = torch.nn.Parameter(torch.ones(3))
+    w.grad = torch.ones(3)
+    assert step_or_diverge(torch.optim.Adam([w], lr=1e38)) is False and torch.isnan(w).all()
+    w = torch.nn.Parameter(torch.ones(3))
+    w.grad = torch.ones(3)
+    assert step_or_diverge(torch.optim.Adam([w], lr=0.5)) is True and torch.allclose(w, torch.full((3,), 0.5))
+    bad = torch.optim.Adam([w], lr=0.5)
+    bad.step = lambda: (_ for _ in ()).throw(RuntimeError("CUDA error: device-side assert"))
+    with pytest.raises(RuntimeError, match="device-side"):
+        step_or_diverge(bad)
