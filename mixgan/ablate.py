@@ -27,6 +27,7 @@ from mixgan.executor import (
     run_state,
     run_submitit,
 )
+from mixgan.rundir import check_writable
 from mixgan.sweep import Run, Sweep, cli_value, load_sweep, select
 
 
@@ -195,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"--jobs: got {args.jobs}; accepted: an integer >= 1")
         sweep = load_sweep(args.sweep)
         sweep_dir = Path(args.out or Path("runs") / "ablation" / sweep.name)
+        if not args.dry_run:  # a dry run writes nothing
+            check_writable(sweep_dir, "--out")
         check_existing(sweep, sweep_dir)
         runs = select(sweep.runs, args.only)
         if not runs:

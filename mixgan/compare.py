@@ -21,6 +21,7 @@ from typing import Any
 from mixgan.config import flatten, set_dotted
 from mixgan.errors import ConfigError, MixganError
 from mixgan.report.tables import COLUMNS, NOTES, markdown, parse_metrics, pool, to_csv
+from mixgan.rundir import check_writable
 
 # Config keys that never make two runs different experiments.
 IGNORED_KEYS = ("seed", "device", "run.")
@@ -95,7 +96,34 @@ def load_run(path: Path) -> Run:
         raise ConfigError(f"{path}: unreadable run dir ({type(err).__name__}: {str(err)[:100]})") from None
     if not isinstance(config, dict):
         raise ConfigError(f"{path / 'config.yaml'}: not a config mapping")
+    _check_contents(path, rows, summary)
     return Run(path, flatten(config), rows, summary)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _check_contents(path: Path, rows: list[dict[str, Any]], summary: Any) -> None:
+    """What the tables read must have the shape the run logger writes: a one-line ConfigError
+    naming the file otherwise (a run dir edited by hand, or from another program)."""
+    where = path / "summary.json"
+    if not isinstance(summary, dict):
+        raise ConfigError(f"{where}: a JSON {type(summary).__name__}, not an object with status and final")
+    final = summary.get("final") or {}
+    if not isinstance(final, dict) or not isinstance(summary.get("status", ""), str):
+        raise ConfigError(f"{where}: 'final' must map metric names to numbers and 'status' be text")
+    bad = next((k for k, v in final.items() if k != "step" and not _is_number(v)), None)
+    if bad is not None:
+        raise ConfigError(f"{where}: final {bad!r} is {final[bad]!r}, not a number")
+    if summary.get("total") is not None and not _is_number(summary["total"]):
+        raise ConfigError(f"{where}: 'total' is {summary['total']!r}, not a number")
+    for i, row in enumerate(rows, 1):
+        bad = next((k for k, v in row.items() if k != "time" and not _is_number(v)), None)
+        if not isinstance(row.get("step"), int) or bad is not None:
+            what = f"{bad!r} is {row[bad]!r}" if bad is not None else "no integer 'step'"
+            raise ConfigError(f"{path / 'metrics.jsonl'}: row {i}: {what}; "
+                              "accepted: numbers and an integer step")
 
 
 def load_runs(paths: Sequence[str | Path]) -> list[Run]:
@@ -305,6 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0, or 2 on bad input with one line on stderr)."""
     try:
         args = make_parser().parse_args(argv)
+        check_writable(args.out, "--out")
         groups, _, text = compare(args.paths, args.out, args.metrics, args.by, plots=not args.no_plots,
                                   tensorboard=not args.no_tensorboard, baseline=args.baseline)
     except MixganError as err:

@@ -7,7 +7,9 @@ rejected with a one-line `ConfigError`, before any run directory exists (docs/de
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+import sys
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -16,8 +18,9 @@ from typing import Any, Union
 
 import yaml
 
-from mixgan.errors import ConfigError
+from mixgan.errors import ConfigError, first_line
 
+_INT64 = 2**63  # ints must fit in 64 bits: seeds go to torch.manual_seed, sizes to tensors
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 # task name -> (schema class, validator). Filled by `register_task` in the task modules' schemas.
 _TASKS: dict[str, tuple[type, Callable[[Any], None]]] = {}
@@ -79,13 +82,21 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
         if isinstance(value, bool):
             return value
     elif tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
         # YAML 1.1 (PyYAML) reads 1e-4 as a string; accept what is plainly a number.
-        if isinstance(value, str) and _FLOAT.match(value.strip()):
-            return float(value)
+        number = (isinstance(value, int | float) and not isinstance(value, bool)) or (
+            isinstance(value, str) and _FLOAT.match(value.strip()))
+        if number:
+            try:
+                out = float(value)
+            except OverflowError:  # an int past 1e308
+                out = math.inf
+            if not math.isfinite(out):  # .inf and .nan are never a usable setting
+                raise ConfigError(f"{key}: expected a finite number, got {value!r}")
+            return out
     elif tp is int:
         if isinstance(value, int) and not isinstance(value, bool):
+            if not -_INT64 <= value < _INT64:
+                raise ConfigError(f"{key}: got {value}; accepted: an integer that fits in 64 bits (< 2**63)")
             return value
     elif tp is str:
         if isinstance(value, str):
@@ -101,6 +112,11 @@ def build(schema: type, data: dict[str, Any], prefix: str = "") -> Any:
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
     hints = typing.get_type_hints(schema)
     fields = {f.name for f in dataclasses.fields(schema)}
+    odd = [k for k in data if not isinstance(k, str)]
+    if odd:  # e.g. `1: x` in a YAML file: a number, not a key name
+        where = prefix.rstrip(".") or "the top level"
+        raise ConfigError(f"config key {prefix}{odd[0]!r} is not a name ({type(odd[0]).__name__}); "
+                          f"accepted under {where}: {', '.join(sorted(fields))}")
     unknown = sorted(set(data) - fields)
     if unknown:
         raise ConfigError(
@@ -147,17 +163,48 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML silently keeps the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        self.flatten_mapping(node)
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: SafeLoader's own error names it
+                break
+            if duplicate:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
+                                                        key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml_file(path: Path, loader: type = UniqueKeyLoader) -> Any:
+    """A YAML file's data (safe loader: data, never code); ConfigError naming the line on bad YAML,
+    a duplicate key, or a file that is not UTF-8 text."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+        return yaml.load(text, Loader=loader)  # noqa: S506 (loader is a SafeLoader subclass)
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (not UTF-8); accepted: a YAML file") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be read ({first_line(err)})") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(err, "problem", None)
+        raise ConfigError(f"{path}: not valid YAML{where}{': ' + problem if problem else ''}") from None
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with `yaml.safe_load` (configs are data, never code)."""
+    """Read a YAML mapping (configs are data, never code); {} for an empty file."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        line = getattr(getattr(err, "problem_mark", None), "line", None)
-        where = f" (line {line + 1})" if line is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    data = parse_yaml_file(path)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -173,6 +220,8 @@ def load_config(
     """Load a config: the task's defaults ← YAML file ← dotted overrides; then validate it."""
     _ensure_tasks()
     data: dict[str, Any] = read_yaml(path) if path is not None else {}
+    if path is not None and not data:  # accepted, but say so: an empty preset is easy to mistake
+        print(f"mixgan: note: {path} sets nothing: all defaults are used", file=sys.stderr)
     for key, value in overrides:
         set_dotted(data, key, value)
     if task is not None:

@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from mixgan.errors import ConfigError
+from mixgan.errors import ConfigError, first_line
 
 _SAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
 
@@ -23,17 +23,34 @@ def safe_name(name: str) -> str:
     return cleaned[:128]
 
 
+def check_writable(path: str | Path, key: str) -> None:
+    """Refuse in one line a folder that is a file, or lies under one, or cannot be written (a
+    read-only file system, no permission). Creates nothing: a temp file is made and gone at once."""
+    path = probe = Path(path).expanduser()
+    while not probe.exists() and probe.parent != probe:  # the nearest folder that exists
+        probe = probe.parent
+    if not probe.is_dir():
+        where = "is a file" if probe == path else f"lies under the file {probe}"
+        raise ConfigError(f"{key}: {path} {where}; accepted: a folder that can be written")
+    try:
+        tempfile.TemporaryFile(dir=probe).close()
+    except OSError as err:
+        raise ConfigError(f"{key}: {path} cannot be written ({probe}: {err.strerror or first_line(err)}); "
+                          "accepted: a folder that can be written") from None
+
+
 def new_run_dir(parent: str | Path, name: str, unique: bool) -> Path:
     """Create parent/name; with `unique`, append -2, -3, … instead of reusing an existing dir.
 
     An existing run dir is never overwritten: without `unique` that is an error (use --resume).
     """
     parent = Path(parent)
-    parent.mkdir(parents=True, exist_ok=True)
+    check_writable(parent, "run.dir")
     base = safe_name(name)
     for i in range(1, 10_000):
         cand = parent / (base if i == 1 else f"{base}-{i}")
         try:
+            parent.mkdir(parents=True, exist_ok=True)
             cand.mkdir()
             return cand
         except FileExistsError:
@@ -42,6 +59,8 @@ def new_run_dir(parent: str | Path, name: str, unique: bool) -> Path:
                     f"run dir {cand} already exists; choose another run.name or continue it "
                     f"with --resume {cand}"
                 ) from None
+        except OSError as err:  # e.g. the folder turned read-only since the check
+            raise ConfigError(f"run.dir: cannot create {cand} ({err.strerror or first_line(err)})") from None
     raise ConfigError(f"too many runs named {base} in {parent}")
 
 

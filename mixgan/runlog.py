@@ -24,6 +24,8 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     for line in path.read_text().splitlines():
         if line.strip():
             row = json.loads(line)
+            if not isinstance(row, dict):  # a hand-edited or foreign file: the caller names it
+                raise ValueError(f"{METRICS_FILE}: a row is a JSON {type(row).__name__}, not an object")
             rows.append({k: float(v) if isinstance(v, str) and k != "time" else v
                          for k, v in row.items()})
     return rows

@@ -15,7 +15,15 @@ from typing import Any
 
 import yaml
 
-from mixgan.config import config_from_dict, parse_value, read_yaml, set_dotted, to_dict
+from mixgan.config import (
+    UniqueKeyLoader,
+    config_from_dict,
+    parse_value,
+    parse_yaml_file,
+    read_yaml,
+    set_dotted,
+    to_dict,
+)
 from mixgan.errors import ConfigError
 
 TOP_KEYS = ("name", "description", "base", "overrides", "variants", "grid", "seeds", "metrics", "paper")
@@ -25,19 +33,8 @@ RUNNER_KEYS = ("run.dir", "run.name", "run.progress", "seed")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+=-]*(_[A-Za-z0-9.+=-]+)*$")  # no "__": it separates parts
 
 
-class _SweepLoader(yaml.SafeLoader):
+class _SweepLoader(UniqueKeyLoader):
     """YAML with 1e-4 read as a float (YAML 1.2) and duplicate keys refused (not silently dropped)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        self.flatten_mapping(node)
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}",
-                                                        key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 _SweepLoader.add_implicit_resolver(
@@ -50,12 +47,7 @@ _SweepLoader.add_implicit_resolver(
 def read_sweep_yaml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"sweep file not found: {path}")
-    try:
-        data = yaml.load(path.read_text(), Loader=_SweepLoader)  # noqa: S506 (a SafeLoader subclass)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        raise ConfigError(f"{path}: {getattr(err, 'problem', None) or 'not valid YAML'}{where}") from None
+    data = parse_yaml_file(path, _SweepLoader)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping with keys {', '.join(TOP_KEYS)}")
     return data

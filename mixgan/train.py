@@ -101,8 +101,19 @@ def resolve_device(name: str) -> torch.device:
 
 
 def make_trainer(cfg: Any) -> Any:
+    """The task's trainer on its device, refused in one line when it cannot fit in memory."""
+    from mixgan.fits import check_fits
+
     module, cls = TRAINERS[cfg.task].split(":")
-    return getattr(importlib.import_module(module), cls)(cfg, resolve_device(cfg.device))
+    device = resolve_device(cfg.device)
+    check_fits(cfg, device)  # an estimate, before anything is allocated
+    try:
+        return getattr(importlib.import_module(module), cls)(cfg, device)
+    except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
+        if not isinstance(err, MemoryError | torch.OutOfMemoryError) and "memory" not in str(err):
+            raise
+        raise ConfigError(f"the run does not fit in {device.type} memory ({first_line(err)}); "
+                          "accepted: smaller sizes") from None
 
 
 def cli_overrides(args: argparse.Namespace, rest: list[str]) -> list[tuple[str, Any]]:
@@ -169,10 +180,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.seeds is None and args.jobs != 1:
             raise ConfigError("--jobs: only applies with --seeds")
         if args.resume:
+            from mixgan.rundir import check_writable
             from mixgan.trainers.loop import print_summary, run_loop
 
             run_dir = Path(args.resume)
             cfg, trainer, state = resume(run_dir, overrides)
+            check_writable(run_dir, "--resume")
             if getattr(trainer, "rank", 0) != 0:  # a torchrun worker writes nothing
                 return 130 if trainer.run_worker()["status"] == "interrupted" else 0
             summary = run_loop(trainer, cfg, run_dir, resumed=True,
@@ -184,7 +197,13 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_config(args.config, overrides, task=args.task)
             if cfg.task not in TRAINERS:
                 raise ConfigError(f"task: {cfg.task!r} has no trainer yet; accepted: {', '.join(TRAINERS)}")
+            from mixgan.rundir import check_writable
+
+            check_writable(cfg.run.dir, "run.dir")  # before data are loaded or a trainer is built
             if args.seeds is not None:  # many seeds: mixgan/seeds.py runs them and prints their table
+                from mixgan.fits import check_fits
+
+                check_fits(cfg, resolve_device(cfg.device))  # before the group dir exists
                 from mixgan.seeds import seeds_main
 
                 return seeds_main(cfg, args.seeds, args.jobs, other_objective(argv, cfg))

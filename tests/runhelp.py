@@ -55,3 +55,15 @@ def poison_at(monkeypatch, cls: type, step: int, params: Callable[[Any], Any]) -
                     p.fill_(float("nan"))
 
     monkeypatch.setattr(cls, "advance", poison)
+
+
+class Touch:
+    """Unpickling this runs a shell command that creates `target`: what a crafted data file would do."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        import os
+
+        return os.system, (f"touch {self.target}",)

@@ -27,6 +27,8 @@ from mixgan.data.images import (
 )
 from mixgan.errors import DataError
 
+from runhelp import Touch
+
 
 def _write_cifar_batch(path: Path, data: torch.Tensor, labels: list[int], key: bytes) -> None:
     entry = {b"data": data.reshape(len(labels), 3072).numpy(), key: labels, b"batch_label": b"x"}
@@ -254,3 +256,62 @@ def test_corrupt_labels_exact_count_and_seeded() -> None:
     assert int((strict != labels).sum()) == 370 and torch.equal(strict != labels, strict_mask)
     assert int(corrupt_labels(labels, 0.0, 10, 0)[1].sum()) == 0
     assert int(corrupt_labels(labels, 1.0, 10, 0)[1].sum()) == 1000
+
+
+def _cifar10_folder(root: Path, first: object) -> None:
+    """A CIFAR-10 folder whose data_batch_1 pickles `first`; the other batches are fine."""
+    folder = root / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    x = torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
+    for name in [f"data_batch_{i}" for i in range(2, 6)] + ["test_batch"]:
+        _write_cifar_batch(folder / name, x, [0], b"labels")
+    with (folder / "data_batch_1").open("wb") as f:
+        pickle.dump(first, f)
+
+
+def test_crafted_cifar_batch_never_runs_code(tmp_path: Path, capsys) -> None:
+    # The issue's attack through the real CLI: the command in the pickle must not run, and the
+    # refusal is one line, exit 2, no run dir.
+    from mixgan.train import main
+
+    target = tmp_path / "pwned"
+    _cifar10_folder(tmp_path / "data", {b"data": Touch(target), b"labels": [0]})
+    runs = tmp_path / "runs"
+    code = main(["--config=configs/classify/cifar10.yaml", f"--data.root={tmp_path / 'data'}",
+                 f"--run.dir={runs}", "--run.progress=false"])
+    err = capsys.readouterr().err.strip()
+    assert not target.exists()
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "unreadable batch data_batch_1" in err and "posix.system" in err
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+@pytest.mark.parametrize(("content", "fragment"), [
+    ([1, 2, 3], "holds a list, not a dict"),
+    ({b"data": "pixels", b"labels": [0]}, "'data' is not a uint8 array"),
+    ({b"data": torch.zeros(1, 3072).numpy(), b"labels": [0]}, "'data' is not a uint8 array"),  # float
+    ({b"data": torch.zeros(2, 3072, dtype=torch.uint8).numpy(), b"labels": [0]}, "one integer label"),
+    ({b"data": torch.zeros(1, 3072, dtype=torch.uint8).numpy(), b"labels": ["cat"]}, "one integer label"),
+    ({b"data": torch.zeros(1, 3072, dtype=torch.uint8).numpy()}, "'labels'"),
+])
+def test_cifar_batch_with_wrong_contents_is_one_line(tmp_path: Path, content, fragment) -> None:
+    _cifar10_folder(tmp_path, content)
+    with pytest.raises(DataError, match="unreadable batch data_batch_1") as err:
+        load_cifar10(tmp_path)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_cifar_batch_any_pickle_protocol_reads_back(tmp_path: Path, protocol: int) -> None:
+    # The official files are protocol-2 pickles of numpy 1.x (numpy.core); newer writers use _core
+    # and protocol 5's out-of-band buffers: all of them are plain arrays and load.
+    x = torch.randint(0, 256, (2, 3072), dtype=torch.uint8, generator=torch.Generator().manual_seed(3))
+    blob = pickle.dumps({b"data": x.numpy(), b"fine_labels": [7, 99]}, protocol=protocol)
+    if protocol == 2:  # GLOBAL names are newline-ended text here: write numpy 1.x's module name
+        blob = blob.replace(b"numpy._core.multiarray", b"numpy.core.multiarray")
+    folder = tmp_path / "cifar-100-python"
+    folder.mkdir()
+    for name in ("train", "test"):
+        (folder / name).write_bytes(blob)
+    images, labels = load_cifar100(tmp_path, train=False)
+    assert torch.equal(images.reshape(2, 3072), x) and labels.tolist() == [7, 99]

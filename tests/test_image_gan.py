@@ -17,7 +17,7 @@ from mixgan.metrics.stacked import digit_mode_stats, image_mode_stats
 from mixgan.train import main
 from mixgan.trainers.image_gan import ImageGanTrainer
 
-from runhelp import rows
+from runhelp import Touch, rows
 
 CLF = {"epochs": 8, "width": 16}  # the defaults: ~99% test accuracy in a few seconds
 
@@ -95,6 +95,22 @@ def test_inception_without_weights_one_line_and_training_continues(tmp_path, cac
     assert "metrics.inception_weights" in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
 
+
+def test_crafted_inception_weights_never_run_code(tmp_path, cache, capsys):
+    # torch-fidelity unpickles the weights with weights_only=False: mixgan reads them as data first.
+    target, evil = tmp_path / "pwned", tmp_path / "evil.pth"
+    torch.save({"fc.weight": Touch(target)}, evil)
+    args = ["--metrics.extractors=[digits,inception]", f"--metrics.inception_weights={evil}",
+            f"--run.dir={tmp_path / 'runs'}"]
+    assert main(tiny(cache, *args)) == 2
+    err = capsys.readouterr().err.strip()
+    assert not target.exists() and not (tmp_path / "runs").exists()
+    assert len(err.splitlines()) == 1 and "not a plain state_dict (it names posix.system)" in err
+    assert str(evil) in err
+    plain = tmp_path / "plain.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, plain)
+    assert inception_weights(str(plain)) == (plain, "")
+
 def _tiny_mnist(root):
     """64 random 28x28 'digits' in torchvision's MNIST/raw layout (IDX files)."""
     import struct
@@ -121,7 +137,7 @@ def test_inception_weights_in_the_hub_cache_are_passed_to_torch_fidelity(tmp_pat
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     weights = tmp_path / "torch" / "hub" / "checkpoints" / os.path.basename(URL_INCEPTION_V3)
     weights.parent.mkdir(parents=True)
-    weights.write_bytes(b"stub")
+    torch.save({"fc.weight": torch.zeros(1)}, weights)  # a plain state_dict: mixgan checks it loads as data
     assert inception_weights() == (weights, "")
     seen = []
 

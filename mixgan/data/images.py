@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
-from mixgan.errors import DataError
+from mixgan.errors import DataError, first_line
 
 # Official CIFAR-10 normalization of facebookresearch/mixup-cifar10 (`train.py`, the code of
 # Zhang et al. 2018, §3.2); note the std is not the exact per-channel std of the training set.
@@ -120,13 +120,49 @@ def _cifar_error(name: str, root: Path, why: str) -> DataError:
     )
 
 
+class _CifarUnpickler(pickle.Unpickler):
+    """Reads the CIFAR "python version" pickles as data: dicts, lists, bytes, str, numbers and numpy
+    arrays. Any other global (a function or class a crafted file names, e.g. os.system) is refused
+    before it can be called, so a batch file can never run code."""
+
+    # What numpy's array and dtype pickles name (numpy 1.x `core`, numpy 2.x `_core`; protocol 5
+    # writes _frombuffer). Each only builds an array from the file's bytes.
+    _NUMPY = {("numpy", "ndarray"), ("numpy", "dtype")} | {
+        (f"numpy.{core}.{mod}", fn) for core in ("core", "_core")
+        for mod, fn in (("multiarray", "_reconstruct"), ("numeric", "_frombuffer"))}
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in self._NUMPY:
+            return super().find_class(module, name)
+        if (module, name) == ("_codecs", "encode"):  # how Python 3 writes bytes in protocol 2
+            return _latin1_bytes
+        raise pickle.UnpicklingError(f"it names {module}.{name}, which a CIFAR batch never holds")
+
+
+def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """`_codecs.encode` as protocol-2 pickles use it for bytes, and nothing else of it."""
+    if not isinstance(text, str) or encoding != "latin1":
+        raise pickle.UnpicklingError("it encodes text other than bytes")
+    return text.encode("latin1")
+
+
 def _read_cifar_batch(path: Path, label_key: str) -> tuple[Tensor, Tensor]:
-    # The batches are Python pickles (the official format), so only load files you trust.
+    """One batch: a dict with `data` (N x 3072 uint8, channel-major rows) and N int labels."""
+    import numpy as np
+
     with path.open("rb") as f:
-        entry = pickle.load(f, encoding="bytes")
+        entry = _CifarUnpickler(f, encoding="bytes").load()
+    if not isinstance(entry, dict):
+        raise ValueError(f"it holds a {type(entry).__name__}, not a dict")
     entry = {k.decode() if isinstance(k, bytes) else k: v for k, v in entry.items()}
-    data = torch.as_tensor(entry["data"], dtype=torch.uint8).reshape(-1, 3, 32, 32)
-    return data, torch.as_tensor(entry[label_key], dtype=torch.int64)
+    data, labels = entry.get("data"), entry.get(label_key)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.size % 3072:
+        raise ValueError("its 'data' is not a uint8 array of N x 3072 pixels")
+    labels = np.asarray(labels) if isinstance(labels, list | np.ndarray) else None
+    if labels is None or labels.ndim != 1 or labels.dtype.kind not in "iu" or labels.size * 3072 != data.size:
+        raise ValueError(f"its {label_key!r} is not a list of one integer label per image")
+    pixels = torch.from_numpy(data if data.flags.writeable else data.copy())  # protocol 5: read-only
+    return pixels.reshape(-1, 3, 32, 32), torch.from_numpy(labels.astype(np.int64))
 
 
 def load_cifar(name: str, root: str | Path, train: bool = True) -> tuple[Tensor, Tensor]:
@@ -143,10 +179,12 @@ def load_cifar(name: str, root: str | Path, train: bool = True) -> tuple[Tensor,
     if missing:
         why = "no data" if len(missing) == len(files) else f"missing {', '.join(missing)}"
         raise _cifar_error(name, root, why)
-    try:
-        parts = [_read_cifar_batch(f, spec["label_key"]) for f in files]
-    except (pickle.UnpicklingError, EOFError, KeyError, RuntimeError, ValueError) as err:
-        raise _cifar_error(name, root, f"unreadable batch ({type(err).__name__})") from err
+    parts = []
+    for f in files:
+        try:
+            parts.append(_read_cifar_batch(f, spec["label_key"]))
+        except Exception as err:  # the file is untrusted data: whatever breaks in it is "unreadable"
+            raise _cifar_error(name, root, f"unreadable batch {f.name} ({first_line(err)})") from None
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 

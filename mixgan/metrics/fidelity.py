@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import torch_fidelity
 from torch import Tensor
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
+from mixgan.errors import DataError, first_line
 from mixgan.metrics.digits_net import load_digit_model, u8_to_input
 
 INCEPTION = "inception-v3-compat"
@@ -107,14 +109,30 @@ def inception_weights(path: str = "") -> tuple[Path | None, str]:
     if path:
         file = Path(path).expanduser()
         if file.is_file():
-            return file, ""
+            return _plain_weights(file), ""
         where = f"{file} does not exist"
     elif cached.is_file():
-        return cached, ""
+        return _plain_weights(cached), ""
     else:
         where = f"no weights in {cached}"
     return None, (f"Inception FID/KID/IS/precision/recall skipped ({where}): download {URL_INCEPTION_V3} and "
                   f"pass --metrics.inception_weights=PATH (or put it in {cached.parent}); training continues")
+
+
+def _plain_weights(file: Path) -> Path:
+    """`file`, once it has loaded as plain data (`weights_only=True`); else a one-line DataError.
+
+    torch-fidelity reads the weights with `torch.load(..., weights_only=False)`, which would run any
+    code a crafted file holds; the same bytes that pass the weights-only unpickler name no such code.
+    """
+    try:
+        torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as err:  # untrusted file: whatever breaks in it is a refusal, not a traceback
+        named = re.search(r"(?:unsupported|Unsupported global:) GLOBAL ([\w.]+)", str(err))  # torch says more
+        why = f"it names {named.group(1)}" if named else first_line(err, 120)
+        raise DataError(f"metrics.inception_weights: {file} is not a plain state_dict ({why}); "
+                        f"accepted: torch-fidelity's inception-v3-compat weights file") from None
+    return file
 
 
 def _blas_threads(n: int) -> Any:

@@ -38,6 +38,23 @@ def seed_of(*parts: int) -> int:
     return s
 
 
+def step_or_diverge(opt: torch.optim.Optimizer) -> bool:
+    """opt.step(); False, with every weight set to NaN so that the run ends as `diverged`, when the
+    update itself overflows float32 (e.g. lr=1e38: Adam's step lr/(1-β1) is past float32's 3.4e38,
+    which torch reports as a RuntimeError rather than an Inf)."""
+    try:
+        opt.step()
+        return True
+    except RuntimeError as err:
+        if "without overflow" not in str(err):
+            raise
+    with torch.no_grad():
+        for group in opt.param_groups:
+            for p in group["params"]:
+                p.fill_(math.nan)
+    return False
+
+
 def lr_at(epoch: int, cfg: Any) -> float:
     """Step schedule: lr · γ^(number of milestones ≤ epoch) (official code: ÷10 at 100 and 150)."""
     return cfg.lr * cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
@@ -151,9 +168,10 @@ class ClassifierTrainer:
             loss = out.loss * (self.world / n_global)
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
-            self.opt.step()
+            stepped = step_or_diverge(self.opt)
             count = torch.full((), float(y.shape[0]), device=self.device)  # no host-to-device copy
-            self.window += torch.stack([out.loss.detach().float(), out.correct.float(), count])
+            self.window += torch.stack([out.loss.detach().float() if stepped else count * math.nan,
+                                        out.correct.float(), count])
         dist.sync_stop(self.world, self.device)
         self.step += 1
 
