@@ -41,6 +41,42 @@ def make_image_folder(root: Path, sizes: dict[str, int]) -> Path:
     return root / "img"
 
 
+def _rank(rank: int, world: int, port: int, args: list[str]) -> None:
+    import os
+
+    import torch
+
+    # What torchrun sets for each worker; the CLI then joins a gloo group (mixgan/distributed.py).
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    code = main(args)
+    from mixgan.distributed import _leave
+
+    _leave()  # a multiprocessing child skips atexit
+    os._exit(code)
+
+
+def run_ranks(args: list[str], world: int = 2, timeout: float = 120) -> list[int | None]:
+    """`python -m mixgan.train ARGS` as `world` ranks of one gloo group, as under torchrun; exit codes.
+
+    The ranks are forked, so they inherit the imported modules (a fresh interpreter each costs
+    ~10 s here)."""
+    import multiprocessing
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_rank, args=(r, world, port, args)) for r in range(world)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout)
+    return [p.exitcode for p in procs]
+
+
 def poison_at(monkeypatch, cls: type, step: int, params: Callable[[Any], Any]) -> None:
     """Patch cls.advance to fill params(trainer) with NaN right after `step`: a run that diverges."""
     import torch
