@@ -77,6 +77,21 @@ def run_ranks(args: list[str], world: int = 2, timeout: float = 120) -> list[int
     return [p.exitcode for p in procs]
 
 
+def assert_mixup_at_one_is_erm(monkeypatch, model: Any, x: Any, y: Any) -> None:
+    """The mixup objective with λ forced to 1 gives ERM's loss, correct count and gradients, bit for bit."""
+    import torch
+
+    import mixgan.objectives.classify as obj
+
+    erm = obj.Erm()(model, x, y, torch.Generator().manual_seed(1))
+    erm_grads = torch.autograd.grad(erm.loss, list(model.parameters()))
+    monkeypatch.setattr(obj, "sample_lambda", lambda n, *a, **k: torch.ones(n))
+    mixed = obj.Mixup(alpha=0.2)(model, x, y, torch.Generator().manual_seed(1))
+    mix_grads = torch.autograd.grad(mixed.loss, list(model.parameters()))
+    assert torch.equal(erm.loss, mixed.loss) and torch.equal(erm.correct, mixed.correct)
+    assert all(torch.equal(a, b) for a, b in zip(erm_grads, mix_grads, strict=True))
+
+
 def poison_at(monkeypatch, cls: type, step: int, params: Callable[[Any], Any]) -> None:
     """Patch cls.advance to fill params(trainer) with NaN right after `step`: a run that diverges."""
     import torch

@@ -7,14 +7,12 @@ import json
 import pytest
 import torch
 
-import mixgan.objectives.classify as obj
 from mixgan.config import load_config, to_dict
 from mixgan.models.imagenet import MixableResNet, torchvision_resnet
-from mixgan.objectives.classify import Erm, Mixup
 from mixgan.train import main
 from mixgan.trainers.classifier import ClassifierTrainer, lr_at
 
-from runhelp import make_image_folder, rows, run_ranks
+from runhelp import assert_mixup_at_one_is_erm, make_image_folder, rows, run_ranks
 
 PRESET = "configs/classify/imagenet_resnet50_mixup.yaml"
 TINY = ["--data.image_size=32", "--data.workers=0", "--train.batch_size=8", "--train.epochs=2",
@@ -60,14 +58,7 @@ def test_resnext101_32x4d_has_cardinality_32_and_width_4():
 def test_mixup_at_lambda_one_is_erm_for_resnet50(monkeypatch):
     torch.manual_seed(0)
     model = torchvision_resnet("resnet50", 5)
-    x, y = torch.rand(4, 3, 32, 32), torch.randint(0, 5, (4,))
-    erm = Erm()(model, x, y, torch.Generator().manual_seed(1))
-    erm_grads = torch.autograd.grad(erm.loss, list(model.parameters()))
-    monkeypatch.setattr(obj, "sample_lambda", lambda n, *a, **k: torch.ones(n))
-    mixed = Mixup(alpha=0.2)(model, x, y, torch.Generator().manual_seed(1))
-    mix_grads = torch.autograd.grad(mixed.loss, list(model.parameters()))
-    assert torch.equal(erm.loss, mixed.loss)
-    assert all(torch.equal(a, b) for a, b in zip(erm_grads, mix_grads, strict=True))
+    assert_mixup_at_one_is_erm(monkeypatch, model, torch.rand(4, 3, 32, 32), torch.randint(0, 5, (4,)))
 
 
 def test_presets_hold_the_paper_s_recipe():

@@ -3,62 +3,31 @@ from the list files, pad/cut to 1 s, the log spectrograms against their definiti
 VGG-11 (ERM = mixup at λ = 1), and short training runs through the CLI."""
 
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-import mixgan.objectives.classify as obj
 from mixgan.config import load_config, to_dict
 from mixgan.data.classify import load_classify_data
 from mixgan.data.speech import CLIP, HOP, N_FFT_MEL, SAMPLE_RATE, WIN, Spectrogram, find_clips, read_clip
 from mixgan.errors import DataError
 from mixgan.models.speech import LeNet, SpeechVGG
-from mixgan.objectives.classify import Erm, Mixup
 from mixgan.train import main
 
-from runhelp import rows
+from runhelp import assert_mixup_at_one_is_erm, rows
 
-WORDS = ("down", "go", "yes")  # a tone, a chirp, a short high tone: easy to tell apart
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+from synthetic_speech import WORDS, make_speech_folder, signal  # noqa: E402  (a tone, a chirp, a short tone)
+
 PRESET = "configs/classify/speech_commands_lenet_erm.yaml"
 SMALL = ["--model.width=4", "--model.hidden=16", "--model.dropout=0", "--train.epochs=3",
          "--train.batch_size=8", "--train.milestones=[]", "--data.workers=2", "--run.progress=false",
          "--metrics.image_every=-1", "--objective.erm_epochs=1"]
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
-
-
-def signal(word: int, n: int, rng: np.random.Generator) -> np.ndarray:
-    t = np.arange(n) / SAMPLE_RATE
-    if word == 0:
-        s = np.sin(2 * np.pi * 500 * t + rng.uniform(0, 2 * np.pi))
-    elif word == 1:
-        s = np.sin(2 * np.pi * (300 * t + 1500 * t * t))  # 300 Hz → 3.3 kHz in 1 s
-    else:
-        s = np.sin(2 * np.pi * 2500 * t) * (t < 0.4)
-    return (0.5 * s + 0.02 * rng.standard_normal(n)).astype(np.float32)
-
-
-def make_speech_folder(root, per_word=12):
-    """root/<word>/<id>_nohash_0.wav (0.75–1.25 s, so clips are padded and cut), a background-noise
-    folder that is not a class, and list files putting 1 in 4 clips in validation, 1 in 4 in test."""
-    import soundfile
-
-    rng = np.random.default_rng(0)
-    lists = {"validation_list.txt": [], "testing_list.txt": []}
-    for k, word in enumerate(WORDS):
-        (root / word).mkdir(parents=True)
-        for i in range(per_word):
-            name = f"{k:02d}{i:06x}_nohash_0.wav"
-            n = int(rng.integers(12_000, 20_000))
-            soundfile.write(root / word / name, signal(k, n, rng), SAMPLE_RATE, subtype="PCM_16")
-            if i % 4 in (1, 2):
-                lists["validation_list.txt" if i % 4 == 1 else "testing_list.txt"].append(f"{word}/{name}")
-    (root / "_background_noise_").mkdir()
-    soundfile.write(root / "_background_noise_" / "white.wav", rng.standard_normal(32_000) * 0.1, SAMPLE_RATE)
-    for name, clips in lists.items():
-        (root / name).write_text("\n".join(clips) + "\n")
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -181,14 +150,7 @@ def test_mixup_at_lambda_one_is_erm_for_the_speech_nets(monkeypatch, net):
     torch.manual_seed(0)
     model = (LeNet((1, 64, 101), 5, 4, 16, dropout=0.0) if net == "lenet"
              else SpeechVGG((1, 64, 101), 5, 8, 16))
-    x, y = torch.randn(6, 1, 64, 101), torch.randint(0, 5, (6,))
-    erm = Erm()(model, x, y, torch.Generator().manual_seed(1))
-    erm_grads = torch.autograd.grad(erm.loss, list(model.parameters()))
-    monkeypatch.setattr(obj, "sample_lambda", lambda n, *a, **k: torch.ones(n))
-    mixed = Mixup(alpha=0.2)(model, x, y, torch.Generator().manual_seed(1))
-    mix_grads = torch.autograd.grad(mixed.loss, list(model.parameters()))
-    assert torch.equal(erm.loss, mixed.loss) and torch.equal(erm.correct, mixed.correct)
-    assert all(torch.equal(a, b) for a, b in zip(erm_grads, mix_grads, strict=True))
+    assert_mixup_at_one_is_erm(monkeypatch, model, torch.randn(6, 1, 64, 101), torch.randint(0, 5, (6,)))
 
 
 def test_speech_nets_shapes_and_mix_hook():
@@ -232,3 +194,13 @@ def test_short_speech_runs_train_and_report_validation_and_test(folder, tmp_path
     erm, mixup = rows(tmp_path / "erm"), rows(tmp_path / "mixup")
     # objective.erm_epochs=1: the first epoch is ERM in both runs, mixup starts at epoch 2
     assert erm[0] == mixup[0] and erm[1]["train/loss"] != mixup[1]["train/loss"]
+
+
+def test_the_synthetic_folder_script(tmp_path, capsys):
+    import synthetic_speech
+
+    assert synthetic_speech.main([str(tmp_path / "s"), "--per-word", "4"]) == 0
+    assert len(find_clips(tmp_path / "s")[1]["train"]) == 6  # 2 of every 4 clips per word
+    with pytest.raises(SystemExit) as exit_info:
+        synthetic_speech.main([str(tmp_path / "s")])  # never writes into an existing folder
+    assert exit_info.value.code == 2 and "exists" in capsys.readouterr().err

@@ -13,11 +13,27 @@ from mixgan.models.resnet import MixFn, check_mix
 VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
 
+class _TwoLinear(nn.Module):
+    """Both nets end in fc(hidden) → [dropout] → fc; `features` is up to fc(hidden), or its ReLU."""
+
+    def _head(self, flat: int, hidden: int, num_classes: int, dropout: float) -> None:
+        self.fc1 = nn.Linear(flat, hidden)
+        self.drop = nn.Dropout(dropout)
+        self.fc2 = nn.Linear(hidden, num_classes)
+
+    def features(self, x: Tensor, mix_layer: int | None = None, mix_fn: MixFn | None = None) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor, mix_layer: int | None = None, mix_fn: MixFn | None = None) -> Tensor:
+        """Logits (N, num_classes)."""
+        return self.fc2(self.drop(self.features(x, mix_layer, mix_fn)))
+
+
 def _lenet_side(n: int) -> int:
     return ((n - 4) // 2 - 4) // 2  # two 5x5 convolutions (no padding), each followed by a 2x2 max-pool
 
 
-class LeNet(nn.Module):
+class LeNet(_TwoLinear):
     """conv5(width)-pool-ReLU, conv5(width)-Dropout2d-pool-ReLU, fc(hidden)-ReLU-dropout, fc.
 
     GCommandsPytorch: width 20, hidden 1000, dropout 0.5 (its Dropout2d() and F.dropout defaults).
@@ -34,9 +50,7 @@ class LeNet(nn.Module):
         self.conv1 = nn.Conv2d(c, width, 5)
         self.conv2 = nn.Conv2d(width, width, 5)
         self.drop2d = nn.Dropout2d(dropout)
-        self.fc1 = nn.Linear(width * side[0] * side[1], hidden)
-        self.drop = nn.Dropout(dropout)
-        self.fc2 = nn.Linear(hidden, num_classes)
+        self._head(width * side[0] * side[1], hidden, num_classes, dropout)
 
     def features(self, x: Tensor, mix_layer: int | None = None, mix_fn: MixFn | None = None) -> Tensor:
         """The fc(hidden) activations (N, hidden)."""
@@ -52,12 +66,8 @@ class LeNet(nn.Module):
         x = F.relu(self.fc1(x.flatten(1)))
         return mix_fn(x) if mix_layer == 3 else x
 
-    def forward(self, x: Tensor, mix_layer: int | None = None, mix_fn: MixFn | None = None) -> Tensor:
-        """Logits (N, num_classes)."""
-        return self.fc2(self.drop(self.features(x, mix_layer, mix_fn)))
 
-
-class SpeechVGG(nn.Module):
+class SpeechVGG(_TwoLinear):
     """VGG-11 with BatchNorm: conv3-BN-ReLU stacks (64, M, 128, M, 256x2, M, 512x2, M, 512x2, M; channels
     scaled by width/64), then fc(hidden) and fc. As in GCommandsPytorch there is no nonlinearity
     between the two linear layers; kept on purpose to reproduce the network (dropout, if any, sits
@@ -80,9 +90,7 @@ class SpeechVGG(nn.Module):
             layers += [nn.Conv2d(c, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
             c = out
         self.stages = nn.ModuleList(stages)
-        self.fc1 = nn.Linear(c * (h >> 5) * (w >> 5), hidden)  # MaxPool2d floors: side // 2 five times
-        self.drop = nn.Dropout(dropout)
-        self.fc2 = nn.Linear(hidden, num_classes)
+        self._head(c * (h >> 5) * (w >> 5), hidden, num_classes, dropout)  # five floored halvings
 
     def features(self, x: Tensor, mix_layer: int | None = None, mix_fn: MixFn | None = None) -> Tensor:
         """The fc(hidden) outputs (N, hidden)."""
@@ -94,7 +102,3 @@ class SpeechVGG(nn.Module):
             if mix_layer == k:
                 x = mix_fn(x)
         return self.fc1(x.flatten(1))
-
-    def forward(self, x: Tensor, mix_layer: int | None = None, mix_fn: MixFn | None = None) -> Tensor:
-        """Logits (N, num_classes)."""
-        return self.fc2(self.drop(self.features(x, mix_layer, mix_fn)))
