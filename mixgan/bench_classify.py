@@ -9,6 +9,17 @@ import torch
 from mixgan.bench import Table, timed
 
 
+def _objective(name: str, alpha: float) -> Any:
+    """The classifier objective `name` with the paper's defaults (one λ ~ Beta(α, α) per batch)."""
+    from types import SimpleNamespace
+
+    from mixgan.objectives.classify import make_classify_objective
+
+    return make_classify_objective(SimpleNamespace(
+        name=name, alpha=alpha, lam="beta", per_sample=False, pairing="random", neighbors=0, mix_labels=True,
+        mix_layer=0, label_smoothing=0.0, input_noise=0.0))
+
+
 def _classifier_step(model: Any, objective: Any, opt: Any, x: torch.Tensor, y: torch.Tensor,
                      gen: torch.Generator, amp: bool) -> None:
     """What ClassifierTrainer.advance does per batch: objective (mixup or ERM), backward, step."""
@@ -31,7 +42,6 @@ def bench_classifier(device: torch.device, t: Table, quick: bool) -> None:
     from mixgan.data.classify import NORMALIZATION
     from mixgan.mixup import mix_batch
     from mixgan.models.classify import make_classifier
-    from mixgan.objectives.classify import make_classify_objective
 
     cuda = device.type == "cuda"
     torch.backends.cudnn.benchmark = cuda  # fixed shapes, as ClassifierTrainer sets it
@@ -47,9 +57,7 @@ def bench_classifier(device: torch.device, t: Table, quick: bool) -> None:
     if cuda:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
-    objs = {name: make_classify_objective(SimpleNamespace(
-        name=name, alpha=1.0, lam="beta", per_sample=False, pairing="random", neighbors=0, mix_labels=True,
-        mix_layer=0, label_smoothing=0.0, input_noise=0.0)) for name in ("erm", "mixup")}
+    objs = {name: _objective(name, 1.0) for name in ("erm", "mixup")}
 
     def batch() -> tuple[torch.Tensor, torch.Tensor]:
         idx = torch.randint(0, n_images, (B,), device=device, generator=gen)
@@ -77,6 +85,43 @@ def bench_classifier(device: torch.device, t: Table, quick: bool) -> None:
           f"{B / pipe:.0f} images/s", f"{sec['mixup'] / pipe:.0f}× the training step's rate: "
           f"{'compute' if pipe < sec['mixup'] / 2 else 'data'}-bound")
     bench_digits(device, t, quick)
+    bench_imagenet(device, t, quick)
+
+
+def bench_imagenet(device: torch.device, t: Table, quick: bool, size: int | None = None,
+                   batch: int | None = None) -> float:
+    """Training throughput of the ImageNet preset's network (torchvision ResNet-50, mixup α = 0.2, SGD)
+    on random tensors: a few batches at a small image size on the CPU, 224 px on a GPU. Images/s."""
+    from types import SimpleNamespace
+
+    from mixgan.data.classify import NORMALIZATION
+    from mixgan.models.classify import make_classifier
+
+    cuda = device.type == "cuda"
+    size = size or (224 if cuda else 64)
+    batch = batch or (256 if cuda else 16)
+    torch.manual_seed(0)
+    model = make_classifier(SimpleNamespace(name="resnet50", dropout=0.0), (3, size, size), 1000,
+                            NORMALIZATION["imagefolder"]).to(device)
+    gen = torch.Generator(device).manual_seed(0)
+    x = torch.rand(batch, 3, size, size, device=device, generator=gen)
+    y = torch.randint(0, 1000, (batch,), device=device, generator=gen)
+    if cuda:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    mixup = _objective("mixup", 0.2)
+
+    def step() -> None:
+        _classifier_step(model, mixup, opt, x, y, gen, cuda)
+
+    step()  # warm-up (cuDNN autotuning, allocator)
+    calls = (2 if quick else 5) if cuda else 1  # a CPU step takes seconds: a few batches in all
+    sec = timed({"s": step}, device, calls=calls, repeats=3)["s"]
+    shape = f"torchvision ResNet-50, batch {batch}, 3×{size}×{size}, SGD"
+    shape += ", bf16 autocast, channels_last" if cuda else ""
+    t.add("ImageNet-preset network, mixup step (α = 0.2)", shape, f"{batch / sec:.1f} images/s")
+    return batch / sec
 
 
 def bench_digits(device: torch.device, t: Table, quick: bool) -> None:

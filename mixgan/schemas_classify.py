@@ -17,7 +17,7 @@ class ClassifyData:
     """Embedded sets (digits, tabular, 2-D toys) or local folders under `root` (never downloaded)."""
 
     name: str = "digits"  # digits | iris | wine | breast_cancer | moons | blobs | cifar10 | ...
-    root: str = "data"  # folder holding local data sets (cifar-10-batches-py/, MNIST/raw/, train/)
+    root: str = "data"  # folder holding local data sets (cifar-10-batches-py/, MNIST/raw/, train/, <word>/)
     test_fraction: float = 0.2  # embedded sets: stratified held-out fraction
     split_seed: int = 0  # embedded sets: seed of the split (-1: the run's seed)
     augment: bool = False  # random crop (zero padding `pad`) + horizontal flip, batched on the device
@@ -27,16 +27,18 @@ class ClassifyData:
     corrupt_seed: int = 0  # seed of the corruption (fixed across runs)
     corrupt_exclude_true: bool = False  # draw from the other classes: exactly `corrupt` of labels wrong
     image_size: int = 224  # imagefolder: crop size
-    workers: int = 4  # imagefolder: DataLoader worker processes
+    workers: int = 4  # imagefolder: DataLoader worker processes; speech_commands: WAV reader threads
+    n_mels: int = 64  # speech_commands: mel bands (0: the paper's linear log-magnitude spectrogram, 161 bins)
 
 
 @dataclass
 class ClassifyModel:
-    """small_cnn (digits), mlp (tabular, 2-D), preact_resnet18 (official CIFAR net), wide_resnet."""
+    """small_cnn (digits), mlp (tabular, 2-D), preact_resnet18 (official CIFAR net), wide_resnet,
+    lenet / vgg11 (the paper's speech nets), resnet50 / resnet101 / resnext101_32x4d (torchvision)."""
 
     name: str = "small_cnn"
-    width: int = 16  # small_cnn: channels of the first stage
-    hidden: int = 64  # small_cnn / mlp: hidden units
+    width: int = 16  # small_cnn / lenet / vgg11: first-stage channels (lenet 20, vgg11 64 in the paper)
+    hidden: int = 64  # small_cnn / mlp / lenet / vgg11: hidden units (lenet 1000, vgg11 512 in the paper)
     depth: int = 0  # mlp: hidden layers; wide_resnet: depth (6n+4); 0: the model's default (2, 28)
     widen: int = 10  # wide_resnet: widening factor
     dropout: float = 0.0  # dropout probability (paper Table 2 compares it with mixup)
@@ -56,6 +58,7 @@ class ClassifyObjective:
     mix_layer: int = 0  # 0: mix inputs; k ≥ 1: mix hidden layer k (Table 5 "latent representations")
     label_smoothing: float = 0.0  # ε of label smoothing (Table 5)
     input_noise: float = 0.0  # std of Gaussian noise added to the inputs (Table 5)
+    erm_epochs: int = 0  # the first k epochs train with ERM, then this objective (paper §3.3 speech: 5)
 
 
 @dataclass
@@ -70,6 +73,8 @@ class ClassifyTrain:
     weight_decay: float = 0.0001
     milestones: list[int] = field(default_factory=lambda: [20])  # epochs where lr is divided by 10
     gamma: float = 0.1  # lr factor at each milestone
+    warmup_epochs: int = 0  # linear lr warm-up, per step, from warmup_lr to lr (Goyal et al. 2017; §3.1)
+    warmup_lr: float = 0.0  # the lr of the first step of the warm-up
     amp: bool = True  # bf16 autocast (CUDA only; ignored on the CPU)
     channels_last: bool = True  # channels_last memory format for images (CUDA only)
 
@@ -105,7 +110,8 @@ class ClassifyConfig:
     run: ClassifyRun = field(default_factory=ClassifyRun)
 
 
-MODELS = ("small_cnn", "mlp", "preact_resnet18", "wide_resnet")
+MODELS = ("small_cnn", "mlp", "preact_resnet18", "wide_resnet", "lenet", "vgg11", "resnet50", "resnet101",
+          "resnext101_32x4d")
 OBJECTIVES = ("erm", "mixup")
 PAIRINGS = ("random", "same_class", "other_class")
 
@@ -125,12 +131,15 @@ def validate_classify(cfg: ClassifyConfig) -> None:
     check(0 <= d.corrupt <= 1, "data.corrupt", "a number in [0, 1]", d.corrupt)
     check(d.image_size >= 8, "data.image_size", "an integer >= 8", d.image_size)
     check(d.workers >= 0, "data.workers", "an integer >= 0", d.workers)
+    check(d.n_mels >= 0, "data.n_mels", "an integer >= 0 (0: linear spectrogram)", d.n_mels)
     check(not (d.augment and d.name in VECTOR_DATA), "data.augment",
           "false for tabular and 2-D data (crop/flip need images)", d.augment)
+    check(not (d.augment and d.name == "speech_commands"), "data.augment",
+          "false for speech_commands (crop/flip are image augmentations)", d.augment)
     m = cfg.model
     check_choice(m.name, "model.name", MODELS)
     check(m.name != "mlp" or d.name in VECTOR_DATA, "model.name",
-          f"not mlp for image data ({d.name}): small_cnn, preact_resnet18, wide_resnet", m.name)
+          f"not mlp for image data ({d.name}): {', '.join(x for x in MODELS if x != 'mlp')}", m.name)
     check(m.name == "mlp" or d.name not in VECTOR_DATA, "model.name",
           f"mlp for tabular and 2-D data ({d.name})", m.name)
     for key in ("width", "hidden", "widen"):
@@ -155,6 +164,7 @@ def validate_classify(cfg: ClassifyConfig) -> None:
           "0 with objective.neighbors > 0 (KNN partners are mixed at the input)", o.mix_layer)
     check(0 <= o.label_smoothing < 1, "objective.label_smoothing", "a number in [0, 1)", o.label_smoothing)
     check(o.input_noise >= 0, "objective.input_noise", "a number >= 0", o.input_noise)
+    check(o.erm_epochs >= 0, "objective.erm_epochs", "an integer >= 0", o.erm_epochs)
     t = cfg.train
     for key in ("epochs", "batch_size"):
         check(getattr(t, key) >= 1, f"train.{key}", "an integer >= 1", getattr(t, key))
@@ -165,6 +175,8 @@ def validate_classify(cfg: ClassifyConfig) -> None:
     check(all(e >= 1 for e in t.milestones) and t.milestones == sorted(set(t.milestones)),
           "train.milestones", "increasing epochs >= 1", t.milestones)
     check(0 < t.gamma <= 1, "train.gamma", "a number in (0, 1]", t.gamma)
+    check(t.warmup_epochs >= 0, "train.warmup_epochs", "an integer >= 0", t.warmup_epochs)
+    check(t.warmup_lr >= 0, "train.warmup_lr", "a number >= 0", t.warmup_lr)
     mt = cfg.metrics
     check(mt.every >= 1, "metrics.every", "an integer >= 1", mt.every)
     check(mt.image_every >= -1, "metrics.image_every", "an integer >= -1 (-1: never)", mt.image_every)

@@ -41,6 +41,57 @@ def make_image_folder(root: Path, sizes: dict[str, int]) -> Path:
     return root / "img"
 
 
+def _rank(rank: int, world: int, port: int, args: list[str]) -> None:
+    import os
+
+    import torch
+
+    # What torchrun sets for each worker; the CLI then joins a gloo group (mixgan/distributed.py).
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    code = main(args)
+    from mixgan.distributed import _leave
+
+    _leave()  # a multiprocessing child skips atexit
+    os._exit(code)
+
+
+def run_ranks(args: list[str], world: int = 2, timeout: float = 120) -> list[int | None]:
+    """`python -m mixgan.train ARGS` as `world` ranks of one gloo group, as under torchrun; exit codes.
+
+    The ranks are forked, so they inherit the imported modules (a fresh interpreter each costs
+    ~10 s here)."""
+    import multiprocessing
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_rank, args=(r, world, port, args)) for r in range(world)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout)
+    return [p.exitcode for p in procs]
+
+
+def assert_mixup_at_one_is_erm(monkeypatch, model: Any, x: Any, y: Any) -> None:
+    """The mixup objective with λ forced to 1 gives ERM's loss, correct count and gradients, bit for bit."""
+    import torch
+
+    import mixgan.objectives.classify as obj
+
+    erm = obj.Erm()(model, x, y, torch.Generator().manual_seed(1))
+    erm_grads = torch.autograd.grad(erm.loss, list(model.parameters()))
+    monkeypatch.setattr(obj, "sample_lambda", lambda n, *a, **k: torch.ones(n))
+    mixed = obj.Mixup(alpha=0.2)(model, x, y, torch.Generator().manual_seed(1))
+    mix_grads = torch.autograd.grad(mixed.loss, list(model.parameters()))
+    assert torch.equal(erm.loss, mixed.loss) and torch.equal(erm.correct, mixed.correct)
+    assert all(torch.equal(a, b) for a, b in zip(erm_grads, mix_grads, strict=True))
+
+
 def poison_at(monkeypatch, cls: type, step: int, params: Callable[[Any], Any]) -> None:
     """Patch cls.advance to fill params(trainer) with NaN right after `step`: a run that diverges."""
     import torch

@@ -1,17 +1,13 @@
 """Multi-process training: a 2-process gloo run trains the same model as one process (the same
 batches, split between the ranks; gradients averaged exactly), and only rank 0 writes the run dir."""
 
-import multiprocessing
-import os
-import socket
-
 import torch
 
 from mixgan.checkpoint import CHECKPOINT, load_checkpoint
 from mixgan.distributed import epoch_batches, shard
 from mixgan.train import main
 
-from runhelp import rows
+from runhelp import rows, run_ranks
 
 # ERM on iris with an MLP (no BatchNorm, no dropout): the 2-process run must equal the 1-process one.
 ARGS = ["--task=classify", "--data.name=iris", "--model.name=mlp", "--model.hidden=16", "--train.epochs=3",
@@ -29,34 +25,12 @@ def test_shards_of_every_batch_cover_it_in_order():
     assert len(epoch_batches(perm[:97], 16, min_last=2)) == 6  # a last batch of 1 is dropped
 
 
-def _rank(rank: int, port: int, run_dir: str) -> None:
-    # What torchrun sets for each worker; the CLI then joins a gloo group (mixgan/distributed.py).
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1",
-                      MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    code = main([*ARGS, f"--run.dir={run_dir}", "--run.name=two"])
-    from mixgan.distributed import _leave
-
-    _leave()  # a multiprocessing child skips atexit
-    os._exit(code)
-
-
 def test_two_process_gloo_run_equals_one_process(tmp_path):
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         assert main([*ARGS, f"--run.dir={tmp_path}", "--run.name=one"]) == 0
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        # fork: the workers inherit the imported modules (a fresh interpreter each costs ~10 s here)
-        ctx = multiprocessing.get_context("fork")
-        procs = [ctx.Process(target=_rank, args=(r, port, str(tmp_path))) for r in range(2)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(120)
-        assert [p.exitcode for p in procs] == [0, 0]
+        assert run_ranks([*ARGS, f"--run.dir={tmp_path}", "--run.name=two"]) == [0, 0]
     finally:
         torch.set_num_threads(n)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["one", "two"]  # rank 1 wrote nothing

@@ -15,7 +15,7 @@ from mixgan.data.images import CIFAR_MEAN, CIFAR_STD
 
 VECTOR_DATA = ("iris", "wine", "breast_cancer", "moons", "blobs")  # features (N, D), standardized
 LOCAL_DATA = ("cifar10", "cifar100", "mnist", "fashion_mnist")  # read from data.root
-IN_MEMORY = ("digits", *VECTOR_DATA, *LOCAL_DATA)
+IN_MEMORY = ("digits", *VECTOR_DATA, *LOCAL_DATA, "speech_commands")  # speech: spectrograms (N, 1, F, 101)
 CLASSIFY_DATA = (*IN_MEMORY, "imagefolder")
 
 # Per-channel normalization applied inside the model wrapper, so that data, attacks (adversarial.py)
@@ -31,8 +31,9 @@ NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
 
 @dataclass
 class ClassifyData:
-    """A train/test pair. In-memory sets fill x/y (float pixels in [0,1] or standardized features,
-    int64 labels, on the device); folder sets fill train_set/test_set instead."""
+    """A train/test pair. In-memory sets fill x/y (float pixels in [0,1], standardized features or
+    spectrograms, int64 labels, on the device); folder sets fill train_set/test_set instead. A set
+    with a validation split besides its test split (speech_commands) also fills x_val/y_val."""
 
     num_classes: int
     in_shape: tuple[int, ...]  # (C, H, W) or (D,)
@@ -43,6 +44,8 @@ class ClassifyData:
     train_set: Any = None
     test_set: Any = None
     corrupted: Tensor | None = None  # bool mask of the training labels replaced (Table 2)
+    x_val: Tensor | None = None
+    y_val: Tensor | None = None
 
     @property
     def n_train(self) -> int:
@@ -53,7 +56,7 @@ class ClassifyData:
         return len(self.in_shape) == 3
 
     def to(self, device: torch.device) -> ClassifyData:
-        for key in ("x_train", "y_train", "x_test", "y_test", "corrupted"):
+        for key in ("x_train", "y_train", "x_test", "y_test", "corrupted", "x_val", "y_val"):
             value = getattr(self, key)
             if value is not None:
                 setattr(self, key, value.to(device))
@@ -84,8 +87,9 @@ def _folder(cfg: Any) -> ClassifyData:
     return ClassifyData(len(train.classes), (3, size, size), train_set=train, test_set=test)
 
 
-def load_classify_data(cfg: Any, seed: int) -> ClassifyData:
-    """The data set named by a `data` config section (on the CPU; `.to(device)` it).
+def load_classify_data(cfg: Any, seed: int, device: torch.device | None = None) -> ClassifyData:
+    """The data set named by a `data` config section (on the CPU; `.to(device)` it). Speech
+    spectrograms are computed on `device` and left there.
 
     Labels are corrupted here, once, with their own seed (`data.corrupt_seed`), so that every
     run of a corrupted-labels comparison sees the same noisy labels. As in the paper (Table 2,
@@ -97,6 +101,12 @@ def load_classify_data(cfg: Any, seed: int) -> ClassifyData:
 
     if cfg.name == "imagefolder":
         data = _folder(cfg)
+    elif cfg.name == "speech_commands":
+        from mixgan.data.speech import load_speech_commands
+
+        s = load_speech_commands(cfg.root, cfg.n_mels, device or torch.device("cpu"), cfg.workers)
+        data = ClassifyData(s["num_classes"], tuple(s["x_train"].shape[1:]), s["x_train"], s["y_train"],
+                            s["x_test"], s["y_test"], x_val=s["x_val"], y_val=s["y_val"])
     else:
         if cfg.name in LOCAL_DATA:
             root = Path(cfg.root).expanduser()

@@ -40,8 +40,11 @@ class Classifier(nn.Module):
 def make_classifier(cfg: Any, in_shape: tuple[int, ...], num_classes: int,
                     normalization: tuple[Sequence[float], Sequence[float]] | None = None) -> Classifier:
     """The network named by a `model` config section, for inputs of shape `in_shape`."""
+    from mixgan.errors import ConfigError
     from mixgan.models.cnn import MLPClassifier, SmallCNN
+    from mixgan.models.imagenet import IMAGENET_MODELS, torchvision_resnet
     from mixgan.models.resnet import preact_resnet18, wide_resnet
+    from mixgan.models.speech import LeNet, SpeechVGG
 
     if cfg.name == "mlp":
         net: nn.Module = MLPClassifier(in_shape[0], cfg.hidden, cfg.depth or 2, num_classes, cfg.dropout)
@@ -53,6 +56,16 @@ def make_classifier(cfg: Any, in_shape: tuple[int, ...], num_classes: int,
         net = preact_resnet18(num_classes, in_shape[0])
         if cfg.dropout > 0:  # the official net has no dropout: add it before the classifier
             net.linear = nn.Sequential(nn.Dropout(cfg.dropout), net.linear)
+    elif cfg.name in ("lenet", "vgg11"):  # the paper's speech networks (§3.3)
+        build = LeNet if cfg.name == "lenet" else SpeechVGG
+        try:
+            net = build(in_shape, num_classes, cfg.width, cfg.hidden, cfg.dropout)
+        except ValueError as err:  # the input is too small for the network's pooling
+            raise ConfigError(f"model.name: {err}; accepted: a larger input or another model") from err
+    elif cfg.name in IMAGENET_MODELS:
+        net = torchvision_resnet(cfg.name, num_classes, in_shape[0])
+        if cfg.dropout > 0:
+            net.resnet.fc = nn.Sequential(nn.Dropout(cfg.dropout), net.resnet.fc)
     else:
         raise ValueError(f"unknown classifier {cfg.name!r}")
     mean, std = normalization if normalization is not None else (None, None)

@@ -26,7 +26,7 @@ from mixgan.metrics.classify import (
     topk_correct,
 )
 from mixgan.models.classify import make_classifier
-from mixgan.objectives.classify import knn_table, make_classify_objective
+from mixgan.objectives.classify import Erm, knn_table, make_classify_objective
 from mixgan.runlog import RunLogger
 
 
@@ -55,8 +55,13 @@ def step_or_diverge(opt: torch.optim.Optimizer) -> bool:
     return False
 
 
-def lr_at(epoch: int, cfg: Any) -> float:
-    """Step schedule: lr · γ^(number of milestones ≤ epoch) (official code: ÷10 at 100 and 150)."""
+def lr_at(epoch: float, cfg: Any) -> float:
+    """Step schedule: lr · γ^(number of milestones ≤ epoch) (official code: ÷10 at 100 and 150),
+    after a linear warm-up from warmup_lr over the first warmup_epochs (Goyal et al. 2017, §2.2;
+    the paper's ImageNet runs: 0.1 → 0.4 in 5 epochs). `epoch` may be fractional: step i of n of
+    epoch e is at e + i/n."""
+    if epoch < cfg.warmup_epochs:
+        return cfg.warmup_lr + (cfg.lr - cfg.warmup_lr) * epoch / cfg.warmup_epochs
     return cfg.lr * cfg.gamma ** sum(epoch >= m for m in cfg.milestones)
 
 
@@ -65,10 +70,11 @@ class ClassifierTrainer:
 
     unit = "epoch"
     watch_keys = ("train/loss", "test/loss")
-    summary_keys = ("test/error", "test/error_best", "test/error_top5", "test/ece", "test/loss",
+    summary_keys = ("test/error", "test/error_best", "test/error_top5", "val/error", "test/ece", "test/loss",
                     "train/loss", "train/acc", "train/memorized")
     dashboard = {"Classifier": {  # TensorBoard custom-scalars layout (mixgan/dashboard.py)
         "test error (%): last and best": [r"^test/error$", r"^test/error_best$", r"^test/error_top5$"],
+        "validation error (%)": [r"^val/error$"],
         "loss: train (mixed targets) and test": [r"^train/loss$", r"^test/loss$"],
         "train accuracy (λ-weighted, %)": [r"^train/acc$"], "calibration: ECE (%)": [r"^test/ece$"],
         "corrupted training labels fitted (%)": [r"^train/memorized$"], "learning rate": [r"^lr$"]}}
@@ -79,7 +85,7 @@ class ClassifierTrainer:
         self.cuda = device.type == "cuda"
         if self.cuda:
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick its kernels
-        self.data = load_classify_data(cfg.data, cfg.seed).to(device)
+        self.data = load_classify_data(cfg.data, cfg.seed, device).to(device)
         torch.manual_seed(cfg.seed)  # parameter init, identical on every rank
         self.model = make_classifier(cfg.model, self.data.in_shape, self.data.num_classes,
                                      NORMALIZATION.get(cfg.data.name)).to(device)
@@ -98,6 +104,9 @@ class ClassifierTrainer:
         else:
             self.opt = torch.optim.Adam(self.model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         self.objective = make_classify_objective(cfg.objective)
+        # The first objective.erm_epochs epochs train on the original examples (paper §3.3: "a warm-up
+        # period of five epochs ... since we find it speeds up initial convergence").
+        self.erm = Erm(cfg.objective.label_smoothing, cfg.objective.input_noise)
         self.neighbors = None
         if self.objective.needs_partners:  # KNN partners (paper Table 5), computed once
             self.neighbors = knn_table(self.data.x_train, self.data.y_train, cfg.objective.neighbors,
@@ -149,20 +158,22 @@ class ClassifierTrainer:
 
     def advance(self) -> None:
         """One epoch: lr for this epoch, then one optimizer step per global batch."""
-        epoch = self.step
-        self.lr = lr_at(epoch, self.cfg.train)
-        for group in self.opt.param_groups:
-            group["lr"] = self.lr
+        epoch, t = self.step, self.cfg.train
+        self._set_lr(lr_at(epoch, t))
+        objective = self.erm if epoch < self.cfg.objective.erm_epochs else self.objective
+        steps = len(self.batches(epoch)) if epoch < t.warmup_epochs else 0
         self.net.train()
         torch.manual_seed(seed_of(self.cfg.seed, 1, epoch, self.rank))  # dropout masks, folder transforms
         gen = torch.Generator(self.device).manual_seed(seed_of(self.cfg.seed, 3, epoch, self.rank))
-        for x, y, idx, n_global in self._local_batches(epoch, gen):
+        for i, (x, y, idx, n_global) in enumerate(self._local_batches(epoch, gen)):
+            if steps:  # the warm-up moves the lr at every step
+                self._set_lr(lr_at(epoch + i / steps, t))
             partner = None
-            if self.neighbors is not None:  # a random one of each example's k nearest neighbours
+            if self.neighbors is not None and objective.needs_partners:  # one of the k nearest neighbours
                 pick = torch.randint(0, self.neighbors.shape[1], idx.shape, generator=gen, device=gen.device)
                 partner = self._fetch(self.neighbors[idx, pick.to(idx.device)], gen)
             with self._autocast():
-                out = self.objective(self.net, x, y, gen, partner)
+                out = objective(self.net, x, y, gen, partner)
             # Σ_local / n_global, times world because DDP averages gradients over ranks: the
             # gradient is that of the global batch mean, whatever the shard sizes.
             loss = out.loss * (self.world / n_global)
@@ -174,6 +185,11 @@ class ClassifierTrainer:
                                         out.correct.float(), count])
         dist.sync_stop(self.world, self.device)
         self.step += 1
+
+    def _set_lr(self, lr: float) -> None:
+        self.lr = lr
+        for group in self.opt.param_groups:
+            group["lr"] = lr
 
     # -- measurements -------------------------------------------------------------------------
     @torch.no_grad()
@@ -205,12 +221,18 @@ class ClassifierTrainer:
         d = self.data
         test = self._evaluate(d.x_test, d.y_test, d.test_set)
         parts = [self.window, test]
+        if d.x_val is not None:  # a validation split besides the test split (speech_commands)
+            parts.append(self._evaluate(d.x_val, d.y_val)[:4])
         if d.corrupted is not None and d.x_train is not None:  # memorization of the random labels
             parts.append(self._evaluate(d.x_train[d.corrupted], d.y_train[d.corrupted])[1:2])
         sums = dist.all_sum(torch.cat(parts), self.world).tolist()
         self.window.zero_()
         bins = self.cfg.metrics.ece_bins
         w, t, rest = sums[:3], sums[3:7 + 3 * bins], sums[7 + 3 * bins:]
+        val = {}
+        if d.x_val is not None:
+            v, rest = rest[:4], rest[4:]
+            val = {"val/loss": v[0] / max(v[3], 1.0), "val/error": 100 * (1 - v[1] / max(v[3], 1.0))}
         n = max(t[3], 1.0)
         out = {"train/loss": w[0] / max(w[2], 1.0), "train/acc": 100 * w[1] / max(w[2], 1.0),
                "test/loss": t[0] / n, "test/error": 100 * (1 - t[1] / n)}
@@ -222,7 +244,7 @@ class ClassifierTrainer:
         self.best = min(self.best, out["test/error"])
         out["test/error_best"] = self.best
         out["lr"] = self.lr
-        return out
+        return {**out, **val}
 
     def pictures(self, logger: RunLogger) -> None:
         """Figure 1b (2-D data: P(y=1|x)) and Figure 2 (misses and ‖∇ₓ loss‖ between examples)."""
