@@ -1,4 +1,4 @@
-"""ERM vs mixup DCGAN on Stacked digits over seeds: the README's image-GAN table.
+"""ERM vs mixup DCGAN on Stacked digits over seeds: the image-GAN table of docs/image-gans.md.
 
     OMP_NUM_THREADS=1 python scripts/image_gan_seeds.py [--seeds 0,1,2] [--out runs/image_gan_seeds]
                                                         [KEY=VALUE overrides, e.g. --train.iterations=1000]
