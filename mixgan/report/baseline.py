@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,14 @@ def forest_figure(labels: list[str], diffs: list[dict[str, Any]], base: int) -> 
     plt = _plt()
     cols = list(diffs[0]) if diffs else []
     others = [i for i in range(len(labels)) if i != base]
-    fig, axes = plt.subplots(1, max(len(cols), 1), figsize=(3.4 * max(len(cols), 1), 0.5 * len(others) + 1.6),
-                             dpi=100, squeeze=False)
-    for ax, c in zip(axes.flat, cols):
+    ncols = min(3, max(len(cols), 1))
+    nrows = math.ceil(max(len(cols), 1) / ncols)
+    height = 0.35 * len(others) + 1.2
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, height * nrows + 0.4), dpi=100,
+                             squeeze=False)
+    for ax in list(axes.flat)[len(cols):]:
+        ax.axis("off")
+    for k, (ax, c) in enumerate(zip(axes.flat, cols)):
         for y, i in enumerate(others):
             d = diffs[i][c]
             if d.delta is None:
@@ -77,9 +83,10 @@ def forest_figure(labels: list[str], diffs: list[dict[str, Any]], base: int) -> 
             err = None if d.low is None else [[d.delta - d.low], [d.high - d.delta]]
             ax.errorbar([d.delta], [y], xerr=err, fmt="o", color=f"C{y % 10}", capsize=3)
         ax.axvline(0, color="0.5", lw=1, ls="--")
-        names = [labels[i] for i in others] if ax is axes.flat[0] else [""] * len(others)
+        names = [labels[i] for i in others] if k % ncols == 0 else [""] * len(others)
         ax.set_yticks(range(len(others)), names, fontsize=9)
         ax.set_title(f"Δ {COLUMNS[c].header}", fontsize=10)
+        ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
         ax.tick_params(labelsize=9)
     fig.suptitle(f"difference to {labels[base]} (95 % bootstrap interval)", fontsize=10)
     fig.tight_layout()
