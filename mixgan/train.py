@@ -7,6 +7,7 @@ line and exits with code 2 before any run dir is created; a diverged run exits 0
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib
 import sys
 from pathlib import Path
@@ -136,12 +137,14 @@ def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, d
     data = state["config"]
     if not isinstance(data, dict):
         raise CheckpointError(f"checkpoint {path} has no config mapping (got {type(data).__name__})")
+    saved = copy.deepcopy(data)
     for key, value in overrides:
         if key not in RESUME_KEYS:
             keys = ", ".join(sorted(RESUME_KEYS))
             raise ConfigError(f"{key} cannot change when resuming; accepted: {keys}")
         set_dotted(data, key, value)
     cfg = config_from_dict(data)
+    check_total(cfg, saved, state["step"], path)
     trainer = make_trainer(cfg)
     try:
         trainer.load_state_dict(state["trainer"])
@@ -151,6 +154,23 @@ def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, d
         raise CheckpointError(f"checkpoint {path} does not fit a {cfg.task} trainer of this config "
                               f"({first_line(err)})") from None
     return cfg, trainer, state
+
+
+def total_key(task: str) -> str:
+    """The config key of a task's length in units (the loop's `total`)."""
+    return "train.epochs" if task == "classify" else "train.iterations"
+
+
+def check_total(cfg: Any, saved: dict[str, Any], step: int, path: Path) -> None:
+    """A resume may extend a run, never shorten it: a total below the run's own is bad input
+    (it would end a run below its checkpoint's step, or rebuild a summary from a non-final step)."""
+    from mixgan.config import flatten, to_dict
+
+    key = total_key(cfg.task)
+    old, new = flatten(saved).get(key), flatten(to_dict(cfg)).get(key)
+    if isinstance(old, int) and isinstance(new, int) and new < old:
+        raise ConfigError(f"{key}: got {new}, below the run's {old} (its checkpoint {path} is at step "
+                          f"{step}); accepted: >= {old} (a resume can only extend a run)")
 
 
 def run_one(cfg: Any, trainer: Any | None = None) -> dict[str, Any]:
@@ -181,15 +201,18 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--jobs: only applies with --seeds")
         if args.resume:
             from mixgan.rundir import check_writable
-            from mixgan.trainers.loop import print_summary, run_loop
+            from mixgan.trainers.loop import finish_resumed, print_summary, run_loop
 
             run_dir = Path(args.resume)
             cfg, trainer, state = resume(run_dir, overrides)
             check_writable(run_dir, "--resume")
             if getattr(trainer, "rank", 0) != 0:  # a torchrun worker writes nothing
                 return 130 if trainer.run_worker()["status"] == "interrupted" else 0
-            summary = run_loop(trainer, cfg, run_dir, resumed=True,
-                               wall_time=float(state.get("wall_time", 0.0)))
+            wall = float(state.get("wall_time", 0.0))
+            if trainer.step >= trainer.total:  # nothing left to train: rebuild the summary, keep the rest
+                summary = finish_resumed(trainer, cfg, run_dir, wall)
+            else:
+                summary = run_loop(trainer, cfg, run_dir, resumed=True, wall_time=wall)
             print_summary(summary, trainer.summary_keys)
         else:
             if args.task is not None and args.task not in TRAINERS:

@@ -19,9 +19,9 @@ from typing import Any, Protocol
 
 from mixgan.checkpoint import CHECKPOINT, save_checkpoint
 from mixgan.config import to_dict
-from mixgan.errors import first_line
+from mixgan.errors import CheckpointError, first_line
 from mixgan.rundir import provenance, write_json_atomic
-from mixgan.runlog import RunLogger
+from mixgan.runlog import RunLogger, read_metrics
 
 SUMMARY = "summary.json"
 
@@ -96,15 +96,18 @@ class _StopFlag:
 class Member:
     """One member's side of the loop: its config, run dir and logger (None on a worker rank), status."""
 
-    def __init__(self, index: int, cfg: Any, run_dir: Path | None, trainer: Trainer, resumed: bool) -> None:
+    def __init__(self, index: int, cfg: Any, run_dir: Path | None) -> None:
         self.index, self.cfg, self.run_dir = index, cfg, run_dir
         self.status, self.diverged_at, self.last = "running", None, {}
-        self.logger = None
-        if run_dir is not None:
+        self.logger: RunLogger | None = None
+
+    def open(self, trainer: Trainer, resumed: bool) -> None:
+        """Start logging (a resumed run first drops the rows logged after its checkpoint)."""
+        if self.run_dir is not None:
             from mixgan import dashboard
 
-            self.logger = RunLogger(run_dir, resume_step=trainer.step if resumed else None)
-            dashboard.start_run(self.logger.writer, trainer, to_dict(cfg))  # custom scalars + hparams
+            self.logger = RunLogger(self.run_dir, resume_step=trainer.step if resumed else None)
+            dashboard.start_run(self.logger.writer, trainer, to_dict(self.cfg))  # custom scalars + hparams
 
     def close(self) -> None:
         """End the member's TensorBoard run; bookkeeping that fails is a warning, never a lost summary."""
@@ -162,7 +165,9 @@ def run_stack(trainer: Any, cfgs: list[Any], run_dirs: list[Path] | None, resume
     trainer = as_stack(trainer)
     cfg, mc = cfgs[0], cfgs[0].metrics
     dirs = run_dirs if run_dirs is not None else [None] * len(cfgs)
-    members = [Member(s, c, d, trainer, resumed) for s, (c, d) in enumerate(zip(cfgs, dirs))]
+    members = [Member(s, c, d) for s, (c, d) in enumerate(zip(cfgs, dirs))]
+    for m in members:
+        m.open(trainer, resumed)
     running = [m for m in members if m.status == "running"]
     show = cfg.run.progress and run_dirs is not None
     desc = members[0].run_dir.name if len(members) == 1 and show else f"{len(members)} runs"
@@ -216,6 +221,28 @@ def run_stack(trainer: Any, cfgs: list[Any], run_dirs: list[Path] | None, resume
         extra = {"members_in_stack": len(members)} if len(members) > 1 else {}
         summaries.append(write_summary(m, trainer, wall, **extra))
     return summaries
+
+
+def finish_resumed(trainer: Any, cfg: Any, run_dir: Path, wall_time: float) -> dict[str, Any]:
+    """Resuming a run with nothing left to train (its checkpoint is at the last unit: completed, or
+    interrupted after it): its summary is rebuilt from the checkpoint and the metrics row of that step,
+    never emptied; without that row it is a one-line CheckpointError and nothing is written."""
+    try:
+        rows = [r for r in read_metrics(run_dir) if r.get("step") == trainer.step]
+    except (OSError, ValueError) as err:
+        rows, why = [], f" ({first_line(err)})"
+    else:
+        why = ""
+    if not rows:
+        raise CheckpointError(f"{run_dir}: its checkpoint is at the last step {trainer.step} but "
+                              f"metrics.jsonl has no row of that step{why}, so its summary cannot be "
+                              f"rebuilt; delete the run dir to train it again")
+    trainer = as_stack(trainer)
+    m = Member(0, cfg, run_dir)
+    m.last = {k: v for k, v in rows[-1].items() if k != "step"}
+    m.status = "diverged" if diverged(m.last, trainer.watch_keys) else "completed"
+    m.diverged_at = trainer.step if m.status == "diverged" else None
+    return write_summary(m, trainer, wall_time)
 
 
 def run_loop(trainer: Any, cfg: Any, run_dir: Path | None, resumed: bool = False,

