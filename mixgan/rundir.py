@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,41 @@ def new_run_dir(parent: str | Path, name: str, unique: bool) -> Path:
         except OSError as err:  # e.g. the folder turned read-only since the check
             raise ConfigError(f"run.dir: cannot create {cand} ({err.strerror or first_line(err)})") from None
     raise ConfigError(f"too many runs named {base} in {parent}")
+
+
+LOCK = ".lock"  # flock'ed by the one process that trains the run, fresh or resumed
+_HELD: dict[Path, list[int]] = {}  # run dir -> [fd, depth]: this process's locks (re-entrant)
+
+
+@contextlib.contextmanager
+def run_dir_lock(run_dirs: Iterable[str | Path]) -> Iterator[None]:
+    """Hold an exclusive flock on each run dir's `.lock` while training it, so that a second process
+    (two `--resume` at once, a resume of a run still training) is refused in one line instead of
+    interleaving its rows with the first's. The kernel drops the lock when the process dies."""
+    import fcntl
+
+    taken: list[Path] = []
+    try:
+        for run_dir in map(Path, run_dirs):
+            key = run_dir.resolve()
+            if key in _HELD:
+                _HELD[key][1] += 1
+            else:
+                fd = os.open(key / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    raise ConfigError(f"run dir {run_dir} is being trained by another process (it holds "
+                                      f"{run_dir / LOCK}); wait for it to end or stop it first") from None
+                _HELD[key] = [fd, 1]
+            taken.append(key)
+        yield
+    finally:
+        for key in reversed(taken):
+            _HELD[key][1] -= 1
+            if _HELD[key][1] == 0:
+                os.close(_HELD.pop(key)[0])
 
 
 def write_json_atomic(path: str | Path, data: Any) -> None:

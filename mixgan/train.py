@@ -200,19 +200,24 @@ def main(argv: list[str] | None = None) -> int:
         if args.seeds is None and args.jobs != 1:
             raise ConfigError("--jobs: only applies with --seeds")
         if args.resume:
-            from mixgan.rundir import check_writable
+            from mixgan.distributed import world
+            from mixgan.rundir import check_writable, run_dir_lock
             from mixgan.trainers.loop import finish_resumed, print_summary, run_loop
 
             run_dir = Path(args.resume)
-            cfg, trainer, state = resume(run_dir, overrides)
-            check_writable(run_dir, "--resume")
-            if getattr(trainer, "rank", 0) != 0:  # a torchrun worker writes nothing
-                return 130 if trainer.run_worker()["status"] == "interrupted" else 0
-            wall = float(state.get("wall_time", 0.0))
-            if trainer.step >= trainer.total:  # nothing left to train: rebuild the summary, keep the rest
-                summary = finish_resumed(trainer, cfg, run_dir, wall)
-            else:
-                summary = run_loop(trainer, cfg, run_dir, resumed=True, wall_time=wall)
+            # The run dir's lock first, as a fresh run holds it: a second resume is refused, not run twice.
+            owner = run_dir.is_dir() and world()[0] == 0
+            if owner:
+                check_writable(run_dir, "--resume")  # before its lock, which creates .lock
+            with run_dir_lock([run_dir] if owner else []):
+                cfg, trainer, state = resume(run_dir, overrides)
+                if getattr(trainer, "rank", 0) != 0:  # a torchrun worker writes nothing
+                    return 130 if trainer.run_worker()["status"] == "interrupted" else 0
+                wall = float(state.get("wall_time", 0.0))
+                if trainer.step >= trainer.total:  # nothing left to train: rebuild the summary only
+                    summary = finish_resumed(trainer, cfg, run_dir, wall)
+                else:
+                    summary = run_loop(trainer, cfg, run_dir, resumed=True, wall_time=wall)
             print_summary(summary, trainer.summary_keys)
         else:
             if args.task is not None and args.task not in TRAINERS:

@@ -4,6 +4,11 @@ orphan temp files. Each ends with the summaries' final metrics kept, each step o
 metrics.jsonl, and the run dir resumable or refused in one line."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -50,3 +55,35 @@ def test_resuming_a_finished_run_rebuilds_its_summary_never_empties_it(tmp_path,
     assert main(["--resume", str(run)]) == 2
     one_line_error(capsys, "has no row of that step")
     assert summary(run)["final"] == done["final"]
+
+
+def cli(*args):
+    return subprocess.Popen([sys.executable, "-m", "mixgan.train", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+SHORT = ["--model.hidden=16", "--train.batch_size=16", "--train.d_steps=1", "--metrics.every=10",
+         "--metrics.image_every=0", "--metrics.n_samples=100", "--run.progress=false",
+         "--run.checkpoint_every=20"]
+
+
+def test_a_second_resume_of_a_run_in_training_is_refused(tmp_path):
+    run = train(tmp_path, *SHORT)  # 40 iterations
+    first = cli("--resume", str(run), "--train.iterations=400")
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and first.poll() is None and max(r["step"] for r in rows(run)) <= 40:
+            time.sleep(0.05)
+        os.kill(first.pid, signal.SIGSTOP)  # held mid-training, its lock held: no race with the second
+        second = cli("--resume", str(run), "--train.iterations=400")
+        _, err = second.communicate(timeout=120)
+        assert second.returncode == 2 and "being trained by another process" in err, err
+        assert len(err.strip().splitlines()) == 1
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    _, err = first.communicate(timeout=240)
+    assert first.returncode == 0, err
+    steps = [r["step"] for r in rows(run)]
+    assert steps == list(range(10, 401, 10))  # each step once
+    assert summary(run)["final"] == {k: v for k, v in rows(run)[-1].items() if k != "step"}
+    assert len(list(run.glob("events.out.tfevents.*"))) == 2  # the fresh run's and one resume's

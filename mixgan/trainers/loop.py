@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from mixgan.checkpoint import CHECKPOINT, save_checkpoint
 from mixgan.config import to_dict
 from mixgan.errors import CheckpointError, first_line
-from mixgan.rundir import provenance, write_json_atomic
+from mixgan.rundir import provenance, run_dir_lock, write_json_atomic
 from mixgan.runlog import RunLogger, read_metrics
 
 SUMMARY = "summary.json"
@@ -160,9 +160,14 @@ def run_stack(trainer: Any, cfgs: list[Any], run_dirs: list[Path] | None, resume
 
     `run_dirs` None: a torchrun worker rank, which trains and measures like rank 0 and writes nothing.
     """
+    with run_dir_lock(run_dirs or []):  # one process trains a run dir at a time
+        return _run_stack(as_stack(trainer), cfgs, run_dirs, resumed, wall_time)
+
+
+def _run_stack(trainer: Trainer, cfgs: list[Any], run_dirs: list[Path] | None, resumed: bool,
+               wall_time: float) -> list[dict[str, Any]]:
     from tqdm.auto import tqdm
 
-    trainer = as_stack(trainer)
     cfg, mc = cfgs[0], cfgs[0].metrics
     dirs = run_dirs if run_dirs is not None else [None] * len(cfgs)
     members = [Member(s, c, d) for s, (c, d) in enumerate(zip(cfgs, dirs))]
