@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from mixgan.checkpoint import CHECKPOINT
 from mixgan.train import main
 
 from runhelp import rows, train
@@ -87,3 +88,27 @@ def test_a_second_resume_of_a_run_in_training_is_refused(tmp_path):
     assert steps == list(range(10, 401, 10))  # each step once
     assert summary(run)["final"] == {k: v for k, v in rows(run)[-1].items() if k != "step"}
     assert len(list(run.glob("events.out.tfevents.*"))) == 2  # the fresh run's and one resume's
+
+
+def test_a_checkpoint_from_another_run_is_refused_and_the_run_kept(tmp_path, capsys):
+    gan = train(tmp_path, *SHORT, "--run.checkpoint_every=20", name="gan")
+    iris = ["--task=classify", "--data.name=iris", "--model.name=mlp", "--model.hidden=8",
+            "--train.epochs=2", "--run.progress=false"]
+    assert main([*iris, f"--run.dir={tmp_path}", "--run.name=iris"]) == 0
+    own = (gan / CHECKPOINT).read_bytes()
+    (gan / CHECKPOINT).write_bytes((tmp_path / "iris" / CHECKPOINT).read_bytes())
+    capsys.readouterr()
+    before = {p.name: p.stat().st_mtime_ns for p in gan.iterdir()}
+    assert main(["--resume", str(gan)]) == 2
+    one_line_error(capsys, "it has task='classify' but")
+    assert {p.name: p.stat().st_mtime_ns for p in gan.iterdir()} == before
+    # Another seed's checkpoint of the same experiment is another run's too.
+    other = train(tmp_path, *SHORT, "--seed=1", name="other")
+    (gan / CHECKPOINT).write_bytes((other / CHECKPOINT).read_bytes())
+    capsys.readouterr()
+    assert main(["--resume", str(gan)]) == 2
+    one_line_error(capsys, "it has run.name='other'")
+    # Its own checkpoint back: resumable (extended), every step once.
+    (gan / CHECKPOINT).write_bytes(own)
+    assert main(["--resume", str(gan), "--train.iterations=60"]) == 0
+    assert [r["step"] for r in rows(gan)] == [10, 20, 30, 40, 50, 60]
