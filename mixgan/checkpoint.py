@@ -24,9 +24,10 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """torch.save to a temp file in the same folder, then os.replace (atomic on POSIX)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
     try:
-        torch.save(state, tmp)
+        # Through a Python file: a full disk is OSError(ENOSPC), not the zip writer's RuntimeError.
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -101,18 +101,22 @@ def run_dir_lock(run_dirs: Iterable[str | Path]) -> Iterator[None]:
                 os.close(_HELD.pop(key)[0])
 
 
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write JSON through a temp file and a rename, so readers never see half a file."""
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write a text file through a temp file and a rename, so readers never see half a file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2, allow_nan=True)
-            f.write("\n")
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON atomically (write_text_atomic); NaN and Infinity kept, as for diverged runs."""
+    write_text_atomic(path, json.dumps(data, indent=2, allow_nan=True) + "\n")
 
 
 def read_json(path: str | Path) -> Any:

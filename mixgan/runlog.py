@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +17,59 @@ def _jsonable(v: float) -> float | str:
     return v if math.isfinite(v) else str(v)
 
 
+def _warn(message: str) -> None:
+    print(f"mixgan: warning: {message}", file=sys.stderr)
+
+
+def parse_row(line: str) -> dict[str, Any] | None:
+    """One metrics.jsonl line as a row, or None when it is not one (cut off by a kill or a full disk)."""
+    try:
+        row = json.loads(line)
+    except ValueError:
+        return None
+    return row if isinstance(row, dict) and isinstance(row.get("step"), int) else None
+
+
 def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The rows of a run's metrics.jsonl, with "nan"/"inf" strings turned back into floats."""
+    """The rows of a run's metrics.jsonl, with "nan"/"inf" strings turned back into floats.
+
+    A last line cut off mid-write (the process was killed, the disk was full) is dropped with a
+    warning; an unreadable line before it, or a row that is not an object, is a ValueError.
+    """
     rows = []
     path = Path(run_dir) / METRICS_FILE
     if not path.exists():
         return rows
-    for line in path.read_text().splitlines():
-        if line.strip():
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    for i, line in enumerate(lines, 1):
+        try:
             row = json.loads(line)
-            if not isinstance(row, dict):  # a hand-edited or foreign file: the caller names it
-                raise ValueError(f"{METRICS_FILE}: a row is a JSON {type(row).__name__}, not an object")
-            rows.append({k: float(v) if isinstance(v, str) and k != "time" else v
-                         for k, v in row.items()})
+        except ValueError:
+            if i < len(lines):
+                raise
+            _warn(f"{path}: its last line was cut off mid-write; dropped")
+            break
+        if not isinstance(row, dict):  # a hand-edited or foreign file: the caller names it
+            raise ValueError(f"{METRICS_FILE}: a row is a JSON {type(row).__name__}, not an object")
+        rows.append({k: float(v) if isinstance(v, str) and k != "time" else v for k, v in row.items()})
     return rows
+
+
+def _quiet_writer_threads() -> None:
+    """TensorBoard's writer thread dies with a traceback on a write error (a full disk), though the
+    writer also hands that error to this thread's next call, where the loop reports it in one line."""
+    import threading
+
+    previous = threading.excepthook
+    if getattr(previous, "mixgan_quiet", False):
+        return
+
+    def hook(args: Any) -> None:
+        if type(args.thread).__name__ != "_AsyncWriterThread":
+            previous(args)
+
+    hook.mixgan_quiet = True  # type: ignore[attr-defined]
+    threading.excepthook = hook
 
 
 class RunLogger:
@@ -39,31 +80,67 @@ class RunLogger:
 
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / METRICS_FILE
+        self.tensorboard = True  # False after a TensorBoard error that is not an I/O error
         if resume_step is not None and self.path.exists():
-            # Drop rows logged after the checkpoint: they are measured again after resuming.
-            keep = [line for line in self.path.read_text().splitlines()
-                    if line.strip() and json.loads(line)["step"] <= resume_step]
-            self.path.write_text("".join(line + "\n" for line in keep))
+            self._keep_rows_until(resume_step)
         purge = resume_step + 1 if resume_step is not None else None
+        _quiet_writer_threads()
         self.writer = SummaryWriter(str(self.run_dir), purge_step=purge)
         self._file = self.path.open("a")
 
+    def _keep_rows_until(self, step: int) -> None:
+        """Drop the rows logged after the checkpoint (they are measured again) and any line cut off by
+        a crash; rewritten atomically, so that a kill now loses nothing."""
+        from mixgan.rundir import write_text_atomic
+
+        lines = self.path.read_text().splitlines()
+        rows = [(line, parse_row(line)) for line in lines if line.strip()]
+        torn = sum(row is None for _, row in rows)
+        if torn:
+            _warn(f"{self.path}: {torn} line(s) cut off mid-write dropped")
+        write_text_atomic(self.path, "".join(line + "\n" for line, row in rows
+                                             if row is not None and row["step"] <= step))
+
+    def tb(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """TensorBoard is a view of metrics.jsonl: an I/O error (a full disk) is the run's failure,
+        any other error of the writer one warning, after which the events are no longer written."""
+        if not self.tensorboard:
+            return
+        try:
+            write(*args, **kwargs)
+        except OSError:
+            raise
+        except Exception as err:
+            from mixgan.errors import first_line
+
+            self.tensorboard = False
+            _warn(f"{self.run_dir}: TensorBoard events no longer written ({first_line(err)}); "
+                  f"metrics.jsonl has every row")
+
     def log(self, step: int, metrics: dict[str, float]) -> None:
-        """Write one row: TensorBoard tag = jsonl key (docs/design.md, habit 5)."""
-        for tag, value in metrics.items():
-            self.writer.add_scalar(tag, value, step)
+        """Write one row, jsonl first (the record): TensorBoard tag = jsonl key (docs/design.md, habit 5).
+
+        One line per row, flushed at once: a crash mid-write cuts off at most the last line, which
+        readers and the next resume detect and drop."""
         row = {"step": step, **{k: _jsonable(float(v)) for k, v in metrics.items()}}
         self._file.write(json.dumps(row) + "\n")
         self._file.flush()
+        for tag, value in metrics.items():
+            self.tb(self.writer.add_scalar, tag, value, step)
 
     def figure(self, tag: str, fig: Any, step: int) -> None:
         """A matplotlib figure as a TensorBoard image (closed afterwards)."""
-        self.writer.add_figure(tag, fig, step, close=True)
+        import matplotlib.pyplot as plt
+
+        self.tb(self.writer.add_figure, tag, fig, step, close=True)
+        plt.close(fig)
 
     def text(self, tag: str, text: str, step: int = 0) -> None:
-        self.writer.add_text(tag, text, step)
+        self.tb(self.writer.add_text, tag, text, step)
 
     def close(self) -> None:
-        self.writer.flush()
-        self.writer.close()
-        self._file.close()
+        """Close the events and the jsonl file, both even when the first fails (its error is raised)."""
+        try:
+            self.tb(self.writer.close)
+        finally:
+            self._file.close()

@@ -215,7 +215,8 @@ def run_one(cfg: Any, trainer: Any | None = None) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 done or diverged, 2 bad input, 130 interrupted)."""
+    """Entry point; returns the exit code (0 done or diverged, 1 failed (e.g. a full disk: one line,
+    status failed), 2 bad input, 130 interrupted)."""
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         args, rest = make_parser().parse_known_args(argv)
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mixgan.train: interrupted", file=sys.stderr)
         return 130
-    return 130 if summary["status"] == "interrupted" else 0
+    return {"interrupted": 130, "failed": 1}.get(summary["status"], 0)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@ once, a foreign checkpoint, a torn metrics row and a full disk, non-finite weigh
 orphan temp files. Each ends with the summaries' final metrics kept, each step once in
 metrics.jsonl, and the run dir resumable or refused in one line."""
 
+import errno
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ import pytest
 from mixgan.checkpoint import CHECKPOINT
 from mixgan.train import main
 
-from runhelp import rows, train
+from runhelp import TINY, rows, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -112,3 +113,70 @@ def test_a_checkpoint_from_another_run_is_refused_and_the_run_kept(tmp_path, cap
     (gan / CHECKPOINT).write_bytes(own)
     assert main(["--resume", str(gan), "--train.iterations=60"]) == 0
     assert [r["step"] for r in rows(gan)] == [10, 20, 30, 40, 50, 60]
+
+
+class FullDisk:
+    """A file whose write number `cut` writes half its text and then fails as a full disk does."""
+
+    def __init__(self, f, cut):
+        self.f, self.cut, self.n = f, cut, 0
+
+    def write(self, text):
+        self.n += 1
+        if self.n == self.cut:
+            self.f.write(text[:len(text) // 2])
+            self.f.flush()
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return self.f.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
+def test_disk_full_mid_row_is_one_line_failed_and_the_torn_row_dropped_on_resume(tmp_path, monkeypatch,
+                                                                                 capsys):
+    from mixgan.runlog import RunLogger, read_metrics
+
+    full = rows(train(tmp_path, name="full"))
+    opened = RunLogger.__init__
+
+    def full_disk_at_row_3(self, *args, **kwargs):
+        opened(self, *args, **kwargs)
+        self._file = FullDisk(self._file, cut=3)
+
+    monkeypatch.setattr(RunLogger, "__init__", full_disk_at_row_3)
+    capsys.readouterr()
+    assert main([*TINY, f"--run.dir={tmp_path}", "--run.name=cut"]) == 1
+    one_line_error(capsys, "No space left on device")
+    cut = tmp_path / "cut"
+    assert summary(cut)["status"] == "failed" and "No space left" in summary(cut)["error"]
+    text = (cut / "metrics.jsonl").read_text()
+    assert not text.endswith("\n")  # a torn last row, as a full disk leaves it
+    assert [r["step"] for r in read_metrics(cut)] == [10, 20]  # readers (compare) drop it, with a warning
+    assert "cut off" in capsys.readouterr().err
+    monkeypatch.setattr(RunLogger, "__init__", opened)
+    assert main(["--resume", str(cut), "--run.progress=false"]) == 0  # from step 20, the torn row dropped
+    assert rows(cut) == full and summary(cut)["status"] == "completed"
+
+
+def test_tensorboard_writer_error_on_a_full_disk_is_one_line_not_a_thread_traceback(tmp_path, monkeypatch,
+                                                                                    capsys):
+    from tensorboard.summary.writer.record_writer import RecordWriter
+
+    written, original = [], RecordWriter.write
+
+    def write(self, data):  # the event thread: steps 10 and 20 fit (28 events), then the disk is full
+        written.append(len(data))
+        if len(written) > 28:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(self, data)
+
+    monkeypatch.setattr(RecordWriter, "write", write)
+    code = main([*TINY, f"--run.dir={tmp_path}", "--run.name=tb"])
+    err = capsys.readouterr().err
+    assert code == 1 and "No space left on device" in err and len(err.strip().splitlines()) == 1, err
+    run = tmp_path / "tb"
+    assert summary(run)["status"] == "failed"
+    monkeypatch.setattr(RecordWriter, "write", original)
+    assert main(["--resume", str(run), "--run.progress=false"]) == 0  # from its step-20 checkpoint
+    assert [r["step"] for r in rows(run)] == [10, 20, 30, 40]

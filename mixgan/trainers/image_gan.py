@@ -195,7 +195,7 @@ class ImageGanTrainer:
                 x = G(self.fixed_z).float().add(1).div(2).clamp(0, 1).cpu()
             x = torch.nn.functional.interpolate(x, scale_factor=max(1, 32 // x.shape[-1]))  # 8 px → 32 px
             grid = make_grid(x, nrow=8, padding=1, pad_value=1.0)
-            logger.writer.add_image(tag, grid, self.step)
+            logger.tb(logger.writer.add_image, tag, grid, self.step)  # events off after an error
             if self.step == self.total:
                 save_image(grid, logger.run_dir / f"{tag}.png")
 

@@ -99,6 +99,7 @@ class Member:
     def __init__(self, index: int, cfg: Any, run_dir: Path | None) -> None:
         self.index, self.cfg, self.run_dir = index, cfg, run_dir
         self.status, self.diverged_at, self.last = "running", None, {}
+        self.error = ""  # why a failed member failed, one line
         self.logger: RunLogger | None = None
 
     def open(self, trainer: Trainer, resumed: bool) -> None:
@@ -107,7 +108,12 @@ class Member:
             from mixgan import dashboard
 
             self.logger = RunLogger(self.run_dir, resume_step=trainer.step if resumed else None)
-            dashboard.start_run(self.logger.writer, trainer, to_dict(self.cfg))  # custom scalars + hparams
+            # The custom-scalars layout and the hparams of the run.
+            self.logger.tb(dashboard.start_run, self.logger.writer, trainer, to_dict(self.cfg))
+
+    def fail(self, err: BaseException) -> None:
+        """The member's result is a failure (a full disk, a lost mount), recorded in one line."""
+        self.status, self.error = "failed", first_line(err)
 
     def close(self) -> None:
         """End the member's TensorBoard run; bookkeeping that fails is a warning, never a lost summary."""
@@ -115,11 +121,13 @@ class Member:
             return
         from mixgan import dashboard
 
-        for what in (lambda: dashboard.end_run(self.logger.writer, self.status), self.logger.close):
+        logger = self.logger
+        for what in (lambda: logger.tb(dashboard.end_run, logger.writer, self.status), logger.close):
             try:
                 what()
             except Exception as err:  # the training is done: record it whatever the event files do
-                print(f"mixgan: warning: {self.run_dir}: {first_line(err)}", file=sys.stderr)
+                if self.status != "failed":  # a failed member's error is already its one line
+                    print(f"mixgan: warning: {self.run_dir}: {first_line(err)}", file=sys.stderr)
 
 
 def due(every: int, step: int) -> bool:
@@ -145,12 +153,20 @@ def save_member(trainer: Trainer, m: Member, wall: float) -> None:
 
 
 def write_summary(m: Member, trainer: Trainer, wall: float, **extra: Any) -> dict[str, Any]:
-    """summary.json of a finished member (completed, diverged or interrupted); returns it."""
+    """summary.json of a finished member (completed, diverged, interrupted or failed); returns it.
+
+    When it cannot be written (a full disk), the returned summary says so in its one-line error."""
     summary = {"status": m.status, "step": trainer.step, "total": trainer.total,
                "diverged_at": m.diverged_at, "final": m.last, "wall_time_s": round(wall, 3),
                "run_dir": str(m.run_dir), "versions": provenance(), **extra}
+    if m.error:
+        summary["error"] = m.error
     if m.run_dir is not None:
-        write_json_atomic(m.run_dir / SUMMARY, summary)
+        try:
+            write_json_atomic(m.run_dir / SUMMARY, summary)
+        except OSError as err:
+            why = m.error or first_line(err)
+            summary.update(status="failed", error=f"{why} (summary.json not written: {first_line(err)})")
     return summary
 
 
@@ -171,15 +187,15 @@ def _run_stack(trainer: Trainer, cfgs: list[Any], run_dirs: list[Path] | None, r
     cfg, mc = cfgs[0], cfgs[0].metrics
     dirs = run_dirs if run_dirs is not None else [None] * len(cfgs)
     members = [Member(s, c, d) for s, (c, d) in enumerate(zip(cfgs, dirs))]
-    for m in members:
-        m.open(trainer, resumed)
-    running = [m for m in members if m.status == "running"]
+    running = list(members)
     show = cfg.run.progress and run_dirs is not None
     desc = members[0].run_dir.name if len(members) == 1 and show else f"{len(members)} runs"
     bar = tqdm(total=trainer.total, initial=trainer.step, unit=trainer.unit, dynamic_ncols=True,
                disable=not show, desc=desc)
     start = time.perf_counter()
     try:
+        for m in members:
+            m.open(trainer, resumed)
         with _StopFlag() as stop:
             while trainer.step < trainer.total and running:
                 trainer.advance()
@@ -214,6 +230,10 @@ def _run_stack(trainer: Trainer, cfgs: list[Any], run_dirs: list[Path] | None, r
                         save_member(trainer, m, elapsed)
             for m in running:
                 m.status = "completed"
+    except OSError as err:  # a full disk, a lost mount: a failed run, said in one line (no traceback)
+        for m in members:
+            if m.status == "running":
+                m.fail(err)
     finally:
         bar.close()
         for m in members:
@@ -222,7 +242,10 @@ def _run_stack(trainer: Trainer, cfgs: list[Any], run_dirs: list[Path] | None, r
     summaries = []
     for m in members:
         if m.status == "completed":
-            save_member(trainer, m, wall)
+            try:
+                save_member(trainer, m, wall)
+            except OSError as err:
+                m.fail(err)
         extra = {"members_in_stack": len(members)} if len(members) > 1 else {}
         summaries.append(write_summary(m, trainer, wall, **extra))
     return summaries
@@ -267,7 +290,12 @@ def _short(metrics: dict[str, float], keys: tuple[str, ...]) -> dict[str, str]:
 
 
 def print_summary(summary: dict[str, Any], keys: tuple[str, ...]) -> None:
-    """The closing lines of a run: status, key metrics, and how to open TensorBoard."""
+    """The closing lines of a run: status, key metrics, and how to open TensorBoard; a failed run's
+    one line on stderr."""
+    if summary["status"] == "failed":
+        print(f"mixgan: error: {summary['run_dir']} failed at step {summary['step']}: "
+              f"{summary.get('error', '')}", file=sys.stderr)
+        return
     final = summary["final"]
     width = max((len(k) for k in keys), default=10)
     stack = summary.get("members_in_stack")
