@@ -34,6 +34,26 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
         raise
 
 
+def all_finite(state: Any) -> bool:
+    """Whether every floating-point tensor in a nested state (weights, optimizer moments, windows) is
+    finite, read back in one device sync. Plain numbers are not checked (a best error may start at inf)."""
+    tensors: list[torch.Tensor] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, torch.Tensor):
+            if value.is_floating_point() and value.numel():
+                tensors.append(torch.isfinite(value).all())
+        elif isinstance(value, dict):
+            for v in value.values():
+                collect(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                collect(v)
+
+    collect(state)
+    return not tensors or bool(torch.stack([t.to(tensors[0].device) for t in tensors]).all())
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint as data; a missing, truncated or foreign file gives a CheckpointError."""
     path = Path(path)

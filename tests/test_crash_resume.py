@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+import torch
 
 from mixgan.checkpoint import CHECKPOINT
 from mixgan.train import main
@@ -180,3 +181,32 @@ def test_tensorboard_writer_error_on_a_full_disk_is_one_line_not_a_thread_traceb
     monkeypatch.setattr(RecordWriter, "write", original)
     assert main(["--resume", str(run), "--run.progress=false"]) == 0  # from its step-20 checkpoint
     assert [r["step"] for r in rows(run)] == [10, 20, 30, 40]
+
+
+def test_no_checkpoint_is_written_with_non_finite_weights(tmp_path, monkeypatch):
+    from mixgan.checkpoint import load_checkpoint
+    from mixgan.trainers.gan import GanTrainer
+
+    from runhelp import poison_at
+
+    # Two members; member 1's D turns NaN at step 4, between the checkpoints (every 3) and the
+    # measurement (every 10) that sees it.
+    poison_at(monkeypatch, GanTrainer, 4, lambda t: [p[-1] for p in t.D.parameters()])
+    group = train(tmp_path, "--seeds=0,1", "--run.checkpoint_every=3")
+    ok, bad = group / "run-s0", group / "run-s1"
+    assert summary(ok)["status"] == "completed" and summary(bad)["diverged_at"] == 10
+    assert load_checkpoint(ok / CHECKPOINT)["step"] == 40
+    state = load_checkpoint(bad / CHECKPOINT)
+    assert state["step"] == 3  # the last good one: not 6 or 9, whose weights were NaN
+    tensors = [t for part in ("G", "D", "opt_G", "opt_D") for t in flat_tensors(state["trainer"][part])]
+    assert len(tensors) >= 16 and all(torch.isfinite(t).all() for t in tensors if t.is_floating_point())
+    # Resumable: alone now (its D is p[-1] again), it trains from step 3 and diverges where it did.
+    assert main(["--resume", str(bad), "--run.progress=false"]) == 0
+    assert [r["step"] for r in rows(bad)] == [10] and summary(bad)["diverged_at"] == 10
+
+
+def flat_tensors(value):
+    if isinstance(value, torch.Tensor):
+        return [value]
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else []
+    return [t for v in items for t in flat_tensors(v)]

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from mixgan.checkpoint import CHECKPOINT, save_checkpoint
+from mixgan.checkpoint import CHECKPOINT, all_finite, save_checkpoint
 from mixgan.config import to_dict
 from mixgan.errors import CheckpointError, first_line
 from mixgan.rundir import provenance, run_dir_lock, write_json_atomic
@@ -100,6 +100,7 @@ class Member:
         self.index, self.cfg, self.run_dir = index, cfg, run_dir
         self.status, self.diverged_at, self.last = "running", None, {}
         self.error = ""  # why a failed member failed, one line
+        self.nonfinite_seen = False  # a checkpoint was skipped for non-finite state (warned once)
         self.logger: RunLogger | None = None
 
     def open(self, trainer: Trainer, resumed: bool) -> None:
@@ -147,9 +148,18 @@ def checkpoint_payload(step: int, cfg: Any, wall_time: float,
 
 
 def save_member(trainer: Trainer, m: Member, wall: float) -> None:
-    if m.run_dir is not None:
-        state = checkpoint_payload(trainer.step, m.cfg, wall, trainer.member_state(m.index))
-        save_checkpoint(state, m.run_dir / CHECKPOINT)
+    """Write member m's checkpoint, unless its state is not finite: a run that blew up between two
+    measurements keeps its last good checkpoint, and the next measurement records the divergence."""
+    if m.run_dir is None:
+        return
+    state = trainer.member_state(m.index)
+    if not all_finite(state):
+        if not m.nonfinite_seen:
+            m.nonfinite_seen = True
+            print(f"mixgan: warning: {m.run_dir}: non-finite weights or optimizer state at step "
+                  f"{trainer.step}; checkpoint not written (the last good one is kept)", file=sys.stderr)
+        return
+    save_checkpoint(checkpoint_payload(trainer.step, m.cfg, wall, state), m.run_dir / CHECKPOINT)
 
 
 def write_summary(m: Member, trainer: Trainer, wall: float, **extra: Any) -> dict[str, Any]:
