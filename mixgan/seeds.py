@@ -20,6 +20,7 @@ from typing import Any
 from mixgan.errors import ConfigError, first_line
 
 SEEDS_FILE = "seeds.json"  # the group's per-seed status table, next to the run dirs
+MAX_SEEDS = 10_000  # seeds per job (`--seeds`, a sweep's `seeds:`); more: refused before anything is written
 
 
 @dataclasses.dataclass
@@ -48,7 +49,13 @@ def parse_seeds(text: str) -> list[int]:
             raise ConfigError(f"--seeds: cannot read {part.strip()!r} in {text!r}; {accepted}") from None
         if a < 0 or b < a:
             raise ConfigError(f"--seeds: {part.strip()!r} is not a range of seeds >= 0; {accepted}")
+        if b - a + 1 > MAX_SEEDS or len(seeds) + (b - a + 1) > 2 * MAX_SEEDS:  # before building it
+            raise ConfigError(f"--seeds: {text!r} is more than {MAX_SEEDS:,} seeds; accepted: at most "
+                              f"{MAX_SEEDS:,} per job (split a larger study into several groups)")
         seeds.update(range(a, b + 1))
+    if len(seeds) > MAX_SEEDS:
+        raise ConfigError(f"--seeds: {text!r} is {len(seeds):,} seeds; accepted: at most {MAX_SEEDS:,} "
+                          f"per job (split a larger study into several groups)")
     return sorted(seeds)
 
 

@@ -6,8 +6,10 @@ expanded run is validated with the task's own schema before anything runs (docs/
 
 from __future__ import annotations
 
+import collections
 import copy
 import itertools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +32,7 @@ TOP_KEYS = ("name", "description", "base", "overrides", "variants", "grid", "see
 VARIANT_KEYS = ("overrides", "grid", "paper")  # the long form of a variant
 # Keys the runner sets itself for every run (the run's place, name and console).
 RUNNER_KEYS = ("run.dir", "run.name", "run.progress", "seed")
+MAX_RUNS = 10_000  # runs per sweep file, refused before they are expanded
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+=-]*(_[A-Za-z0-9.+=-]+)*$")  # no "__": it separates parts
 
 
@@ -55,6 +58,8 @@ def read_sweep_yaml(path: Path) -> dict[str, Any]:
 
 def cli_value(value: Any) -> str:
     """A value as `python -m mixgan.train --key=VALUE` reads it back (floats keep a YAML 1.1 form)."""
+    if isinstance(value, int) and not isinstance(value, bool):  # seeds: 10,000 of them in a dry run
+        return str(value)
     text = yaml.safe_dump(value, default_flow_style=True, width=1_000_000).strip()
     return text[:-3].strip() if text.endswith("\n...") else text
 
@@ -70,7 +75,10 @@ def name_value(value: Any) -> str:
 
 def parse_seeds(value: Any) -> list[int]:
     """`3`, `[0, 1, 2]`, `"0-4"` or `"0,3,7"` → a list of distinct seeds >= 0."""
+    from mixgan.seeds import MAX_SEEDS
+
     accepted = 'a list of integers >= 0, an integer, "0-4" or "0,3,7"'
+    too_many = f"seeds: {str(value)[:60]!r} is more than {MAX_SEEDS:,} seeds; accepted: at most {MAX_SEEDS:,}"
     seeds: list[Any]
     if isinstance(value, str):
         seeds = []
@@ -78,9 +86,13 @@ def parse_seeds(value: Any) -> list[int]:
             lo, dash, hi = part.partition("-")
             if not (lo.isdigit() and (not dash or hi.isdigit())):
                 raise ConfigError(f"seeds: got {value!r}; accepted: {accepted}")
+            if dash and len(seeds) + int(hi) - int(lo) + 1 > MAX_SEEDS:  # before building the range
+                raise ConfigError(too_many)
             seeds.extend(range(int(lo), int(hi) + 1) if dash else [int(lo)])
     else:
         seeds = value if isinstance(value, list) else [value]
+    if len(seeds) > MAX_SEEDS:
+        raise ConfigError(too_many)
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds):
         raise ConfigError(f"seeds: got {value!r}; accepted: {accepted}")
     if len(set(seeds)) != len(seeds):
@@ -248,6 +260,10 @@ def load_sweep(path: str | Path) -> Sweep:
         if clash:
             raise ConfigError(f"variants.{vname}: {clash[0]} is both overridden and swept by a grid")
         grid_keys += [k for k, _ in vgrid if k not in grid_keys]
+        n_runs = len(runs) + math.prod(len(vals) for _, vals in grid) * len(seeds)
+        if n_runs > MAX_RUNS:  # counted before the runs are built (a typo can make millions)
+            raise ConfigError(f"variants × grid × seeds make more than {MAX_RUNS:,} runs (at least "
+                              f"{n_runs:,}); accepted: at most {MAX_RUNS:,} per sweep file")
         for values in itertools.product(*(vals for _, vals in grid)):
             point = tuple((k, v) for (k, _), v in zip(grid, values))
             row = "__".join([vname, *(f"{k}={name_value(v)}" for k, v in point)])
@@ -257,8 +273,8 @@ def load_sweep(path: str | Path) -> Sweep:
                 runs.append(Run(f"{row}__s{seed}", row, vname, point, seed,
                                 tuple([*common, *overrides, *point, ("seed", seed)])))
     _paper_rows(data.get("paper"), paper, runs, variants, metrics)
-    names = [r.name for r in runs]
-    dup = next((n for n in names if names.count(n) > 1 or len(n) > 128), None)
+    counts = collections.Counter(r.name for r in runs)
+    dup = next((n for n, c in counts.items() if c > 1 or len(n) > 128), None)
     if dup is not None:
         raise ConfigError(f"run name {dup} is not unique (or longer than 128 characters); rename a variant "
                           f"or a grid value")
@@ -293,7 +309,11 @@ def _validate_runs(sweep: Sweep) -> None:
     from mixgan.train import TRAINERS
 
     base = read_yaml(sweep.base_file) if sweep.base_file is not None else sweep.base_inline
+    rows: dict[str, dict[str, Any]] = {}
     for run in sweep.runs:
+        if run.row in rows:  # another seed (>= 0, checked) of a row built already: nothing else differs
+            sweep.configs[run.name] = {**rows[run.row], "seed": run.seed}  # sections shared: read-only
+            continue
         data = copy.deepcopy(base)
         try:
             for key, value in run.overrides:
@@ -311,7 +331,7 @@ def _validate_runs(sweep: Sweep) -> None:
         sweep.task = cfg.task
         resolved = to_dict(cfg)
         resolved.pop("run", None)
-        sweep.configs[run.name] = resolved
+        sweep.configs[run.name] = rows[run.row] = resolved
 
 
 def select(runs: list[Run], patterns: list[str]) -> list[Run]:

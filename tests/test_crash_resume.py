@@ -210,3 +210,28 @@ def flat_tensors(value):
         return [value]
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else []
     return [t for v in items for t in flat_tensors(v)]
+
+
+def test_seed_counts_above_the_limit_are_refused_before_anything_is_written(tmp_path, capsys):
+    from mixgan.ablate import main as ablate
+    from mixgan.seeds import MAX_SEEDS, parse_seeds
+
+    assert MAX_SEEDS == 10_000 and len(parse_seeds("0-9999")) == MAX_SEEDS
+    for seeds in ("0-100000", "0-5000,6000-12000", "0-99999999999999"):
+        assert main([f"--run.dir={tmp_path / 'runs'}", f"--seeds={seeds}"]) == 2
+        one_line_error(capsys, "accepted: at most 10,000")
+    assert not (tmp_path / "runs").exists()
+    # A sweep: too many seeds, or too many runs in all, is refused before planning; at the limit the
+    # plan is printed (the run count first) and nothing is written.
+    base = "base: configs/gan/default.yaml\nmetrics: [quality/modes]\n"
+    for body, fragment in [("variants: {erm: {}}\nseeds: '0-100000'", "more than 10,000 seeds"),
+                           ("variants: {erm: {}}\nseeds: " + str(list(range(10_001))), "more than 10,000"),
+                           ("variants: {a: {}, b: {}}\nseeds: '0-5000'", "more than 10,000 runs")]:
+        (tmp_path / "sweep.yaml").write_text(base + body)
+        assert ablate([str(tmp_path / "sweep.yaml"), f"--out={tmp_path / 'out'}", "--dry-run"]) == 2
+        one_line_error(capsys, fragment)
+    (tmp_path / "sweep.yaml").write_text(base + "variants: {erm: {}}\nseeds: '0-9999'")
+    assert ablate([str(tmp_path / "sweep.yaml"), f"--out={tmp_path / 'out'}", "--dry-run"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "10000 runs" in out[0] and out[-1] == "10000 pending; to run: 10000"
+    assert not (tmp_path / "out").exists()
