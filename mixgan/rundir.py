@@ -101,6 +101,21 @@ def run_dir_lock(run_dirs: Iterable[str | Path]) -> Iterator[None]:
                 os.close(_HELD.pop(key)[0])
 
 
+_ORPHAN = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # a mkstemp name of the atomic writes here
+
+
+def remove_orphans(run_dir: str | Path) -> list[str]:
+    """Delete the temp files of atomic writes a killed process left behind (`.checkpoint.pt.*.tmp`, as
+    big as a checkpoint each); returns their names. Call it holding the run dir's lock, when no writer
+    can be using one."""
+    removed = []
+    for path in sorted(Path(run_dir).glob(".*.tmp")):
+        if _ORPHAN.match(path.name) and path.is_file():
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write a text file through a temp file and a rename, so readers never see half a file."""
     path = Path(path)

@@ -310,6 +310,7 @@ def _validate_runs(sweep: Sweep) -> None:
 
     base = read_yaml(sweep.base_file) if sweep.base_file is not None else sweep.base_inline
     rows: dict[str, dict[str, Any]] = {}
+    reported: set[str] = set()  # the metric names any run of the sweep reports
     for run in sweep.runs:
         if run.row in rows:  # another seed (>= 0, checked) of a row built already: nothing else differs
             sweep.configs[run.name] = {**rows[run.row], "seed": run.seed}  # sections shared: read-only
@@ -332,6 +333,21 @@ def _validate_runs(sweep: Sweep) -> None:
         resolved = to_dict(cfg)
         resolved.pop("run", None)
         sweep.configs[run.name] = rows[run.row] = resolved
+        reported |= _trainer(cfg.task).metric_names(cfg)
+    unknown = [m for m in sweep.metrics if m not in reported]
+    if unknown:  # a typo here would show only after training, as an empty column
+        raise ConfigError(f"metrics: {unknown[0]} is reported by no run of this sweep; accepted: "
+                          f"{', '.join(sorted(reported))}")
+
+
+def _trainer(task: str) -> Any:
+    """The trainer class of a task (imported only now)."""
+    import importlib
+
+    from mixgan.train import TRAINERS
+
+    module, cls = TRAINERS[task].split(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 def select(runs: list[Run], patterns: list[str]) -> list[Run]:

@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--jobs: only applies with --seeds")
         if args.resume:
             from mixgan.distributed import world
-            from mixgan.rundir import check_writable, run_dir_lock
+            from mixgan.rundir import check_writable, remove_orphans, run_dir_lock
             from mixgan.trainers.loop import finish_resumed, print_summary, run_loop
 
             run_dir = Path(args.resume)
@@ -239,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                 cfg, trainer, state = resume(run_dir, overrides)
                 if getattr(trainer, "rank", 0) != 0:  # a torchrun worker writes nothing
                     return 130 if trainer.run_worker()["status"] == "interrupted" else 0
+                remove_orphans(run_dir)  # half-written temp files of a killed process
                 wall = float(state.get("wall_time", 0.0))
                 if trainer.step >= trainer.total:  # nothing left to train: rebuild the summary only
                     summary = finish_resumed(trainer, cfg, run_dir, wall)

@@ -235,3 +235,66 @@ def test_seed_counts_above_the_limit_are_refused_before_anything_is_written(tmp_
     out = capsys.readouterr().out.splitlines()
     assert "10000 runs" in out[0] and out[-1] == "10000 pending; to run: 10000"
     assert not (tmp_path / "out").exists()
+
+
+KILL_AT_SECOND_CHECKPOINT = """
+import os, signal, sys
+real, seen = os.replace, []
+def replace(src, dst):  # kill -9 between a checkpoint's data and its rename: the temp file stays
+    if str(dst).endswith("checkpoint.pt"):
+        seen.append(dst)
+        if len(seen) == 2:
+            os.kill(os.getpid(), signal.SIGKILL)
+    return real(src, dst)
+os.replace = replace
+from mixgan.train import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_orphan_temp_files_of_a_killed_checkpoint_write_are_removed_on_resume(tmp_path):
+    args = [*TINY, f"--run.dir={tmp_path}", "--run.name=run"]
+    killed = subprocess.run([sys.executable, "-c", KILL_AT_SECOND_CHECKPOINT, *args], capture_output=True,
+                            text=True, timeout=240)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    run = tmp_path / "run"
+    orphans = list(run.glob(".checkpoint.pt.*.tmp"))
+    assert len(orphans) == 1 and orphans[0].stat().st_size > 10_000  # the final checkpoint, not renamed
+    (run / "notes.tmp").write_text("not ours")
+    assert main(["--resume", str(run), "--run.progress=false"]) == 0  # from the step-20 checkpoint
+    assert not list(run.glob(".*.tmp")) and (run / "notes.tmp").exists()
+    assert [r["step"] for r in rows(run)] == [10, 20, 30, 40] and summary(run)["status"] == "completed"
+
+
+def test_a_sweep_metric_no_run_reports_is_refused_before_training(tmp_path, capsys):
+    from mixgan.ablate import main as ablate
+    from mixgan.config import load_config
+    from mixgan.sweep import load_sweep
+    from mixgan.trainers.classifier import ClassifierTrainer
+    from mixgan.trainers.gan import GanTrainer
+
+    def sweep(text):
+        (tmp_path / "sweep.yaml").write_text(text)
+        return tmp_path / "sweep.yaml"
+
+    gan = "base: configs/gan/default.yaml\nvariants: {erm: {}}\nseeds: [0]\n"
+    assert ablate([str(sweep(gan + "metrics: [quality/modes, loss/DD]")), f"--out={tmp_path / 'out'}"]) == 2
+    one_line_error(capsys, "metrics: loss/DD is reported by no run of this sweep; accepted: loss/D, loss/G")
+    assert not (tmp_path / "out").exists()
+    iris = "base: configs/classify/iris.yaml\nvariants: {erm: {}}\nseeds: [0]\n"
+    assert ablate([str(sweep(iris + "metrics: [test/error_top5]")), "--dry-run"]) == 2  # 3 classes
+    one_line_error(capsys, "test/error_top5 is reported by no run")
+    assert load_sweep(sweep(iris.replace("iris", "digits") + "metrics: [test/error_top5]")).task == "classify"
+    # What the check accepts is what runs report: the keys of a last metrics row, task by task.
+    for task, args, trainer in [
+            ("gan", TINY, GanTrainer),
+            ("classify", ["--task=classify", "--data.name=iris", "--model.name=mlp", "--model.hidden=8",
+                          "--train.epochs=2", "--run.progress=false"], ClassifierTrainer),
+            ("classify", ["--task=classify", "--model.width=4", "--model.hidden=8", "--train.epochs=1",
+                          "--data.corrupt=0.5", "--run.progress=false", "--metrics.image_every=0"],
+             ClassifierTrainer)]:
+        from mixgan.train import parse_overrides
+
+        run = tmp_path / f"{task}{len(args)}"
+        assert main([*args, f"--run.dir={tmp_path}", f"--run.name={run.name}"]) == 0
+        assert trainer.metric_names(load_config(None, parse_overrides(args))) == set(rows(run)[-1]) - {"step"}

@@ -169,6 +169,14 @@ def test_resume_equals_uninterrupted_with_ema_grids_and_quality(tmp_path, cache,
     for key in ("loss/D", "stability/grad_input_mixed", "quality/modes", "quality_ema/reverse_kl",
                 "fidelity/fid_digits", "fidelity_ema/kid_digits", "fidelity/precision_digits"):
         assert key in full[-1], key
+    # What a sweep's `metrics:` is checked against (issue 17) is what the last step reports.
+    from mixgan.config import load_config
+    from mixgan.metrics.fidelity import KEYS
+    from mixgan.train import parse_overrides
+    from mixgan.trainers.image_gan import FIDELITY_NAMES
+
+    assert ImageGanTrainer.metric_names(load_config(None, parse_overrides(args))) == set(full[-1]) - {"step"}
+    assert set(FIDELITY_NAMES) == set(KEYS.values())
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     acc = EventAccumulator(str(tmp_path / "full"), size_guidance={"images": 0})

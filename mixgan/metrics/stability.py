@@ -23,6 +23,11 @@ def input_grad_norm(D: nn.Module, x: Tensor) -> Tensor:
     return g.flatten(1).norm(dim=1).mean()
 
 
+# What probe_discriminator returns (the names a run reports, checked against a sweep's `metrics:`).
+PROBE_KEYS = ("stability/D_real", "stability/D_fake", "stability/grad_input_real",
+              "stability/grad_input_fake", "stability/grad_input_mixed")
+
+
 def probe_discriminator(
     D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator, probability: bool = True
 ) -> dict[str, Tensor]:

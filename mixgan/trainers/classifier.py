@@ -215,6 +215,19 @@ class ClassifierTrainer:
                 calibration_bins(logits, yb, bins).flatten()])
         return sums
 
+    @staticmethod
+    def metric_names(cfg: Any) -> set[str]:
+        """The names `measure` reports for `cfg`: top-5 error unless the data has at most 5 classes (the
+        tabular and 2-D sets), memorization with corrupted labels held in memory."""
+        from mixgan.data.classify import VECTOR_DATA
+
+        names = {"train/loss", "train/acc", "test/loss", "test/error", "test/ece", "test/error_best", "lr"}
+        if cfg.data.name not in VECTOR_DATA:
+            names.add("test/error_top5")
+        if cfg.data.corrupt > 0 and cfg.data.name != "imagefolder":
+            names.add("train/memorized")
+        return names
+
     def measure(self) -> dict[str, float]:
         """Train window means and test metrics (errors in %), summed over ranks: one host sync."""
         self.model.eval()

@@ -22,7 +22,7 @@ from mixgan.config import to_dict
 from mixgan.dashboard import GAN_LAYOUT, gan_layout
 from mixgan.data import GAN_DATA
 from mixgan.fast import fast_iteration
-from mixgan.metrics.stability import probe_discriminator
+from mixgan.metrics.stability import PROBE_KEYS, probe_discriminator
 from mixgan.metrics.toy import mode_stats
 from mixgan.models.mlp import mlp
 from mixgan.models.stacked_mlp import StackedMLP
@@ -193,6 +193,11 @@ class GanTrainer:
         """Member s's D as a function of (n, 2) points; with PacGAN-m, of a pack of m copies of a point."""
         D, m = self.D.member(s), self.cfg.stabilizers.pack
         return D if m == 1 else (lambda x: D(x.repeat(1, m)))
+
+    @staticmethod
+    def metric_names(cfg: Any) -> set[str]:
+        """The names `measure` reports for `cfg` (a sweep's `metrics:` is checked against them)."""
+        return {*WINDOW_KEYS, *PROBE_KEYS, "quality/modes", "quality/high_quality", "quality/reverse_kl"}
 
     def measure(self) -> list[dict[str, float]]:
         """Per member: window means of losses and grad norms, D probes, mode quality on fresh samples."""

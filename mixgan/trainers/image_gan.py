@@ -19,7 +19,7 @@ from torch import Tensor
 
 from mixgan import distributed as dist
 from mixgan.checkpoint import rng_state, set_rng_state
-from mixgan.metrics.stability import grad_norm, probe_discriminator
+from mixgan.metrics.stability import PROBE_KEYS, grad_norm, probe_discriminator
 from mixgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from mixgan.objectives.gan import make_gan_objective, single_member
 from mixgan.runlog import RunLogger
@@ -28,6 +28,8 @@ from mixgan.trainers.gan import eval_generator, make_adam
 from mixgan.trainers.image_eval import DASHBOARD, ImageEvaluator, preserve_buffers, sample_u8
 
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
+# The values of metrics.fidelity.KEYS, not imported from there: torch-fidelity takes seconds to import.
+FIDELITY_NAMES = ("fid", "kid", "is", "precision", "recall")
 STOP_SYNC_EVERY = 20  # iterations between the ranks' Ctrl-C agreement under torchrun
 
 
@@ -155,6 +157,20 @@ class ImageGanTrainer:
     def quality_due(self) -> bool:
         every = self.cfg.metrics.fid_every
         return (every > 0 and self.step % every == 0) or self.step == self.total
+
+    @staticmethod
+    def metric_names(cfg: Any) -> set[str]:
+        """The names `measure` can report for `cfg` at the last step: losses and probes, then for G (and
+        its EMA) modes and reverse KL on digit data and every fidelity metric of each extractor."""
+        from mixgan.schemas_image_gan import EMBEDDED_IMAGES, resolved_extractors
+
+        names = {*WINDOW_KEYS, *PROBE_KEYS}
+        digits = cfg.data.name in EMBEDDED_IMAGES
+        tags = [t for t in resolved_extractors(cfg) if t != "digits" or digits]
+        for suffix in ("", "_ema") if cfg.train.ema > 0 else ("",):
+            names |= {f"quality{suffix}/{k}" for k in ("modes", "reverse_kl") if digits}
+            names |= {f"fidelity{suffix}/{k}_{t}" for k in FIDELITY_NAMES for t in tags}
+        return names
 
     def measure(self) -> dict[str, float]:
         """Window means over all ranks (the same on every rank: the same divergence decision), then on
