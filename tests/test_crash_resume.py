@@ -288,6 +288,7 @@ def test_a_sweep_metric_no_run_reports_is_refused_before_training(tmp_path, caps
     # What the check accepts is what runs report: the keys of a last metrics row, task by task.
     for task, args, trainer in [
             ("gan", TINY, GanTrainer),
+            ("gan", [*TINY, "--objective.loss=hinge", "--train.ema=0.9"], GanTrainer),  # critic, EMA
             ("classify", ["--task=classify", "--data.name=iris", "--model.name=mlp", "--model.hidden=8",
                           "--train.epochs=2", "--run.progress=false"], ClassifierTrainer),
             ("classify", ["--task=classify", "--model.width=4", "--model.hidden=8", "--train.epochs=1",

@@ -23,9 +23,11 @@ def input_grad_norm(D: nn.Module, x: Tensor) -> Tensor:
     return g.flatten(1).norm(dim=1).mean()
 
 
-# What probe_discriminator returns (the names a run reports, checked against a sweep's `metrics:`).
-PROBE_KEYS = ("stability/D_real", "stability/D_fake", "stability/grad_input_real",
-              "stability/grad_input_fake", "stability/grad_input_mixed")
+def probe_keys(probability: bool = True) -> tuple[str, ...]:
+    """The names probe_discriminator returns (what a sweep's `metrics:` is checked against)."""
+    kind = "D" if probability else "critic"
+    return (f"stability/{kind}_real", f"stability/{kind}_fake", "stability/grad_input_real",
+            "stability/grad_input_fake", "stability/grad_input_mixed")
 
 
 def probe_discriminator(
@@ -43,11 +45,5 @@ def probe_discriminator(
     with torch.no_grad():
         d_real = squash(D(real)).mean()
         d_fake = squash(D(fake)).mean()
-    kind = "D" if probability else "critic"
-    return {
-        f"stability/{kind}_real": d_real,
-        f"stability/{kind}_fake": d_fake,
-        "stability/grad_input_real": input_grad_norm(D, real),
-        "stability/grad_input_fake": input_grad_norm(D, fake),
-        "stability/grad_input_mixed": input_grad_norm(D, mix(real, fake, lam)),
-    }
+    grads = (input_grad_norm(D, real), input_grad_norm(D, fake), input_grad_norm(D, mix(real, fake, lam)))
+    return dict(zip(probe_keys(probability), (d_real, d_fake, *grads)))

@@ -22,7 +22,7 @@ from mixgan.config import to_dict
 from mixgan.dashboard import GAN_LAYOUT, gan_layout
 from mixgan.data import GAN_DATA
 from mixgan.fast import fast_iteration
-from mixgan.metrics.stability import PROBE_KEYS, probe_discriminator
+from mixgan.metrics.stability import probe_discriminator, probe_keys
 from mixgan.metrics.toy import mode_stats
 from mixgan.models.mlp import mlp
 from mixgan.models.stacked_mlp import StackedMLP
@@ -66,6 +66,11 @@ def use_matmul_precision(precision: str | None) -> None:
 def eval_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
     """A generator for measurements only, so that measuring never shifts the training stream."""
     return torch.Generator(device).manual_seed((seed * 1_000_003 + step) % (2**63))
+
+
+def outputs_logits(cfg: Any) -> bool:
+    """Whether D's outputs are logits (BCE), reported as probabilities σ(D), or a critic's raw scores."""
+    return cfg.objective.loss in ("bce",)
 
 
 def member_keys(cfg: Any) -> set[str]:
@@ -197,7 +202,9 @@ class GanTrainer:
     @staticmethod
     def metric_names(cfg: Any) -> set[str]:
         """The names `measure` reports for `cfg` (a sweep's `metrics:` is checked against them)."""
-        return {*WINDOW_KEYS, *PROBE_KEYS, "quality/modes", "quality/high_quality", "quality/reverse_kl"}
+        quality = ("modes", "high_quality", "reverse_kl")
+        return {*WINDOW_KEYS, *probe_keys(outputs_logits(cfg)), *(f"quality/{k}" for k in quality),
+                *(f"quality_ema/{k}" for k in quality if cfg.train.ema > 0)}
 
     def measure(self) -> list[dict[str, float]]:
         """Per member: window means of losses and grad norms, D probes, mode quality on fresh samples."""
@@ -211,7 +218,7 @@ class GanTrainer:
             out: dict[str, Tensor] = dict(zip(WINDOW_KEYS, means[s]))
             real = self.data.sample(B, rand)[0]
             out.update(probe_discriminator(self.critic(s), real, self._sample(s, B, rand), gen,
-                                           probability=self.cfg.objective.loss in ("bce",)))
+                                           probability=outputs_logits(self.cfg)))
             samples.append(self._sample(s, mc.n_samples, rand))
             if self.G_ema is not None:
                 samples_ema.append(self._sample(s, mc.n_samples, rand, self.G_ema))

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from mixgan import distributed as dist
 from mixgan.checkpoint import rng_state, set_rng_state
-from mixgan.metrics.stability import PROBE_KEYS, grad_norm, probe_discriminator
+from mixgan.metrics.stability import grad_norm, probe_discriminator, probe_keys
 from mixgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from mixgan.objectives.gan import make_gan_objective, single_member
 from mixgan.runlog import RunLogger
@@ -164,7 +164,7 @@ class ImageGanTrainer:
         its EMA) modes and reverse KL on digit data and every fidelity metric of each extractor."""
         from mixgan.schemas_image_gan import EMBEDDED_IMAGES, resolved_extractors
 
-        names = {*WINDOW_KEYS, *PROBE_KEYS}
+        names = {*WINDOW_KEYS, *probe_keys()}
         digits = cfg.data.name in EMBEDDED_IMAGES
         tags = [t for t in resolved_extractors(cfg) if t != "digits" or digits]
         for suffix in ("", "_ema") if cfg.train.ema > 0 else ("",):
