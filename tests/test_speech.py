@@ -16,6 +16,7 @@ from mixgan.data.speech import CLIP, HOP, N_FFT_MEL, SAMPLE_RATE, WIN, Spectrogr
 from mixgan.errors import DataError
 from mixgan.models.speech import LeNet, SpeechVGG
 from mixgan.train import main
+from mixgan.trainers.classifier import ClassifierTrainer
 
 from runhelp import assert_mixup_at_one_is_erm, rows
 
@@ -188,6 +189,7 @@ def test_short_speech_runs_train_and_report_validation_and_test(folder, tmp_path
         lines = rows(tmp_path / name)
         assert [r["step"] for r in lines] == [1, 2, 3]
         assert {"val/error", "val/loss", "test/error", "train/loss"} <= set(lines[-1])
+        assert set(lines[-1]) - {"step"} <= ClassifierTrainer.metric_names(load_config(PRESET))  # sweeps
         summary = json.loads((tmp_path / name / "summary.json").read_text())
         assert summary["status"] == "completed"
         assert lines[-1]["val/error"] < 50 and lines[-1]["test/error"] < 50  # chance: 66.7 %

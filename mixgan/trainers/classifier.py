@@ -217,8 +217,10 @@ class ClassifierTrainer:
 
     @staticmethod
     def metric_names(cfg: Any) -> set[str]:
-        """The names `measure` reports for `cfg`: top-5 error unless the data has at most 5 classes (the
-        tabular and 2-D sets), memorization with corrupted labels held in memory."""
+        """The names `measure` can report for `cfg` (a sweep's `metrics:` is checked against them):
+        top-5 error unless the data has at most 5 classes (the tabular and 2-D sets), memorization with
+        corrupted labels held in memory, validation metrics where the data has a validation split
+        (speech_commands)."""
         from mixgan.data.classify import VECTOR_DATA
 
         names = {"train/loss", "train/acc", "test/loss", "test/error", "test/ece", "test/error_best", "lr"}
@@ -226,6 +228,8 @@ class ClassifierTrainer:
             names.add("test/error_top5")
         if cfg.data.corrupt > 0 and cfg.data.name != "imagefolder":
             names.add("train/memorized")
+        if cfg.data.name == "speech_commands":
+            names |= {"val/loss", "val/error"}
         return names
 
     def measure(self) -> dict[str, float]:
