@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mixgan.config.sweep import Run, Sweep, cli_value, load_sweep, select
 from mixgan.errors import ConfigError, MixganError
-from mixgan.executor import (
+from mixgan.experiments.executor import (
     FINISHED,
     LOCKS,
     Children,
@@ -27,8 +28,7 @@ from mixgan.executor import (
     run_state,
     run_submitit,
 )
-from mixgan.rundir import check_writable
-from mixgan.sweep import Run, Sweep, cli_value, load_sweep, select
+from mixgan.rundir.paths import check_writable
 
 
 class _Parser(argparse.ArgumentParser):
@@ -63,7 +63,7 @@ def make_parser() -> argparse.ArgumentParser:
 
 def check_existing(sweep: Sweep, sweep_dir: Path) -> None:
     """Refuse to count (or resume) a run made with another config under the same name."""
-    from mixgan.config import flatten, read_yaml
+    from mixgan.config.core import flatten, read_yaml
 
     for run in sweep.runs:
         path = sweep_dir / run.name / "config.yaml"
@@ -144,10 +144,10 @@ def submitit_executor(args: argparse.Namespace, sweep: Sweep, sweep_dir: Path) -
 
 
 def stack_groups(sweep: Sweep, todo: list[Run], jobs: list[Job], args: argparse.Namespace) -> list[list[Job]]:
-    """The jobs grouped into stacks (mixgan/stacks.py): runs that differ only in member settings (seed,
+    """The jobs grouped into stacks (experiments/stacks.py): runs that differ only in member settings (seed,
     mixup's α, ...) train as one process; each run alone with --no-stack or MIXGAN_STACK=0."""
-    from mixgan.config import config_from_dict
-    from mixgan.stacks import pack, stacking_enabled
+    from mixgan.config.core import config_from_dict
+    from mixgan.experiments.stacks import pack, stacking_enabled
 
     if args.no_stack or not stacking_enabled():
         return [[job] for job in jobs]
@@ -159,7 +159,7 @@ def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Nam
               executor: Any = None) -> bool:
     """Train the runs with one progress bar (member-iterations, rate, ETA); return True when
     interrupted (Ctrl-C / SIGTERM)."""
-    from mixgan.sweep_progress import SweepProgress
+    from mixgan.experiments.progress import SweepProgress
 
     children = Children()
     where = sweep_dir.resolve()  # children (and Slurm jobs) may start in another working dir
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # while checking the sweep: nothing has been written yet
         print("mixgan.ablate: interrupted", file=sys.stderr)
         return 130
-    from mixgan.sweep_report import write_report
+    from mixgan.report.sweep import write_report
 
     interrupted = False
     if not args.report and not args.dry_run:

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mixgan.config import flatten, set_dotted
+from mixgan.config.core import flatten, set_dotted
 from mixgan.errors import ConfigError, MixganError
 from mixgan.report.tables import COLUMNS, NOTES, markdown, parse_metrics, pool, to_csv
-from mixgan.rundir import check_writable
+from mixgan.rundir.paths import check_writable
 
 # Config keys that never make two runs different experiments.
 IGNORED_KEYS = ("seed", "device", "run.")
@@ -86,7 +86,7 @@ def load_run(path: Path) -> Run:
 
     import yaml
 
-    from mixgan.runlog import read_metrics
+    from mixgan.rundir.logger import read_metrics
 
     try:
         config = yaml.safe_load((path / "config.yaml").read_text())
@@ -133,9 +133,9 @@ def load_runs(paths: Sequence[str | Path]) -> list[Run]:
 def unread_keys(config: dict[str, Any]) -> set[str]:
     """Config keys this run never reads, from the objective registries' `reads` (ERM has no α) and the
     stabilizers that are off: runs that differ only in them are one experiment, and no label names them."""
-    from mixgan.dashboard import unused_stabilizers
     from mixgan.objectives.classify import CLASSIFY_OBJECTIVES
     from mixgan.objectives.gan import GAN_OBJECTIVES
+    from mixgan.rundir.dashboard import unused_stabilizers
 
     registry = CLASSIFY_OBJECTIVES if config.get("task") == "classify" else GAN_OBJECTIVES
     cls = registry.get(config.get("objective.name"))
@@ -317,13 +317,13 @@ def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = 
         values = [row["values"] for row in table]
         text += "\n\n" + against.write(out, labels, values, base, columns, plots)
     if plots:
-        from mixgan.compare_plots import plot_curves, plot_samples
+        from mixgan.report.plots_compare import plot_curves, plot_samples
 
         tags = list(dict.fromkeys(COLUMNS[c].tag for c in columns))
         plot_curves(groups, tags, out / "curves.png")
         plot_samples(groups, out / "samples.png")
     if tensorboard:
-        from mixgan.compare_tb import write_group_runs
+        from mixgan.report.tensorboard import write_group_runs
 
         write_group_runs(groups, out)
     return groups, table, text

@@ -15,9 +15,9 @@ from typing import Any
 
 import torch
 
-from mixgan.checkpoint import CHECKPOINT, load_checkpoint
-from mixgan.config import config_from_dict, load_config, parse_value, save_config
+from mixgan.config.core import config_from_dict, load_config, parse_value, save_config
 from mixgan.errors import CheckpointError, ConfigError, MixganError, first_line
+from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
 
 # task -> "module:Class" of its trainer, imported only when used (no work at import time)
 TRAINERS = {"gan": "mixgan.trainers.gan:GanTrainer",
@@ -103,7 +103,7 @@ def resolve_device(name: str) -> torch.device:
 
 def make_trainer(cfg: Any) -> Any:
     """The task's trainer on its device, refused in one line when it cannot fit in memory."""
-    from mixgan.fits import check_fits
+    from mixgan.experiments.fits import check_fits
 
     module, cls = TRAINERS[cfg.task].split(":")
     device = resolve_device(cfg.device)
@@ -130,7 +130,7 @@ def cli_overrides(args: argparse.Namespace, rest: list[str]) -> list[tuple[str, 
 
 def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, dict[str, Any]]:
     """Rebuild a run from its checkpoint (weights, optimizers, step, RNG) and saved config."""
-    from mixgan.config import set_dotted
+    from mixgan.config.core import set_dotted
 
     path = run_dir / CHECKPOINT
     state = load_checkpoint(path)
@@ -162,7 +162,7 @@ def check_own_checkpoint(run_dir: Path, ckpt_config: dict[str, Any], path: Path)
     resume may change, else resuming would overwrite this run's metrics with another run's (issue 17)."""
     import json
 
-    from mixgan.config import flatten, read_yaml
+    from mixgan.config.core import flatten, read_yaml
 
     yaml_path = run_dir / "config.yaml"
     if not yaml_path.is_file():
@@ -189,7 +189,7 @@ def total_key(task: str) -> str:
 def check_total(cfg: Any, saved: dict[str, Any], step: int, path: Path) -> None:
     """A resume may extend a run, never shorten it: a total below the run's own is bad input
     (it would end a run below its checkpoint's step, or rebuild a summary from a non-final step)."""
-    from mixgan.config import flatten, to_dict
+    from mixgan.config.core import flatten, to_dict
 
     key = total_key(cfg.task)
     old, new = flatten(saved).get(key), flatten(to_dict(cfg)).get(key)
@@ -200,7 +200,7 @@ def check_total(cfg: Any, saved: dict[str, Any], step: int, path: Path) -> None:
 
 def run_one(cfg: Any, trainer: Any | None = None) -> dict[str, Any]:
     """Create the run dir (never reusing one), save the config, train, return the summary."""
-    from mixgan.rundir import new_run_dir
+    from mixgan.rundir.paths import new_run_dir
     from mixgan.trainers.loop import print_summary, run_loop
 
     trainer = trainer or make_trainer(cfg)
@@ -226,8 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.seeds is None and args.jobs != 1:
             raise ConfigError("--jobs: only applies with --seeds")
         if args.resume:
-            from mixgan.distributed import world
-            from mixgan.rundir import check_writable, remove_orphans, run_dir_lock
+            from mixgan.rundir.paths import check_writable, remove_orphans, run_dir_lock
+            from mixgan.trainers.distributed import world
             from mixgan.trainers.loop import finish_resumed, print_summary, run_loop
 
             run_dir = Path(args.resume)
@@ -252,14 +252,14 @@ def main(argv: list[str] | None = None) -> int:
             cfg = load_config(args.config, overrides, task=args.task)
             if cfg.task not in TRAINERS:
                 raise ConfigError(f"task: {cfg.task!r} has no trainer yet; accepted: {', '.join(TRAINERS)}")
-            from mixgan.rundir import check_writable
+            from mixgan.rundir.paths import check_writable
 
             check_writable(cfg.run.dir, "run.dir")  # before data are loaded or a trainer is built
-            if args.seeds is not None:  # many seeds: mixgan/seeds.py runs them and prints their table
-                from mixgan.fits import check_fits
+            if args.seeds is not None:  # many seeds: experiments/seeds.py runs them and prints their table
+                from mixgan.experiments.fits import check_fits
 
                 check_fits(cfg, resolve_device(cfg.device))  # before the group dir exists
-                from mixgan.seeds import seeds_main
+                from mixgan.experiments.seeds import seeds_main
 
                 return seeds_main(cfg, args.seeds, args.jobs, other_objective(argv, cfg))
             summary = run_one(cfg)
@@ -277,6 +277,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     code = main()
-    from mixgan.distributed import exit_process
+    from mixgan.trainers.distributed import exit_process
 
     exit_process(code)

@@ -18,7 +18,7 @@ import torch
 from classify_runs import load_trained, markdown_table, mean_std, train_runs, write_results
 from tabular import parse_seeds
 
-from mixgan.adversarial import attack_errors, make_attack
+from mixgan.metrics.adversarial import attack_errors, make_attack
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,7 +15,7 @@ import torch
 from classify_runs import load_trained, markdown_table, train_runs, write_results
 
 from mixgan.metrics.classify import between_examples, between_pairs, pca_2d
-from mixgan.plots_classify import between_figure, decision_figure, pca_figure
+from mixgan.report.plots_classify import between_figure, decision_figure, pca_figure
 
 MODELS = {"ERM": [], "mixup α=1": ["--mixup", "--objective.alpha=1.0"]}
 

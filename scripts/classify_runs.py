@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from mixgan.checkpoint import CHECKPOINT, load_checkpoint
-from mixgan.config import config_from_dict
+from mixgan.config.core import config_from_dict
+from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
 from mixgan.train import main
 
 

@@ -21,7 +21,7 @@ import torch
 from classify_runs import final, markdown_table, mean_std, train_runs, write_results
 from tabular import parse_seeds
 
-from mixgan.runlog import read_metrics
+from mixgan.rundir.logger import read_metrics
 
 
 def main(argv: list[str] | None = None) -> None:

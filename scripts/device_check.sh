@@ -71,7 +71,7 @@ fi
 
 if want bench; then
     echo "== 3. benchmark (CUDA)"
-    timeout 110 $PY -m mixgan.bench --device cuda --quick --out BENCHMARKS.md
+    timeout 110 $PY -m mixgan.benchmarks.gan --device cuda --quick --out BENCHMARKS.md
     cp BENCHMARKS.md "$OUT/"
 fi
 echo "== done"

@@ -21,11 +21,11 @@ import numpy as np
 import torch
 
 from mixgan.compare import compare
-from mixgan.compare_plots import data_means, scatter_samples
-from mixgan.config import load_config
+from mixgan.config.core import load_config
 from mixgan.errors import ConfigError, MixganError
-from mixgan.plots import _plt
-from mixgan.seeds import parse_seeds
+from mixgan.experiments.seeds import parse_seeds
+from mixgan.report.plots import _plt
+from mixgan.report.plots_compare import data_means, scatter_samples
 from mixgan.train import make_trainer, parse_overrides, run_one
 
 PRESETS = {"ring8": "configs/gan/ring8_fig5.yaml", "grid25": "configs/gan/grid25_fig5.yaml"}

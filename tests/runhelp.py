@@ -46,12 +46,12 @@ def _rank(rank: int, world: int, port: int, args: list[str]) -> None:
 
     import torch
 
-    # What torchrun sets for each worker; the CLI then joins a gloo group (mixgan/distributed.py).
+    # What torchrun sets for each worker; the CLI then joins a gloo group (mixgan/trainers/distributed.py).
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
     code = main(args)
-    from mixgan.distributed import _leave
+    from mixgan.trainers.distributed import _leave
 
     _leave()  # a multiprocessing child skips atexit
     os._exit(code)

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from mixgan.ablate import main
+from mixgan.config.sweep import load_sweep, parse_seeds
 from mixgan.errors import ConfigError
-from mixgan.executor import LOCKS, Job, execute, run_state
-from mixgan.sweep import load_sweep, parse_seeds
+from mixgan.experiments.executor import LOCKS, Job, execute, run_state
 
 TINY = {"model.hidden": 16, "train.iterations": 20, "metrics.every": 10, "metrics.n_samples": 100}
 
@@ -256,7 +256,7 @@ def test_slurm_without_submitit_is_one_line(tmp_path, monkeypatch, capsys):
 
 
 def test_sweep_progress_counts_member_iterations_from_run_dirs(tmp_path):
-    from mixgan.sweep_progress import SweepProgress, last_step
+    from mixgan.experiments.progress import SweepProgress, last_step
 
     for name, steps in (("a", [10, 20]), ("b", [10])):
         (tmp_path / name).mkdir()

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from mixgan.ablate import main
-from mixgan.executor import run_state
-from mixgan.runlog import read_metrics
+from mixgan.experiments.executor import run_state
+from mixgan.rundir.logger import read_metrics
 
 TINY = ("{model.hidden: 16, train.iterations: 20, metrics.every: 10, metrics.n_samples: 100, "
         "metrics.image_every: 0}")
@@ -132,7 +132,8 @@ metrics: [quality/modes]
 
 
 def test_a_sweep_packs_into_one_stack_that_equals_runs_alone(tmp_path):
-    # 2 α × 2 seeds differ only in member settings: one `python -m mixgan.stacks` process trains all
+    # 2 α × 2 seeds differ only in member settings: one `python -m mixgan.experiments.stacks` process
+    # trains all
     # four, and each run's rows equal those of the same run trained in its own process.
     path = write(tmp_path, STACKED)
     assert main([str(path), f"--out={tmp_path / 'stacked'}", "--jobs=1"]) == 0

@@ -1,4 +1,4 @@
-"""mixgan.bench: FLOP counts agree between two counters and scale with the stack; it rewrites only its
+"""mixgan.benchmarks: FLOP counts agree between two counters and scale with the stack; it rewrites only its
 own BENCHMARKS.md part."""
 
 import dataclasses
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mixgan.bench import GAN_VARIANTS, gan_config, gan_flops, record_matmuls, write_markdown
+from mixgan.benchmarks.gan import GAN_VARIANTS, gan_config, gan_flops, record_matmuls, write_markdown
 from mixgan.trainers.gan import GanTrainer
 
 
@@ -51,8 +51,8 @@ def test_write_markdown_replaces_only_its_section(tmp_path):
 def test_demo_baseline_does_the_demo_s_extra_work():
     # The demo-structured baseline backprops D steps through G and builds two real+fake batches per
     # D step: about 3x the matmul FLOPs of mixgan's paper-objective iteration, all parameters move.
-    from mixgan.bench import PAPER
-    from mixgan.bench_demo import demo_iteration
+    from mixgan.benchmarks.demo import demo_iteration
+    from mixgan.benchmarks.gan import PAPER
 
     step = demo_iteration(torch.device("cpu"), hidden=16)
     step()
@@ -65,9 +65,9 @@ def test_demo_baseline_does_the_demo_s_extra_work():
 
 
 def test_unusable_device_is_a_one_line_error(capsys):
-    from mixgan.bench import main
+    from mixgan.benchmarks.gan import main
 
     for device in ("tpu", "cuda:x") if torch.cuda.is_available() else ("tpu", "cuda"):
         assert main(["--device", device, "--out", ""]) == 2
         err = capsys.readouterr().err
-        assert err.startswith("mixgan.bench: error: device") and len(err.strip().splitlines()) == 1
+        assert err.startswith("mixgan.benchmarks: error: device") and len(err.strip().splitlines()) == 1

@@ -3,9 +3,9 @@ batches, split between the ranks; gradients averaged exactly), and only rank 0 w
 
 import torch
 
-from mixgan.checkpoint import CHECKPOINT, load_checkpoint
-from mixgan.distributed import epoch_batches, shard
+from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
 from mixgan.train import main
+from mixgan.trainers.distributed import epoch_batches, shard
 
 from runhelp import rows, run_ranks
 

@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mixgan.adversarial import attack_errors, fgsm, ifgsm, input_gradient, make_attack
+from mixgan.metrics.adversarial import attack_errors, fgsm, ifgsm, input_gradient, make_attack
 from mixgan.metrics.classify import between_examples, calibration_bins, ece, pca_2d, topk_error
 
 

@@ -6,9 +6,9 @@ import torch
 import torch.nn.functional as F
 
 import mixgan.objectives.classify as obj
+from mixgan.config.classify import ClassifyObjective
 from mixgan.models.cnn import MLPClassifier, SmallCNN
 from mixgan.objectives.classify import Erm, Mixup, knn_table, make_classify_objective, pair_index
-from mixgan.schemas_classify import ClassifyObjective
 
 
 def _batch(n=16, d=5, k=4, seed=0):

@@ -7,10 +7,10 @@ import signal
 import pytest
 import torch
 
-from mixgan.checkpoint import CHECKPOINT, load_checkpoint
-from mixgan.config import load_config, to_dict
+from mixgan.config.classify import ClassifyConfig, ClassifyData
+from mixgan.config.core import load_config, to_dict
 from mixgan.data.classify import load_classify_data
-from mixgan.schemas_classify import ClassifyConfig, ClassifyData
+from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
 from mixgan.train import main
 from mixgan.trainers.classifier import ClassifierTrainer, lr_at
 

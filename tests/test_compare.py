@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from mixgan.compare import compare, group_runs, load_runs, main, run_stats
-from mixgan.config import flatten, load_config, save_config
-from mixgan.rundir import write_json_atomic
+from mixgan.config.core import flatten, load_config, save_config
+from mixgan.rundir.paths import write_json_atomic
 
 TAGS = ("quality/modes", "quality/high_quality", "quality/reverse_kl", "stability/grad_norm_D",
         "stability/grad_input_real", "loss/D")
@@ -179,7 +179,7 @@ def test_erm_groups_ignore_the_keys_erm_never_reads():
     from pathlib import Path
 
     from mixgan.compare import Run
-    from mixgan.config import flatten, to_dict
+    from mixgan.config.core import flatten, to_dict
 
     def run(objective, alpha, seed):
         cfg = load_config(None, [("objective.name", objective), ("objective.alpha", alpha), ("seed", seed)])
@@ -221,7 +221,7 @@ def test_unknown_baseline_is_one_line_listing_the_groups(runs_root, capsys):
 
 def test_unread_keys_come_from_the_registries():
     from mixgan.compare import unread_keys
-    from mixgan.config import to_dict
+    from mixgan.config.core import to_dict
 
     erm = flatten(to_dict(load_config(None, [])))
     assert {"objective.alpha", "objective.pairs", "stabilizers.r1.every", "train.ema"} <= unread_keys(erm)

@@ -121,7 +121,7 @@ def test_csv_cell_is_empty_where_markdown_shows_a_dash(two_groups, tmp_path):
 
 def test_curves_have_y_labels_and_say_what_line_and_band_are(two_groups):
     from mixgan.compare import group_runs, load_runs
-    from mixgan.compare_plots import curves_figure
+    from mixgan.report.plots_compare import curves_figure
 
     groups = group_runs(load_runs([two_groups]))
     fig = curves_figure(groups, ["quality/modes", "loss/D", "stability/grad_input_real"])
@@ -135,7 +135,7 @@ def test_sample_grid_is_legible_at_100_percent(two_groups):
     import numpy as np
 
     from mixgan.compare import group_runs, load_runs
-    from mixgan.compare_plots import samples_figure
+    from mixgan.report.plots_compare import samples_figure
 
     for run in two_groups.glob("*/*-s0"):
         np.save(run / "final_samples.npy", np.full((10, 2), 9.0, dtype="float32"))  # all off the picture

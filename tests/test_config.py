@@ -5,9 +5,9 @@ import dataclasses
 import pytest
 import yaml
 
-from mixgan.config import config_from_dict, load_config, parse_value, to_dict
+from mixgan.config.core import config_from_dict, load_config, parse_value, to_dict
+from mixgan.config.gan import GanConfig
 from mixgan.errors import ConfigError
-from mixgan.schemas import GanConfig
 
 
 def test_default_preset_equals_builtin_defaults():

@@ -14,7 +14,7 @@ import time
 import pytest
 import torch
 
-from mixgan.checkpoint import CHECKPOINT
+from mixgan.rundir.checkpoint import CHECKPOINT
 from mixgan.train import main
 
 from runhelp import TINY, rows, train
@@ -136,7 +136,7 @@ class FullDisk:
 
 def test_disk_full_mid_row_is_one_line_failed_and_the_torn_row_dropped_on_resume(tmp_path, monkeypatch,
                                                                                  capsys):
-    from mixgan.runlog import RunLogger, read_metrics
+    from mixgan.rundir.logger import RunLogger, read_metrics
 
     full = rows(train(tmp_path, name="full"))
     opened = RunLogger.__init__
@@ -184,7 +184,7 @@ def test_tensorboard_writer_error_on_a_full_disk_is_one_line_not_a_thread_traceb
 
 
 def test_no_checkpoint_is_written_with_non_finite_weights(tmp_path, monkeypatch):
-    from mixgan.checkpoint import load_checkpoint
+    from mixgan.rundir.checkpoint import load_checkpoint
     from mixgan.trainers.gan import GanTrainer
 
     from runhelp import poison_at
@@ -214,7 +214,7 @@ def flat_tensors(value):
 
 def test_seed_counts_above_the_limit_are_refused_before_anything_is_written(tmp_path, capsys):
     from mixgan.ablate import main as ablate
-    from mixgan.seeds import MAX_SEEDS, parse_seeds
+    from mixgan.experiments.seeds import MAX_SEEDS, parse_seeds
 
     assert MAX_SEEDS == 10_000 and len(parse_seeds("0-9999")) == MAX_SEEDS
     for seeds in ("0-100000", "0-5000,6000-12000", "0-99999999999999"):
@@ -268,8 +268,8 @@ def test_orphan_temp_files_of_a_killed_checkpoint_write_are_removed_on_resume(tm
 
 def test_a_sweep_metric_no_run_reports_is_refused_before_training(tmp_path, capsys):
     from mixgan.ablate import main as ablate
-    from mixgan.config import load_config
-    from mixgan.sweep import load_sweep
+    from mixgan.config.core import load_config
+    from mixgan.config.sweep import load_sweep
     from mixgan.trainers.classifier import ClassifierTrainer
     from mixgan.trainers.gan import GanTrainer
 

@@ -8,8 +8,8 @@ from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import api_pb2, metadata
 from tensorboard.util import tensor_util
 
-from mixgan.config import load_config, to_dict
-from mixgan.dashboard import GAN_LAYOUT, flat_hparams, toy_gan_hparams
+from mixgan.config.core import load_config, to_dict
+from mixgan.rundir.dashboard import GAN_LAYOUT, flat_hparams, toy_gan_hparams
 from mixgan.trainers.gan import GanTrainer
 
 from runhelp import poison_at, train
@@ -72,7 +72,7 @@ def test_flat_hparams(config, expected):
 def test_every_run_status_ends_the_session(tmp_path, status, expected):
     from torch.utils.tensorboard import SummaryWriter
 
-    from mixgan.dashboard import end_run
+    from mixgan.rundir.dashboard import end_run
 
     writer = SummaryWriter(str(tmp_path))
     end_run(writer, status)  # "running" at the end: the loop was left by an exception

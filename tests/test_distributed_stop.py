@@ -7,7 +7,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from mixgan import distributed
+from mixgan.trainers import distributed
 from mixgan.trainers.loop import _StopFlag
 
 EVERY, ASK_AT, STEPS = 5, 7, 20

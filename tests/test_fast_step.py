@@ -1,10 +1,11 @@
-"""The fast toy-GAN step (mixgan/fast.py): eager on the CPU, CUDA graphs on CUDA, same maths either way."""
+"""The fast toy-GAN step (trainers/cuda_graph.py): eager on the CPU, CUDA graphs on CUDA, same maths
+either way."""
 
 import pytest
 import torch
 
-from mixgan.config import load_config
-from mixgan.fast import ENV, GraphedIteration, fast_iteration
+from mixgan.config.core import load_config
+from mixgan.trainers.cuda_graph import ENV, GraphedIteration, fast_iteration
 from mixgan.trainers.gan import GanTrainer
 
 from runhelp import rows, train

@@ -20,7 +20,7 @@ def load_script():
 
 def test_snapshots_do_not_change_the_run(tmp_path):
     fig5 = load_script()
-    from mixgan.config import load_config
+    from mixgan.config.core import load_config
 
     overrides = fig5.parse_overrides([*TINY, *SHORT, f"--run.dir={tmp_path}", "--run.name=snap"])
     cfg = load_config(None, overrides)

@@ -83,8 +83,8 @@ def test_sizes_that_do_not_fit_are_refused_before_anything_is_written(tmp_path, 
 def test_the_estimate_grows_with_every_size_and_fits_the_main_job():
     import torch
 
-    from mixgan.config import load_config
-    from mixgan.fits import available_bytes, toy_gan_bytes
+    from mixgan.config.core import load_config
+    from mixgan.experiments.fits import available_bytes, toy_gan_bytes
 
     base, _ = toy_gan_bytes(load_config())
     assert base < 256 * 2**20 < available_bytes(torch.device("cpu"))  # the main job: < 256 MiB

@@ -170,7 +170,7 @@ def test_resume_equals_uninterrupted_with_ema_grids_and_quality(tmp_path, cache,
                 "fidelity/fid_digits", "fidelity_ema/kid_digits", "fidelity/precision_digits"):
         assert key in full[-1], key
     # What a sweep's `metrics:` is checked against (issue 17) is what the last step reports.
-    from mixgan.config import load_config
+    from mixgan.config.core import load_config
     from mixgan.metrics.fidelity import KEYS
     from mixgan.train import parse_overrides
     from mixgan.trainers.image_gan import FIDELITY_NAMES
@@ -262,8 +262,8 @@ def test_presets_load_and_stacked_digits_preset_is_the_default():
 
     import yaml
 
-    from mixgan.config import config_from_dict, load_config, to_dict
-    from mixgan.schemas_image_gan import ImageGanConfig
+    from mixgan.config.core import config_from_dict, load_config, to_dict
+    from mixgan.config.image_gan import ImageGanConfig
 
     gan = Path(__file__).resolve().parents[1] / "configs" / "gan"
     stacked = gan / "dcgan_stacked_digits.yaml"

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from mixgan.config import load_config, to_dict
+from mixgan.config.core import load_config, to_dict
 from mixgan.models.imagenet import MixableResNet, torchvision_resnet
 from mixgan.train import main
 from mixgan.trainers.classifier import ClassifierTrainer, lr_at
@@ -104,8 +104,8 @@ def test_preset_trains_on_an_image_folder_alone_and_as_two_gloo_ranks(tmp_path):
 
 
 def test_bench_row_reports_images_per_second():
-    from mixgan.bench import Table
-    from mixgan.bench_classify import bench_imagenet
+    from mixgan.benchmarks.classify import bench_imagenet
+    from mixgan.benchmarks.gan import Table
 
     t = Table()
     rate = bench_imagenet(torch.device("cpu"), t, quick=True, size=32, batch=2)

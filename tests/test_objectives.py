@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
+from mixgan.config.gan import GanObjective
 from mixgan.objectives.gan import GAN_OBJECTIVES, ErmGan, MixupGan, make_gan_objective
-from mixgan.schemas import GanObjective
 from mixgan.streams import MemberStreams
 
 # Two members, each with its own affine critic d_s(x) = w_s·x + b_s: simple enough to do BCE by hand.

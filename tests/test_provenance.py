@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import mixgan
-from mixgan.rundir import UNKNOWN, provenance
+from mixgan.rundir.paths import UNKNOWN, provenance
 
 from runhelp import TINY
 
@@ -43,7 +43,7 @@ def test_cli_from_a_folder_that_shadows_the_package_writes_its_summary(tmp_path)
 
 
 def test_a_failing_provenance_field_is_recorded_as_unknown(monkeypatch):
-    import mixgan.rundir as rundir
+    import mixgan.rundir.paths as rundir
 
     def broken() -> str:
         raise AttributeError("module 'mixgan' has no attribute '__version__'")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mixgan.plots import off_picture, toy_samples_figure
+from mixgan.report.plots import off_picture, toy_samples_figure
 
 from runhelp import train
 
@@ -36,8 +36,8 @@ def test_off_picture_count_is_the_hand_count():
 
 
 def test_compare_grid_counts_the_same_way():
-    from mixgan.compare_plots import scatter_samples
-    from mixgan.plots import _plt
+    from mixgan.report.plots import _plt
+    from mixgan.report.plots_compare import scatter_samples
 
     plt = _plt()
     fig, ax = plt.subplots()

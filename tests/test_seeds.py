@@ -5,11 +5,11 @@ import json
 import pytest
 import yaml
 
-import mixgan.seeds as seeds_mod
+import mixgan.experiments.seeds as seeds_mod
 from mixgan.compare import compare
-from mixgan.config import load_config
+from mixgan.config.core import load_config
 from mixgan.errors import ConfigError
-from mixgan.seeds import parse_seeds
+from mixgan.experiments.seeds import parse_seeds
 from mixgan.train import main
 from mixgan.trainers.gan import GanTrainer
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mixgan.config import load_config, to_dict
+from mixgan.config.core import load_config, to_dict
 from mixgan.data.classify import load_classify_data
 from mixgan.data.speech import CLIP, HOP, N_FFT_MEL, SAMPLE_RATE, WIN, Spectrogram, find_clips, read_clip
 from mixgan.errors import DataError
@@ -23,7 +23,7 @@ from runhelp import assert_mixup_at_one_is_erm, rows
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 from synthetic_speech import WORDS, make_speech_folder, signal  # noqa: E402  (a tone, a chirp, a short tone)
 
-PRESET = "configs/classify/speech_commands_lenet_erm.yaml"
+PRESET = "configs/classify/speech_commands_lenet.yaml"
 SMALL = ["--model.width=4", "--model.hidden=16", "--model.dropout=0", "--train.epochs=3",
          "--train.batch_size=8", "--train.milestones=[]", "--data.workers=2", "--run.progress=false",
          "--metrics.image_every=-1", "--objective.erm_epochs=1"]
@@ -174,7 +174,7 @@ def test_speech_nets_shapes_and_mix_hook():
 
 def test_presets_differ_only_in_the_objective():
     for net in ("lenet", "vgg11"):
-        erm = load_config(f"configs/classify/speech_commands_{net}_erm.yaml", [("objective.name", "mixup")])
+        erm = load_config(f"configs/classify/speech_commands_{net}.yaml", [("objective.name", "mixup")])
         assert to_dict(erm) == to_dict(load_config(f"configs/classify/speech_commands_{net}_mixup.yaml"))
         t = erm.train
         assert (t.optimizer, t.lr, t.batch_size, t.epochs, t.milestones) == ("adam", 0.003, 100, 30, [10, 20])

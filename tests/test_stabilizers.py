@@ -6,12 +6,12 @@ import math
 import pytest
 import torch
 
-from mixgan.config import load_config
+from mixgan.config.core import load_config
+from mixgan.config.gan import GanObjective
 from mixgan.models.mlp import mlp
 from mixgan.models.stacked_mlp import StackedMLP
 from mixgan.objectives import stabilizers as st
 from mixgan.objectives.gan import ErmGan, MixupGan, make_gan_objective
-from mixgan.schemas import GanObjective
 from mixgan.streams import MemberStreams
 from mixgan.train import main
 
@@ -192,7 +192,7 @@ def test_a_wgan_critic_is_not_reported_as_a_probability(tmp_path):
 
     row = rows(train(tmp_path, "--objective.loss=wasserstein", "--stabilizers.gp.weight=1"))[-1]
     assert "stability/critic_real" in row and "stability/D_real" not in row
-    from mixgan.dashboard import gan_layout
+    from mixgan.rundir.dashboard import gan_layout
 
     charts = gan_layout(probability=False)["Stability"]
     assert not any(t.startswith("D(x)") for t in charts)

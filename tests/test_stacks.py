@@ -1,4 +1,4 @@
-"""Stacks of runs (trainers/gan.py, mixgan/stacks.py): a member trains as it would alone.
+"""Stacks of runs (trainers/gan.py, mixgan/experiments/stacks.py): a member trains as it would alone.
 
 The guarantee (docs/design.md, "Randomness"): a member draws exactly the random numbers of the same
 run alone (its own generator), so its metrics equal the run alone's within float tolerance (batched
@@ -14,10 +14,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mixgan.checkpoint import CHECKPOINT, load_checkpoint
-from mixgan.config import load_config
+from mixgan.config.core import load_config
+from mixgan.experiments.stacks import pack, train_stack
 from mixgan.models.stacked_mlp import stacked_linear
-from mixgan.stacks import pack, train_stack
+from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
 from mixgan.train import cli_overrides, main, make_parser
 from mixgan.trainers.gan import GanTrainer
 
@@ -52,7 +52,7 @@ def configs(run_dir: Path, members: list[tuple[int, float]], *args: str) -> list
 
 
 def stack(run_dir: Path, members: list[tuple[int, float]], *args: str) -> list[dict]:
-    from mixgan.config import save_config
+    from mixgan.config.core import save_config
 
     cfgs = configs(run_dir, members, *args)
     dirs = []
@@ -207,7 +207,7 @@ def test_seeds_cli_trains_one_stack_and_the_env_turns_it_off(tmp_path, monkeypat
 def test_cuda_stack_is_graph_captured_and_matches_runs_alone(tmp_path):
     # On CUDA bmm and mm are different kernels: equal to float tolerance over a short run.
     # IEEE fp32 (train.tf32=false): this checks the stacking, not TF32's rounding.
-    from mixgan.fast import GraphedIteration
+    from mixgan.trainers.cuda_graph import GraphedIteration
 
     args = [*OBJECTIVES["mixup_paper"], "--device=cuda", "--train.tf32=false", "--train.iterations=10",
             "--metrics.every=5"]

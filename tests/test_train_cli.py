@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from mixgan.checkpoint import CHECKPOINT
+from mixgan.rundir.checkpoint import CHECKPOINT
 from mixgan.train import main
 from mixgan.trainers.gan import GanTrainer
 

@@ -59,7 +59,7 @@ def train_digit_classifier(epochs: int = 8, seed: int = 0, width: int = 16,
     Trained in this process alone, even under torchrun (only rank 0 measures image quality), and
     with the global RNG state put back afterwards, so that training it changes no GAN run.
     """
-    from mixgan.config import config_from_dict
+    from mixgan.config.core import config_from_dict
     from mixgan.trainers.classifier import ClassifierTrainer
 
     cfg = config_from_dict({
@@ -88,7 +88,7 @@ def train_digit_classifier(epochs: int = 8, seed: int = 0, width: int = 16,
 def load_digit_classifier(cache_dir: str | Path, epochs: int = 8, seed: int = 0, width: int = 16,
                           hidden: int = 64) -> DigitNet:
     """The cached classifier of these settings; trained once (a few seconds) and written atomically."""
-    from mixgan.checkpoint import save_checkpoint
+    from mixgan.rundir.checkpoint import save_checkpoint
 
     folder = Path(cache_dir).expanduser()
     path = folder / f"digit_classifier-small_cnn-w{width}-h{hidden}-e{epochs}-s{seed}.pt"

@@ -63,7 +63,7 @@ def to_csv(labels: list[str], diffs: list[dict[str, Any]], base: int) -> str:
 
 def forest_figure(labels: list[str], diffs: list[dict[str, Any]], base: int) -> Any:
     """One panel per metric: each group's Δ to the baseline with its interval, a line at 0."""
-    from mixgan.plots import _plt
+    from mixgan.report.plots import _plt
 
     plt = _plt()
     cols = list(diffs[0]) if diffs else []
@@ -108,6 +108,6 @@ def write(out: Path, labels: list[str], values: list[dict[str, list[float]]], ba
 
 
 def _plt_close(fig: Any) -> None:
-    from mixgan.plots import _plt
+    from mixgan.report.plots import _plt
 
     _plt().close(fig)

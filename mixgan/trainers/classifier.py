@@ -15,7 +15,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mixgan import distributed as dist
 from mixgan.data.augment import augment
 from mixgan.data.classify import NORMALIZATION, load_classify_data
 from mixgan.metrics.classify import (
@@ -27,7 +26,8 @@ from mixgan.metrics.classify import (
 )
 from mixgan.models.classify import make_classifier
 from mixgan.objectives.classify import Erm, knn_table, make_classify_objective
-from mixgan.runlog import RunLogger
+from mixgan.rundir.logger import RunLogger
+from mixgan.trainers import distributed as dist
 
 
 def seed_of(*parts: int) -> int:
@@ -72,7 +72,7 @@ class ClassifierTrainer:
     watch_keys = ("train/loss", "test/loss")
     summary_keys = ("test/error", "test/error_best", "test/error_top5", "val/error", "test/ece", "test/loss",
                     "train/loss", "train/acc", "train/memorized")
-    dashboard = {"Classifier": {  # TensorBoard custom-scalars layout (mixgan/dashboard.py)
+    dashboard = {"Classifier": {  # TensorBoard custom-scalars layout (mixgan/rundir/dashboard.py)
         "test error (%): last and best": [r"^test/error$", r"^test/error_best$", r"^test/error_top5$"],
         "validation error (%)": [r"^val/error$"],
         "loss: train (mixed targets) and test": [r"^train/loss$", r"^test/loss$"],
@@ -265,7 +265,7 @@ class ClassifierTrainer:
 
     def pictures(self, logger: RunLogger) -> None:
         """Figure 1b (2-D data: P(y=1|x)) and Figure 2 (misses and ‖∇ₓ loss‖ between examples)."""
-        from mixgan.plots_classify import between_figure, decision_figure
+        from mixgan.report.plots_classify import between_figure, decision_figure
 
         d, name = self.data, self.cfg.objective.name
         if d.x_train is None:

@@ -18,19 +18,19 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from mixgan.config import to_dict
-from mixgan.dashboard import GAN_LAYOUT, gan_layout
+from mixgan.config.core import to_dict
 from mixgan.data import GAN_DATA
-from mixgan.fast import fast_iteration
 from mixgan.metrics.stability import probe_discriminator, probe_keys
 from mixgan.metrics.toy import mode_stats
 from mixgan.models.mlp import mlp
 from mixgan.models.stacked_mlp import StackedMLP
 from mixgan.objectives.gan import GAN_OBJECTIVES, make_gan_objective
 from mixgan.objectives.stabilizers import MEMBER_KEYS, Stabilized
-from mixgan.runlog import RunLogger
+from mixgan.rundir.dashboard import GAN_LAYOUT, gan_layout
+from mixgan.rundir.logger import RunLogger
 from mixgan.streams import MemberStreams
 from mixgan.trainers.adam_members import load_member_adam, member_adam_state
+from mixgan.trainers.cuda_graph import fast_iteration
 
 FINAL_SAMPLES = "final_samples.npy"
 SAMPLES_PNG = "samples.png"  # the final sample picture (the TensorBoard image `samples` at the last step)
@@ -42,7 +42,7 @@ def make_adam(params: Any, cfg: Any, device: torch.device) -> torch.optim.Adam:
     """Adam with the config's lr/betas; the fused kernel (one pass per tensor, ~4x faster here).
 
     On CUDA it is `capturable` (step counts stay on the device), so the eager and the CUDA-graph
-    iteration (mixgan/fast.py) run the same optimizer code.
+    iteration (mixgan/trainers/cuda_graph.py) run the same optimizer code.
     """
     fused = device.type in ("cpu", "cuda")
     return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=fused,
@@ -83,7 +83,7 @@ def member_keys(cfg: Any) -> set[str]:
 
 def stack_key(cfg: Any) -> tuple:
     """What members of one stack share: the whole config except its member keys (a hashable tuple)."""
-    from mixgan.config import flatten
+    from mixgan.config.core import flatten
 
     keys = member_keys(cfg)
     shared = sorted((k, repr(v)) for k, v in flatten(to_dict(cfg)).items() if k not in keys)
@@ -141,8 +141,8 @@ class GanTrainer:
         return len(self.cfgs)
 
     def hparams(self, config: dict[str, Any]) -> dict[str, float | str | bool]:
-        """What the loop logs as this run's hparams (mixgan/dashboard.py)."""
-        from mixgan.dashboard import toy_gan_hparams
+        """What the loop logs as this run's hparams (mixgan/rundir/dashboard.py)."""
+        from mixgan.rundir.dashboard import toy_gan_hparams
 
         return toy_gan_hparams(config, self.device.type)
 
@@ -238,7 +238,7 @@ class GanTrainer:
     def pictures(self, s: int, logger: RunLogger) -> None:
         """Member s's fixed-noise samples over σ(D), as a TensorBoard image; at the end also as
         samples.png and the samples as final_samples.npy in the run dir."""
-        from mixgan.plots import toy_heatmap, toy_samples_figure
+        from mixgan.report.plots import toy_heatmap, toy_samples_figure
 
         with torch.no_grad():
             fake = self.G.member(s)(self.fixed_z[s])

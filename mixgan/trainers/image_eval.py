@@ -14,10 +14,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mixgan.schemas_image_gan import EMBEDDED_IMAGES, resolved_extractors
+from mixgan.config.image_gan import EMBEDDED_IMAGES, resolved_extractors
 
 _G_EMA = r"(_ema)?"
-DASHBOARD = {  # TensorBoard custom scalars (mixgan/dashboard.py): G and its EMA on the same chart
+DASHBOARD = {  # TensorBoard custom scalars (mixgan/rundir/dashboard.py): G and its EMA on the same chart
     "Stability": {
         "losses": [r"^loss/D$", r"^loss/G$"],
         "D(x) vs D(g(z))": [r"^stability/D_real$", r"^stability/D_fake$"],

@@ -17,13 +17,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from mixgan import distributed as dist
-from mixgan.checkpoint import rng_state, set_rng_state
 from mixgan.metrics.stability import grad_norm, probe_discriminator, probe_keys
 from mixgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from mixgan.objectives.gan import make_gan_objective, single_member
-from mixgan.runlog import RunLogger
+from mixgan.rundir.checkpoint import rng_state, set_rng_state
+from mixgan.rundir.logger import RunLogger
 from mixgan.streams import MemberStreams
+from mixgan.trainers import distributed as dist
 from mixgan.trainers.gan import eval_generator, make_adam
 from mixgan.trainers.image_eval import DASHBOARD, ImageEvaluator, preserve_buffers, sample_u8
 
@@ -162,7 +162,7 @@ class ImageGanTrainer:
     def metric_names(cfg: Any) -> set[str]:
         """The names `measure` can report for `cfg` at the last step: losses and probes, then for G (and
         its EMA) modes and reverse KL on digit data and every fidelity metric of each extractor."""
-        from mixgan.schemas_image_gan import EMBEDDED_IMAGES, resolved_extractors
+        from mixgan.config.image_gan import EMBEDDED_IMAGES, resolved_extractors
 
         names = {*WINDOW_KEYS, *probe_keys()}
         digits = cfg.data.name in EMBEDDED_IMAGES

@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
-from mixgan.checkpoint import CHECKPOINT, all_finite, save_checkpoint
-from mixgan.config import to_dict
+from mixgan.config.core import to_dict
 from mixgan.errors import CheckpointError, first_line
-from mixgan.rundir import provenance, run_dir_lock, write_json_atomic
-from mixgan.runlog import RunLogger, read_metrics
+from mixgan.rundir.checkpoint import CHECKPOINT, all_finite, save_checkpoint
+from mixgan.rundir.logger import RunLogger, read_metrics
+from mixgan.rundir.paths import provenance, run_dir_lock, write_json_atomic
 
 SUMMARY = "summary.json"
 
@@ -106,7 +106,7 @@ class Member:
     def open(self, trainer: Trainer, resumed: bool) -> None:
         """Start logging (a resumed run first drops the rows logged after its checkpoint)."""
         if self.run_dir is not None:
-            from mixgan import dashboard
+            from mixgan.rundir import dashboard
 
             self.logger = RunLogger(self.run_dir, resume_step=trainer.step if resumed else None)
             # The custom-scalars layout and the hparams of the run.
@@ -120,7 +120,7 @@ class Member:
         """End the member's TensorBoard run; bookkeeping that fails is a warning, never a lost summary."""
         if self.logger is None:
             return
-        from mixgan import dashboard
+        from mixgan.rundir import dashboard
 
         logger = self.logger
         for what in (lambda: logger.tb(dashboard.end_run, logger.writer, self.status), logger.close):

@@ -91,7 +91,7 @@ class RunLogger:
     def _keep_rows_until(self, step: int) -> None:
         """Drop the rows logged after the checkpoint (they are measured again) and any line cut off by
         a crash; rewritten atomically, so that a kill now loses nothing."""
-        from mixgan.rundir import write_text_atomic
+        from mixgan.rundir.paths import write_text_atomic
 
         lines = self.path.read_text().splitlines()
         rows = [(line, parse_row(line)) for line in lines if line.strip()]

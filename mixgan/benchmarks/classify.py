@@ -1,4 +1,5 @@
-"""The classifier rows of `python -m mixgan.bench`: mixup's cost in a step, throughput, input pipeline."""
+"""The classifier rows of `python -m mixgan.benchmarks`: mixup's cost in a step, throughput, input
+pipeline."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import torch
 
-from mixgan.bench import Table, timed
+from mixgan.benchmarks.gan import Table, timed
 
 
 def _objective(name: str, alpha: float) -> Any:
@@ -126,7 +127,7 @@ def bench_imagenet(device: torch.device, t: Table, quick: bool, size: int | None
 
 def bench_digits(device: torch.device, t: Table, quick: bool) -> None:
     """The real ClassifierTrainer on embedded digits (small CNN): one epoch per call, ERM and mixup."""
-    from mixgan.config import load_config
+    from mixgan.config.core import load_config
     from mixgan.trainers.classifier import ClassifierTrainer
 
     trainers = {}

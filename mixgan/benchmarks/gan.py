@@ -1,4 +1,4 @@
-"""`python -m mixgan.bench`: the speed table of issue 7, every ratio measured side by side in one run.
+"""`python -m mixgan.benchmarks`: the speed table of issue 7, every ratio measured side by side in one run.
 
 Rows: the toy-GAN iteration against this device's matmul floor, the main job with its metrics, S seeds
 batched against S sequential runs, mixup's cost in a classifier step, classifier throughput and the
@@ -24,7 +24,7 @@ PAPER = [("objective.name", "mixup"), ("objective.pairs", "real_fake"), ("object
 GAN_VARIANTS = {"mixup, paper (real–fake, Beta)": PAPER, "mixup, demo pairing (default --mixup)":
                 [("objective.name", "mixup")], "ERM": []}
 DEMO_MS = (66.0, 70.0)  # the authors' demo, mixup, on this machine class (issue 7's figure)
-DEMO = "authors' demo structure, mixup (mixgan/bench_demo.py)"
+DEMO = "authors' demo structure, mixup (mixgan/benchmarks/demo.py)"
 CUDA_NOTE = {"cuda": " (CUDA graph, TF32: the defaults)", "cpu": ""}
 
 
@@ -93,7 +93,7 @@ def load() -> str:
 
 # -- toy GAN ------------------------------------------------------------------------------------
 def gan_config(device: torch.device, extra: list[tuple[str, Any]]) -> Any:
-    from mixgan.config import load_config
+    from mixgan.config.core import load_config
 
     return load_config(None, [("device", device.type), ("run.progress", False), *extra], task="gan")
 
@@ -152,7 +152,7 @@ def record_matmuls(step: Callable[[], Any]) -> list[tuple[Any, list[Any], dict[s
 def bench_gan(device: torch.device, t: Table, quick: bool) -> tuple[float, float]:
     """ms/it of each objective's iteration (interleaved) against the same iteration's matmuls alone
     (recorded, then replayed with the same shapes and layouts): how close it runs to the floor; and
-    the demo-structured iteration (mixgan/bench_demo.py) in the same interleaving.
+    the demo-structured iteration (mixgan/benchmarks/demo.py) in the same interleaving.
     Returns seconds per iteration of the paper objective and of the demo structure."""
     from mixgan.trainers.gan import GanTrainer
 
@@ -163,7 +163,7 @@ def bench_gan(device: torch.device, t: Table, quick: bool) -> tuple[float, float
             tr.advance()
         calls = record_matmuls(tr.train_step)
         replays[f"{name}:mm"] = lambda calls=calls: [f(*a, **kw) for f, a, kw in calls]
-    from mixgan.bench_demo import demo_iteration
+    from mixgan.benchmarks.demo import demo_iteration
 
     demo = demo_iteration(device)
     for _ in range(3):
@@ -186,8 +186,8 @@ def bench_main_job(device: torch.device, t: Table, it_sec: float, demo_sec: floa
     """The paper-objective main job with its metrics at the default cadence: measure every 100
     iterations, a picture every 500, a checkpoint every 500; each part timed, then amortized, and
     compared with the demo-structured iteration timed beside `it_sec`."""
-    from mixgan.checkpoint import save_checkpoint
-    from mixgan.runlog import RunLogger
+    from mixgan.rundir.checkpoint import save_checkpoint
+    from mixgan.rundir.logger import RunLogger
     from mixgan.trainers.gan import GanTrainer
     from mixgan.trainers.loop import checkpoint_payload
 
@@ -254,7 +254,7 @@ def bench_batched(device: torch.device, t: Table, seeds: int, quick: bool) -> fl
 # -- CUDA only ----------------------------------------------------------------------------------
 def bench_cuda_graph(device: torch.device, t: Table) -> None:
     """The paper-objective iteration eagerly and as a CUDA-graph replay, in fp32 and TF32."""
-    from mixgan.fast import ENV
+    from mixgan.trainers.cuda_graph import ENV
     from mixgan.trainers.gan import GanTrainer
 
     old = os.environ.get(ENV)
@@ -291,7 +291,7 @@ def write_markdown(path: Path, kind: str, body: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mixgan.bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m mixgan.benchmarks", description=__doc__.splitlines()[0])
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
     p.add_argument("--seeds", type=int, default=0, help="S of the batched row (default: 8 CPU, 16 CUDA)")
     p.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
@@ -301,21 +301,22 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("seeds", "threads"):
         if getattr(args, name) < 0:
             p.error(f"--{name}: got {getattr(args, name)}; accepted: an integer >= 0 (0: the default)")
+    from mixgan.config.gan import check_device
     from mixgan.errors import MixganError
-    from mixgan.schemas import check_device
     from mixgan.train import resolve_device
 
     try:
         check_device(args.device)
         device = resolve_device(args.device)
     except MixganError as err:  # one line, no traceback (e.g. --device cuda on a machine without CUDA)
-        print(f"mixgan.bench: error: {err}", file=sys.stderr)
+        print(f"mixgan.benchmarks: error: {err}", file=sys.stderr)
         return 2
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     seeds = args.seeds or (16 if device.type == "cuda" else 8)
     start_load, start = load(), time.perf_counter()
-    print(f"mixgan.bench on {device}: {machine(device)}\nload average at start: {start_load}", flush=True)
+    print(f"mixgan.benchmarks on {device}: {machine(device)}", flush=True)
+    print(f"load average at start: {start_load}", flush=True)
     t = Table()
     for rows in (128, 256):
         matmul_floor(device, 512, rows, t)
@@ -329,12 +330,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{20_000 * job_sec:.0f} s", "", "< 30 s (H100)")
         t.add(f"{seeds} seeds batched, projected", "20,000 × the batched iteration (no metrics)",
               f"{20_000 * batch_sec:.0f} s", "", "< 120 s for 16 seeds (H100)")
-    from mixgan.bench_classify import bench_classifier
+    from mixgan.benchmarks.classify import bench_classifier
 
     bench_classifier(device, t, args.quick)
     wall = time.perf_counter() - start
     body = (f"### {device.type.upper()}: {machine(device)}\n\n"
-            f"`python -m mixgan.bench --device {device.type}{' --quick' if args.quick else ''}"
+            f"`python -m mixgan.benchmarks --device {device.type}{' --quick' if args.quick else ''}"
             f"{f' --threads {args.threads}' if args.threads else ''}`, "
             f"{time.strftime('%Y-%m-%d %H:%M')}, {wall:.0f} s; load average (1, 5, 15 min) at start "
             f"{start_load}, at end {load()}.\n\n{t.markdown()}\n")

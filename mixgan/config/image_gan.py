@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mixgan.config import check, check_choice, register_task
-from mixgan.schemas import (
+from mixgan.config.core import check, check_choice
+from mixgan.config.gan import (
     GanObjective,
     GanStabilizers,
     RunSection,
@@ -153,6 +153,3 @@ def validate_image_gan(cfg: ImageGanConfig) -> None:
           "metrics.inception_weights", "an existing file (torch-fidelity's inception-v3-compat weights)",
           m.inception_weights)
     check(bool(m.cache_dir), "metrics.cache_dir", "a folder path", m.cache_dir)
-
-
-register_task("image_gan", ImageGanConfig, validate_image_gan)

@@ -154,7 +154,7 @@ def package_version() -> str:
         return metadata.version("mixgan")
     except metadata.PackageNotFoundError:
         pass
-    init = Path(__file__).resolve().parent / "__init__.py"
+    init = Path(__file__).resolve().parent.parent / "__init__.py"  # mixgan/__init__.py
     match = re.search(r'__version__\s*=\s*"([^"]+)"', init.read_text()) if init.is_file() else None
     return match.group(1) if match else UNKNOWN
 

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mixgan.executor import run_state
+from mixgan.config.sweep import Sweep, name_value
+from mixgan.experiments.executor import run_state
 from mixgan.report.stats import Described, describe, fmt
-from mixgan.rundir import read_json
-from mixgan.sweep import Sweep, name_value
+from mixgan.rundir.paths import read_json
 
 COUNTS = ("completed", "diverged", "failed", "todo")  # todo: not run yet, or interrupted
 

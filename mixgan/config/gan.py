@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mixgan.config import check, check_choice, register_task
+from mixgan.config.core import check, check_choice
 
 
 @dataclass
@@ -215,8 +215,3 @@ def validate_gan(cfg: GanConfig) -> None:
     check(m.image_every >= 0, "metrics.image_every", "an integer >= 0", m.image_every)
     check(m.n_samples >= 1, "metrics.n_samples", "an integer >= 1", m.n_samples)
     check(m.hq_sigmas > 0, "metrics.hq_sigmas", "a number > 0", m.hq_sigmas)
-
-
-register_task("gan", GanConfig, validate_gan)
-import mixgan.schemas_classify  # noqa: E402,F401  (registers the classify task)
-import mixgan.schemas_image_gan  # noqa: E402,F401  (registers the image_gan task)

@@ -6,7 +6,8 @@ in member keys (seed, run place, the objective's `member_keys` such as mixup's Î
 member writes exactly the run dir it would write alone and resumes alone or with its stack. A crash
 of the shared process marks its unfinished members `failed`, each with a summary.json naming the error.
 MIXGAN_STACK=0 (or ablate's `--no-stack`) trains every run on its own instead. `ablate` starts one
-`python -m mixgan.stacks SPEC.json` process per stack (SPEC: each member's `mixgan.train` arguments).
+`python -m mixgan.experiments.stacks SPEC.json` process per stack (SPEC: each member's `mixgan.train`
+arguments).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def pack(cfgs: list[Any], max_members: int = MAX_MEMBERS) -> list[list[int]]:
 
 def failed_summary(run_dir: Path, error: str, wall: float) -> dict[str, Any]:
     """summary.json of a run that crashed: status failed and the error's first line."""
-    from mixgan.rundir import provenance, write_json_atomic
+    from mixgan.rundir.paths import provenance, write_json_atomic
     from mixgan.trainers.loop import SUMMARY
 
     summary = {"status": "failed", "error": error, "step": None, "total": None, "diverged_at": None,
@@ -73,7 +74,7 @@ def train_stack(cfgs: list[Any], run_dirs: list[Path]) -> list[dict[str, Any]]:
     except Exception as err:  # the shared process failed: each member records it
         traceback.print_exc(file=sys.stderr)
         error, wall = first_line(err), time.perf_counter() - start
-        from mixgan.rundir import read_json
+        from mixgan.rundir.paths import read_json
 
         return [read_json(d / SUMMARY) if (d / SUMMARY).exists() else failed_summary(d, error, wall)
                 for d in run_dirs]
@@ -84,7 +85,7 @@ def train_stack(cfgs: list[Any], run_dirs: list[Path]) -> list[dict[str, Any]]:
 
 def configs_of(member_args: list[list[str]]) -> list[Any]:
     """Each member's config, built from its `python -m mixgan.train` arguments as train would."""
-    from mixgan.config import load_config
+    from mixgan.config.core import load_config
     from mixgan.train import cli_overrides, make_parser
 
     cfgs = []
@@ -95,16 +96,18 @@ def configs_of(member_args: list[list[str]]) -> list[Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m mixgan.stacks SPEC.json`: train fresh runs as one stack; 0 done, 130 interrupted,
+    """`python -m mixgan.experiments.stacks SPEC.json`: train fresh runs as one stack; 0 done, 130
+    interrupted,
     1 a member failed, 2 bad input (before any run dir is written)."""
-    from mixgan.config import save_config
+    from mixgan.config.core import save_config
     from mixgan.errors import ConfigError, MixganError
-    from mixgan.rundir import new_run_dir
+    from mixgan.rundir.paths import new_run_dir
 
     argv = sys.argv[1:] if argv is None else argv
     try:
         if len(argv) != 1:
-            raise ConfigError("usage: python -m mixgan.stacks SPEC.json (written by mixgan.ablate)")
+            raise ConfigError("usage: python -m mixgan.experiments.stacks SPEC.json "
+                              "(written by mixgan.ablate)")
         try:
             spec = json.loads(Path(argv[0]).read_text())
             members = spec["members"]
@@ -115,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError(f"{argv[0]}: members differ in more than their member settings")
         run_dirs = [new_run_dir(c.run.dir, c.run.name, unique=False) for c in cfgs]
     except MixganError as err:
-        print(f"mixgan.stacks: error: {err}", file=sys.stderr)
+        print(f"mixgan.experiments.stacks: error: {err}", file=sys.stderr)
         return 2
     for cfg, run_dir in zip(cfgs, run_dirs):
         save_config(cfg, run_dir / "config.yaml")

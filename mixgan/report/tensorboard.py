@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mixgan.compare_plots import band
-from mixgan.rundir import safe_name
+from mixgan.report.plots_compare import band
+from mixgan.rundir.paths import safe_name
 
 SECTION = "Over seeds: median, 25–75% band"
 STATS = ("median", "q25", "q75")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from mixgan.config import check, check_choice, register_task
-from mixgan.schemas import RunSection, check_device, check_run
+from mixgan.config.core import check, check_choice
+from mixgan.config.gan import RunSection, check_device, check_run
 
 
 @dataclass
@@ -182,6 +182,3 @@ def validate_classify(cfg: ClassifyConfig) -> None:
     check(mt.image_every >= -1, "metrics.image_every", "an integer >= -1 (-1: never)", mt.image_every)
     check(mt.ece_bins >= 1, "metrics.ece_bins", "an integer >= 1", mt.ece_bins)
     check(mt.eval_batch_size >= 1, "metrics.eval_batch_size", "an integer >= 1", mt.eval_batch_size)
-
-
-register_task("classify", ClassifyConfig, validate_classify)

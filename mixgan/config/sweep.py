@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from mixgan.config import (
+from mixgan.config.core import (
     UniqueKeyLoader,
     config_from_dict,
     parse_value,
@@ -75,7 +75,7 @@ def name_value(value: Any) -> str:
 
 def parse_seeds(value: Any) -> list[int]:
     """`3`, `[0, 1, 2]`, `"0-4"` or `"0,3,7"` → a list of distinct seeds >= 0."""
-    from mixgan.seeds import MAX_SEEDS
+    from mixgan.experiments.seeds import MAX_SEEDS
 
     accepted = 'a list of integers >= 0, an integer, "0-4" or "0,3,7"'
     too_many = f"seeds: {str(value)[:60]!r} is more than {MAX_SEEDS:,} seeds; accepted: at most {MAX_SEEDS:,}"
@@ -186,7 +186,7 @@ class Sweep:
 
 def _find_base(text: str, sweep_path: Path) -> Path:
     """A preset path: absolute, next to the sweep file, in the current dir, or in the repo."""
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]  # mixgan/config/sweep.py -> the repo
     for cand in (Path(text), sweep_path.parent / text, Path.cwd() / text, repo / text):
         if cand.is_file():
             return cand.resolve()

@@ -22,19 +22,23 @@ from mixgan.errors import ConfigError, first_line
 
 _INT64 = 2**63  # ints must fit in 64 bits: seeds go to torch.manual_seed, sizes to tensors
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-# task name -> (schema class, validator). Filled by `register_task` in the task modules' schemas.
+# task name -> (module, schema class, validator): one table, imported lazily (no work at import time,
+# no import cycle, no registration by import side effect).
+TASK_SCHEMAS: dict[str, tuple[str, str, str]] = {
+    "gan": ("mixgan.config.gan", "GanConfig", "validate_gan"),
+    "classify": ("mixgan.config.classify", "ClassifyConfig", "validate_classify"),
+    "image_gan": ("mixgan.config.image_gan", "ImageGanConfig", "validate_image_gan"),
+}
 _TASKS: dict[str, tuple[type, Callable[[Any], None]]] = {}
 
 
-def register_task(name: str, schema: type, validate: Callable[[Any], None]) -> None:
-    """Make `task: name` loadable with `schema` (a dataclass) checked by `validate`."""
-    _TASKS[name] = (schema, validate)
-
-
 def _ensure_tasks() -> None:
-    # Import the schemas lazily: no work at import time, and no import cycle.
     if not _TASKS:
-        import mixgan.schemas  # noqa: F401
+        import importlib
+
+        for name, (module, schema, validate) in TASK_SCHEMAS.items():
+            mod = importlib.import_module(module)
+            _TASKS[name] = (getattr(mod, schema), getattr(mod, validate))
 
 
 def task_names() -> list[str]:

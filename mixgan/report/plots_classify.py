@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mixgan.plots import _plt
+from mixgan.report.plots import _plt
 
 
 @torch.no_grad()

@@ -3,7 +3,7 @@
 The runs share the resolved config except the seed and live under one group dir,
 `<run.dir>/<group>/<name>-s<seed>`. A seed that fails or diverges never stops the others; a table of
 per-seed statuses closes the job. `run_seeds` is the one dispatch point: toy-GAN seeds train batched
-in this process as one stack (mixgan/stacks.py; MIXGAN_STACK=0 turns it off), others one after another,
+in this process as one stack (experiments/stacks.py; MIXGAN_STACK=0 turns it off), others one after another,
 or in worker processes with --jobs.
 """
 
@@ -70,8 +70,8 @@ def base_name(cfg: Any) -> str:
 
 def plan_runs(cfg: Any, seeds: list[int]) -> tuple[Path, list[SeedRun]]:
     """Validate every seed's config, then create the group dir (never reusing one) and plan its runs."""
-    from mixgan.config import config_from_dict, set_dotted, to_dict
-    from mixgan.rundir import new_run_dir, safe_name
+    from mixgan.config.core import config_from_dict, set_dotted, to_dict
+    from mixgan.rundir.paths import new_run_dir, safe_name
 
     base = safe_name(base_name(cfg))
     configs = []
@@ -91,8 +91,8 @@ def plan_runs(cfg: Any, seeds: list[int]) -> tuple[Path, list[SeedRun]]:
 
 def run_seed(run: SeedRun) -> SeedRun:
     """Train one seed in this process; an exception becomes status 'failed' (recorded in the run dir)."""
-    from mixgan.config import config_from_dict
-    from mixgan.stacks import failed_summary
+    from mixgan.config.core import config_from_dict
+    from mixgan.experiments.stacks import failed_summary
     from mixgan.train import run_one
 
     start = time.perf_counter()
@@ -109,11 +109,11 @@ def run_seed(run: SeedRun) -> SeedRun:
 
 
 def run_stacked(runs: list[SeedRun]) -> list[SeedRun]:
-    """The seeds as members of stacks (mixgan/stacks.py), each seed in its own run dir."""
-    from mixgan.config import config_from_dict, save_config
+    """The seeds as members of stacks (mixgan/experiments/stacks.py), each seed in its own run dir."""
+    from mixgan.config.core import config_from_dict, save_config
     from mixgan.errors import MixganError
-    from mixgan.rundir import new_run_dir
-    from mixgan.stacks import pack, train_stack
+    from mixgan.experiments.stacks import pack, train_stack
+    from mixgan.rundir.paths import new_run_dir
 
     cfgs = [config_from_dict(r.config) for r in runs]
     for stack in pack(cfgs):
@@ -222,7 +222,7 @@ def run_seeds(cfg: Any, seeds: list[int], jobs: int = 1) -> tuple[Path, list[See
     if jobs < 1:
         raise ConfigError(f"--jobs: got {jobs}; accepted: an integer >= 1")
     group, runs = plan_runs(cfg, seeds)
-    from mixgan.stacks import stackable, stacking_enabled
+    from mixgan.experiments.stacks import stackable, stacking_enabled
 
     if jobs == 1 and len(runs) > 1 and stackable(cfg) and stacking_enabled():  # one process, one stack
         run_stacked(runs)
@@ -235,7 +235,7 @@ def run_seeds(cfg: Any, seeds: list[int], jobs: int = 1) -> tuple[Path, list[See
 
 
 def write_seeds_file(group: Path, runs: list[SeedRun], jobs: int) -> None:
-    from mixgan.rundir import write_json_atomic
+    from mixgan.rundir.paths import write_json_atomic
 
     write_json_atomic(group / SEEDS_FILE, {"jobs": jobs, "runs": [
         {"seed": r.seed, "status": r.status, "error": r.error, "run_dir": str(r.run_dir),

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mixgan.errors import ConfigError
-from mixgan.rundir import read_json, write_json_atomic
+from mixgan.rundir.paths import read_json, write_json_atomic
 
 FAILED = "failed.json"
 LOCKS, LOGS = ".locks", ".logs"
@@ -31,7 +31,7 @@ FINISHED = ("completed", "diverged")  # a diverged run is a result, not somethin
 
 def run_state(run_dir: Path) -> str:
     """pending | completed | diverged | interrupted | failed | partial (started, nothing to resume)."""
-    from mixgan.checkpoint import CHECKPOINT
+    from mixgan.rundir.checkpoint import CHECKPOINT
     from mixgan.trainers.loop import SUMMARY
 
     if not run_dir.is_dir():
@@ -136,7 +136,7 @@ def execute(job: Job, children: Children | None = None) -> dict[str, Any]:
 
 def _start(job: Job, fd: int, children: Children) -> dict[str, Any]:
     """Resume the run from its checkpoint, or start it afresh (a run dir without one is removed)."""
-    from mixgan.checkpoint import CHECKPOINT
+    from mixgan.rundir.checkpoint import CHECKPOINT
 
     if (job.run_dir / CHECKPOINT).exists():  # interrupted, or failed after a checkpoint: continue it
         (job.run_dir / FAILED).unlink(missing_ok=True)
@@ -148,7 +148,8 @@ def _start(job: Job, fd: int, children: Children) -> dict[str, Any]:
 
 def execute_stack(jobs: list[Job], children: Children | None = None) -> list[dict[str, Any]]:
     """Train the fresh runs of one stack (configs that differ only in member settings) in one process
-    (`python -m mixgan.stacks`, holding every member's lock); finished, failed, busy and interrupted
+    (`python -m mixgan.experiments.stacks`, holding every member's lock); finished, failed, busy and
+    interrupted
     members are handled as `execute` does, an interrupted one resuming alone."""
     children = children or Children()
     if len(jobs) == 1:
@@ -163,7 +164,7 @@ def execute_stack(jobs: list[Job], children: Children | None = None) -> list[dic
                 results.append({**result, "status": "stopped" if children.stop.is_set() else "busy"})
                 continue
             state = run_state(job.run_dir)
-            from mixgan.checkpoint import CHECKPOINT
+            from mixgan.rundir.checkpoint import CHECKPOINT
 
             if state in FINISHED or (state == "failed" and not job.retry_failed):
                 results.append({**result, "status": state})
@@ -181,7 +182,8 @@ def execute_stack(jobs: list[Job], children: Children | None = None) -> list[dic
             spec = Path(members[0].sweep_dir) / LOGS / f"stack-{members[0].name}.json"
             spec.parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(spec, {"members": [job.fresh_args for job in members]})
-            outcome = _train(members, ["-m", "mixgan.stacks", str(spec)], [fd for _, fd in fresh], children)
+            args = ["-m", "mixgan.experiments.stacks", str(spec)]
+            outcome = _train(members, args, [fd for _, fd in fresh], children)
             results += [{"name": job.name, "action": "fresh", **res} for job, res in zip(members, outcome)]
     finally:
         for _, fd in fresh:

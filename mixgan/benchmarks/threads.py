@@ -1,4 +1,4 @@
-"""`python -m mixgan.bench_threads`: one main job alone vs two at once on this CPU, per OpenMP setting.
+"""`python -m mixgan.benchmarks.threads`: one main job alone vs two at once on this CPU, per OpenMP setting.
 
 The question (issue 11): with two runs on 2 cores, does each take about twice as long as one alone,
 and does the setting that makes that true cost a run alone on an idle machine more than 5 %? Each
@@ -41,7 +41,8 @@ def job_seconds(n: int, env: dict[str, str], iterations: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mixgan.bench_threads", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m mixgan.benchmarks.threads",
+                                description=__doc__.splitlines()[0])
     p.add_argument("--iterations", type=int, default=300, help="iterations of each main job")
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats (the median is shown)")
     args = p.parse_args(argv)

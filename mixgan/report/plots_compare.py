@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from mixgan.plots import _plt, off_picture, off_picture_note
+from mixgan.report.plots import _plt, off_picture, off_picture_note
 from mixgan.trainers.gan import FINAL_SAMPLES  # the GAN trainer's last fixed-noise samples
 
 

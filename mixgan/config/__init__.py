@@ -1,0 +1,1 @@
+"""Typed configs: the core (YAML, dotted overrides, checks), one schema per task, sweep files."""
