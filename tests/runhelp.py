@@ -108,6 +108,23 @@ def poison_at(monkeypatch, cls: type, step: int, params: Callable[[Any], Any]) -
     monkeypatch.setattr(cls, "advance", poison)
 
 
+def ctrl_c_at(monkeypatch, cls: type, step: int) -> Callable[[], None]:
+    """Patch cls.advance to send this process a real SIGINT (as from Ctrl-C) right after `step`;
+    returns a function that restores the original advance (for the resume that follows)."""
+    import os
+    import signal
+
+    original = cls.advance
+
+    def interrupt(self):
+        original(self)
+        if self.step == step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(cls, "advance", interrupt)
+    return lambda: monkeypatch.setattr(cls, "advance", original)
+
+
 class Touch:
     """Unpickling this runs a shell command that creates `target`: what a crafted data file would do."""
 

@@ -1,8 +1,6 @@
 """The classifier through the CLI: outputs, determinism, resume, corrupted labels, bad input."""
 
 import json
-import os
-import signal
 
 import pytest
 import torch
@@ -14,7 +12,7 @@ from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
 from mixgan.train import main
 from mixgan.trainers.classifier import ClassifierTrainer, lr_at
 
-from runhelp import make_image_folder, poison_at, rows
+from runhelp import ctrl_c_at, make_image_folder, poison_at, rows
 
 # Iris, a tiny MLP, 4 epochs: a whole run takes a fraction of a second.
 IRIS = ["--task=classify", "--data.name=iris", "--model.name=mlp", "--model.hidden=16", "--train.epochs=4",
@@ -64,18 +62,11 @@ def test_same_seed_same_metrics_other_seed_differs(tmp_path):
 def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
     extra = ["--mixup", "--objective.per_sample=true", "--model.dropout=0.2"]
     full = rows(run(tmp_path, *extra, name="full"))
-    original = ClassifierTrainer.advance
-
-    def interrupt_at_2(self):
-        original(self)
-        if self.step == 2:  # a real SIGINT, as from Ctrl-C
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(ClassifierTrainer, "advance", interrupt_at_2)
+    restore = ctrl_c_at(monkeypatch, ClassifierTrainer, 2)
     assert main([*IRIS, f"--run.dir={tmp_path}", "--run.name=cut", *extra]) == 130
     cut = tmp_path / "cut"
     assert [r["step"] for r in rows(cut)] == [1, 2]
-    monkeypatch.setattr(ClassifierTrainer, "advance", original)
+    restore()
     assert main(["--resume", str(cut), "--run.progress=false"]) == 0
     assert rows(cut) == full
     state = load_checkpoint(cut / CHECKPOINT)

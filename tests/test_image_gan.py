@@ -3,7 +3,6 @@ mode counting, the Inception path without weights, resume, EMA/grids, bad input,
 
 import json
 import os
-import signal
 import subprocess
 import sys
 
@@ -17,7 +16,7 @@ from mixgan.metrics.stacked import digit_mode_stats, image_mode_stats
 from mixgan.train import main
 from mixgan.trainers.image_gan import ImageGanTrainer
 
-from runhelp import Touch, rows
+from runhelp import Touch, ctrl_c_at, rows
 
 CLF = {"epochs": 8, "width": 16}  # the defaults: ~99% test accuracy in a few seconds
 
@@ -184,17 +183,10 @@ def test_resume_equals_uninterrupted_with_ema_grids_and_quality(tmp_path, cache,
     assert {"samples", "samples_ema"} <= set(acc.Tags()["images"])
     assert (tmp_path / "full" / "samples_ema.png").exists()
 
-    original = ImageGanTrainer.advance
-
-    def interrupt_at_13(self):
-        original(self)
-        if self.step == 13:  # a real SIGINT, inside a metrics window
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(ImageGanTrainer, "advance", interrupt_at_13)
+    restore = ctrl_c_at(monkeypatch, ImageGanTrainer, 13)
     assert main([*args, "--run.name=cut"]) == 130
     assert [r["step"] for r in rows(tmp_path / "cut")] == [10]
-    monkeypatch.setattr(ImageGanTrainer, "advance", original)
+    restore()
     assert main(["--resume", str(tmp_path / "cut"), "--run.progress=false"]) == 0
     assert rows(tmp_path / "cut") == full
 

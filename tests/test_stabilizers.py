@@ -161,27 +161,18 @@ def test_bad_stabilizer_settings_are_one_line_before_anything_is_written(tmp_pat
 def test_resume_with_stabilizers_equals_uninterrupted(tmp_path, monkeypatch):
     # Spectral-norm vectors, the EMA of G and the noise schedule are part of the checkpoint/step.
     import json
-    import os
-    import signal
 
     from mixgan.trainers.gan import GanTrainer
 
-    from runhelp import TINY, rows, train
+    from runhelp import TINY, ctrl_c_at, rows, train
 
     args = ["--stabilizers.spectral_norm=true", "--train.ema=0.9", "--stabilizers.noise.std=0.1",
             "--stabilizers.r1.weight=1", "--stabilizers.pack=2"]
     full = rows(train(tmp_path, *args, name="full"))
     assert "quality_ema/modes" in full[-1]
-    original = GanTrainer.advance
-
-    def interrupt_at_25(self):
-        original(self)
-        if self.step == 25:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(GanTrainer, "advance", interrupt_at_25)
+    restore = ctrl_c_at(monkeypatch, GanTrainer, 25)
     assert main([*TINY, f"--run.dir={tmp_path}", "--run.name=cut", *args]) == 130
-    monkeypatch.setattr(GanTrainer, "advance", original)
+    restore()
     assert main(["--resume", str(tmp_path / "cut"), "--run.progress=false"]) == 0
     assert rows(tmp_path / "cut") == full
     assert json.loads((tmp_path / "cut" / "summary.json").read_text())["status"] == "completed"

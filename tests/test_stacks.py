@@ -6,8 +6,6 @@ vs single GEMMs); its checkpoint is a run's checkpoint and resumes alone.
 """
 
 import json
-import os
-import signal
 from pathlib import Path
 
 import pytest
@@ -21,7 +19,7 @@ from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
 from mixgan.train import cli_overrides, main, make_parser
 from mixgan.trainers.gan import GanTrainer
 
-from runhelp import TINY, rows, train
+from runhelp import TINY, ctrl_c_at, rows, train
 
 SHORT = ["--device=cpu", "--train.iterations=20", "--metrics.image_every=0"]
 OBJECTIVES = {
@@ -145,18 +143,11 @@ def test_one_diverging_member_leaves_the_others_alone(tmp_path, monkeypatch):
 
 def test_ctrl_c_checkpoints_every_member_and_each_resumes_alone(tmp_path, monkeypatch):
     args = ["--device=cpu", "--metrics.image_every=0", *OBJECTIVES["mixup_paper"]]
-    original = GanTrainer.advance
-
-    def interrupt_at_25(self):
-        original(self)
-        if self.step == 25:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(GanTrainer, "advance", interrupt_at_25)
+    restore = ctrl_c_at(monkeypatch, GanTrainer, 25)
     cut = stack(tmp_path / "b", [(2, 0.2), (3, 0.2)], *args)
     assert [s["status"] for s in cut] == ["interrupted", "interrupted"]
     assert all(load_checkpoint(Path(s["run_dir"]) / CHECKPOINT)["step"] == 25 for s in cut)
-    monkeypatch.setattr(GanTrainer, "advance", original)
+    restore()
     run = Path(cut[1]["run_dir"])
     assert main(["--resume", str(run), "--run.progress=false"]) == 0
     assert_rows_close(rows(run), rows(train(tmp_path / "alone", *args, "--seed=3")))

@@ -1,8 +1,6 @@
 """The main job end to end, through the CLI: outputs, determinism, resume, bad input, divergence."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
 
@@ -13,7 +11,7 @@ from mixgan.rundir.checkpoint import CHECKPOINT
 from mixgan.train import main
 from mixgan.trainers.gan import GanTrainer
 
-from runhelp import TINY, poison_at, rows, train
+from runhelp import TINY, ctrl_c_at, poison_at, rows, train
 
 STABILITY = ["loss/D", "loss/G", "stability/D_real", "stability/D_fake", "stability/grad_norm_D",
              "stability/grad_norm_G", "stability/grad_input_real", "stability/grad_input_fake",
@@ -51,20 +49,13 @@ def test_same_seed_same_metrics_other_seed_differs(tmp_path):
 
 def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
     full = rows(train(tmp_path, "--mixup", "--objective.lam=beta", name="full"))
-    original = GanTrainer.advance
-
-    def interrupt_at_25(self):
-        original(self)
-        if self.step == 25:  # a real SIGINT, as from Ctrl-C, in the middle of a metrics window
-            os.kill(os.getpid(), signal.SIGINT)
-
-    monkeypatch.setattr(GanTrainer, "advance", interrupt_at_25)
+    restore = ctrl_c_at(monkeypatch, GanTrainer, 25)
     code = main([*TINY, f"--run.dir={tmp_path}", "--run.name=cut", "--mixup", "--objective.lam=beta"])
     assert code == 130
     cut = tmp_path / "cut"
     assert json.loads((cut / "summary.json").read_text())["status"] == "interrupted"
     assert [r["step"] for r in rows(cut)] == [10, 20]
-    monkeypatch.setattr(GanTrainer, "advance", original)
+    restore()
     assert main(["--resume", str(cut), "--run.progress=false"]) == 0
     assert rows(cut) == full
     assert json.loads((cut / "summary.json").read_text())["status"] == "completed"
