@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from mixgan.models.resnet import MixFn, check_mix
+from mixgan.models.resnet import MixFn, check_mix, mix_through
 
 
 def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
@@ -53,13 +53,7 @@ class SmallCNN(nn.Module):
         Meant also as a feature extractor for FID-like metrics on small images.
         """
         check_mix(mix_layer, mix_fn, 3)
-        if mix_layer == 0:
-            x = mix_fn(x)
-        for k, stage in enumerate((self.stage1, self.stage2, self.stage3), 1):
-            x = stage(x)
-            if mix_layer == k:
-                x = mix_fn(x)
-        return self.head(x)
+        return self.head(mix_through(x, (self.stage1, self.stage2, self.stage3), mix_layer, mix_fn))
 
     def forward(
         self, x: Tensor, mix_layer: int | None = None, mix_fn: MixFn | None = None
@@ -97,13 +91,7 @@ class MLPClassifier(nn.Module):
     ) -> Tensor:
         """Last hidden layer's activations (N, hidden)."""
         check_mix(mix_layer, mix_fn, len(self.layers))
-        if mix_layer == 0:
-            x = mix_fn(x)
-        for k, layer in enumerate(self.layers, 1):
-            x = layer(x)
-            if mix_layer == k:
-                x = mix_fn(x)
-        return x
+        return mix_through(x, self.layers, mix_layer, mix_fn)
 
     def forward(
         self, x: Tensor, mix_layer: int | None = None, mix_fn: MixFn | None = None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from mixgan.models.resnet import MixFn, check_mix
+from mixgan.models.resnet import MixFn, check_mix, mix_through
 
 IMAGENET_MODELS = ("resnet50", "resnet101", "resnext101_32x4d")
 
@@ -46,13 +46,8 @@ class MixableResNet(nn.Module):
         """The pooled features before the classifier (N, 2048)."""
         check_mix(mix_layer, mix_fn, 3)
         r = self.resnet
-        if mix_layer == 0:
-            x = mix_fn(x)
-        x = r.maxpool(r.relu(r.bn1(r.conv1(x))))
-        for k, layer in enumerate((r.layer1, r.layer2, r.layer3, r.layer4), 1):
-            x = layer(x)
-            if mix_layer == k:
-                x = mix_fn(x)
+        x = mix_through(x, (r.layer1, r.layer2, r.layer3, r.layer4), mix_layer, mix_fn,
+                        stem=lambda t: r.maxpool(r.relu(r.bn1(r.conv1(t)))))
         return torch.flatten(r.avgpool(x), 1)
 
     def forward(self, x: Tensor, mix_layer: int | None = None, mix_fn: MixFn | None = None) -> Tensor:

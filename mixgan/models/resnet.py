@@ -4,7 +4,7 @@ and WideResNet-28-10, both with a Manifold-Mixup hook to mix a hidden layer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -18,6 +18,21 @@ def check_mix(mix_layer: int | None, mix_fn: MixFn | None, max_layer: int) -> No
         raise ValueError("give both mix_layer and mix_fn, or neither")
     if mix_layer is not None and not 0 <= mix_layer <= max_layer:
         raise ValueError(f"mix_layer must be in 0..{max_layer}, got {mix_layer}")
+
+
+def mix_through(x: Tensor, stages: Iterable[Callable[[Tensor], Tensor]], mix_layer: int | None,
+                mix_fn: MixFn | None, stem: Callable[[Tensor], Tensor] | None = None) -> Tensor:
+    """x through `stem` then `stages`, mixed (manifold mixup) at layer `mix_layer`: 0 is the input
+    before the stem, k the output of stage k. Call `check_mix` first."""
+    if mix_layer == 0:
+        x = mix_fn(x)
+    if stem is not None:
+        x = stem(x)
+    for k, stage in enumerate(stages, 1):
+        x = stage(x)
+        if mix_layer == k:
+            x = mix_fn(x)
+    return x
 
 
 def conv3x3(in_planes: int, out_planes: int, stride: int = 1) -> nn.Conv2d:
@@ -88,13 +103,8 @@ class PreActResNet(nn.Module):
     ) -> Tensor:
         """Penultimate 512-d features (after global average pooling)."""
         check_mix(mix_layer, mix_fn, 3)
-        if mix_layer == 0:
-            x = mix_fn(x)
-        out = F.relu(self.bn1(self.conv1(x)))
-        for k, layer in enumerate((self.layer1, self.layer2, self.layer3, self.layer4), 1):
-            out = layer(out)
-            if mix_layer == k:
-                out = mix_fn(out)
+        out = mix_through(x, (self.layer1, self.layer2, self.layer3, self.layer4), mix_layer, mix_fn,
+                          stem=lambda t: F.relu(self.bn1(self.conv1(t))))
         # Adaptive pooling equals mixup-cifar10's avg_pool2d(out, 4) on the 4x4 map of a 32x32
         # input, and also works for 8x8 and 28x28 inputs.
         return F.adaptive_avg_pool2d(out, 1).flatten(1)
@@ -176,13 +186,7 @@ class WideResNet(nn.Module):
     ) -> Tensor:
         """Penultimate 64*widen features (after the final BN-ReLU and global average pooling)."""
         check_mix(mix_layer, mix_fn, 3)
-        if mix_layer == 0:
-            x = mix_fn(x)
-        out = self.conv1(x)
-        for k, group in enumerate((self.block1, self.block2, self.block3), 1):
-            out = group(out)
-            if mix_layer == k:
-                out = mix_fn(out)
+        out = mix_through(x, (self.block1, self.block2, self.block3), mix_layer, mix_fn, stem=self.conv1)
         return F.adaptive_avg_pool2d(F.relu(self.bn(out)), 1).flatten(1)
 
     def forward(

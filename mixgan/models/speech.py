@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mixgan.models.resnet import MixFn, check_mix
+from mixgan.models.resnet import MixFn, check_mix, mix_through
 
 VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
@@ -95,10 +95,4 @@ class SpeechVGG(_TwoLinear):
     def features(self, x: Tensor, mix_layer: int | None = None, mix_fn: MixFn | None = None) -> Tensor:
         """The fc(hidden) outputs (N, hidden)."""
         check_mix(mix_layer, mix_fn, 3)
-        if mix_layer == 0:
-            x = mix_fn(x)
-        for k, stage in enumerate(self.stages, 1):
-            x = stage(x)
-            if mix_layer == k:
-                x = mix_fn(x)
-        return self.fc1(x.flatten(1))
+        return self.fc1(mix_through(x, self.stages, mix_layer, mix_fn).flatten(1))
