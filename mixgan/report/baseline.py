@@ -101,13 +101,9 @@ def write(out: Path, labels: list[str], values: list[dict[str, list[float]]], ba
     (out / "differences.md").write_text(text + "\n\n" + NOTE + "\n")
     (out / "differences.csv").write_text(to_csv(labels, diffs, base))
     if plots and diffs and diffs[0]:
+        from mixgan.report.plots import _plt
+
         fig = forest_figure(labels, diffs, base)
         fig.savefig(out / "forest.png")
-        _plt_close(fig)
+        _plt().close(fig)
     return text
-
-
-def _plt_close(fig: Any) -> None:
-    from mixgan.report.plots import _plt
-
-    _plt().close(fig)
