@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mixgan.config.gan import GanObjective
-from mixgan.objectives.gan import GAN_OBJECTIVES, ErmGan, MixupGan, make_gan_objective
+from mixgan.objectives.gan import GAN_OBJECTIVES, ErmGan, MixupGan, anneal_factor, make_gan_objective
 from mixgan.streams import MemberStreams
 
 # Two members, each with its own affine critic d_s(x) = w_s·x + b_s: simple enough to do BCE by hand.
@@ -136,3 +136,27 @@ def test_registry_builds_only_its_names_and_shared_settings_must_agree():
         make_gan_objective(GanObjective(name="wgan"))
     with pytest.raises(ValueError, match="objective.pairs differs"):
         MixupGan([GanObjective(name="mixup", pairs="any"), GanObjective(name="mixup", pairs="real_fake")])
+
+
+def test_anneal_factor_by_hand():
+    assert anneal_factor("none", 0.7) == 1.0
+    assert anneal_factor("linear", 0.25) == pytest.approx(0.75)
+    assert anneal_factor("cosine", 0.5) == pytest.approx(0.5)
+    assert anneal_factor("cosine", 0.0) == 1.0 and anneal_factor("linear", 1.0) == 0.0
+    assert anneal_factor("linear", 1.5) == 0.0  # a resumed run past its total stays at ERM
+
+
+def test_annealed_demo_mixup_scales_each_members_alpha_and_ends_as_erm():
+    obj = MixupGan(sections(alpha=0.2, lam="uniform", pairs="any", anneal="linear"))
+    obj.at_step(25, 100)
+    assert obj.alpha.tolist() == pytest.approx([0.15, 0.3])  # α_s·(1 − t/T), per member
+    fixed = MixupGan(sections(alpha=0.2, lam="uniform", pairs="any"))
+    fixed.at_step(25, 100)
+    assert fixed.alpha.tolist() == pytest.approx([0.2, 0.4])  # anneal: none leaves α alone
+    # At α_t = 0, λ = 0: the mixed batch is the second shuffled real+fake batch with its 1/0 labels,
+    # i.e. the mean BCE over it, half of ERM's loss (mean over reals + mean over fakes) on that half.
+    obj.at_step(100, 100)
+    real, fake = torch.cat([REAL, REAL + 3], 1), torch.cat([FAKE, FAKE - 3], 1)
+    got = obj.d_loss(D, real, fake, streams(3))
+    erm = ErmGan([GanObjective(name="erm")] * 2).d_loss(D, real[:, 2:], fake[:, 2:], streams(3))
+    torch.testing.assert_close(got, 0.5 * erm)

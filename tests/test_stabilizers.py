@@ -89,7 +89,7 @@ def test_pacgan_packs_m_points_of_one_source_per_input():
     sections = [load_config(None, [("stabilizers.pack", m)], task="gan").stabilizers] * S
     for base in (ErmGan([GanObjective()] * S), MixupGan([GanObjective(name="mixup", pairs="real_fake")] * S)):
         seen.clear()
-        obj = st.Stabilized(base, sections, d_steps=1, iterations=1)
+        obj = st.Stabilized(base, sections, d_steps=1)
         obj.d_loss(D, real, fake, MemberStreams.from_seeds([0, 1], "cpu"))
         x = seen[0]
         assert x.shape[-1] == 2 * m  # packed: (S, n/m, m·2)
@@ -108,10 +108,10 @@ def test_instance_noise_anneals_and_penalty_weights_are_per_member():
     assert st.noise_std(0.4, "constant", 0.9) == 0.4
     cfgs = [load_config(None, [("stabilizers.r1.weight", w), ("stabilizers.noise.std", 0.2 * w)], task="gan")
             for w in (1.0, 3.0)]
-    obj = make_gan_objective([c.objective for c in cfgs], "cpu", [c.stabilizers for c in cfgs], 5, 100)
+    obj = make_gan_objective([c.objective for c in cfgs], "cpu", [c.stabilizers for c in cfgs], 5)
     assert isinstance(obj, st.Stabilized)
     assert obj.penalties[0][0] == "r1" and obj.penalties[0][1].tolist() == [1.0, 3.0]
-    obj.at_step(50)
+    obj.at_step(50, 100)
     assert obj.noise.tolist() == pytest.approx([0.1, 0.3])
     plain = load_config(None, [], task="gan")
     assert isinstance(make_gan_objective(plain.objective, "cpu", plain.stabilizers), ErmGan)  # off: as before
@@ -119,7 +119,7 @@ def test_instance_noise_anneals_and_penalty_weights_are_per_member():
 
 def test_lazy_penalty_runs_on_every_kth_d_step_with_the_weight_scaled():
     cfg = load_config(None, [("stabilizers.r1.weight", 2.0), ("stabilizers.r1.every", 2)], task="gan")
-    obj = make_gan_objective(cfg.objective, "cpu", cfg.stabilizers, d_steps=5, iterations=10)
+    obj = make_gan_objective(cfg.objective, "cpu", cfg.stabilizers, d_steps=5)
     name, weight, steps = obj.penalties[0]
     assert steps == {0, 2, 4} and weight.item() == pytest.approx(2.0 * 5 / 3)
 
@@ -150,6 +150,9 @@ def test_spectral_norm_divides_each_member_by_its_largest_singular_value():
     (["--mixup", "--objective.loss=wasserstein"], "objective.loss"),
     (["--objective.loss=l1"], "objective.loss"),
     (["--stabilizers.noise.schedule=cosine"], "stabilizers.noise.schedule"),
+    (["--mixup", "--objective.anneal=linear", "--objective.lam=beta"], "objective.anneal"),
+    (["--mixup", "--objective.anneal=linear", "--objective.pairs=real_fake"], "objective.anneal"),
+    (["--mixup", "--objective.anneal=step"], "objective.anneal"),
 ])
 def test_bad_stabilizer_settings_are_one_line_before_anything_is_written(tmp_path, capsys, args, fragment):
     assert main([f"--run.dir={tmp_path / 'runs'}", "--run.progress=false", *args]) == 2

@@ -35,6 +35,7 @@ OBJECTIVES = {
                            "--objective.loss=least_squares"],
     "pac2_sn_ema": ["--stabilizers.pack=2", "--stabilizers.spectral_norm=true", "--train.ema=0.9"],
     "mixup_r2_lazy": ["--mixup", "--stabilizers.r2.weight=0.5", "--stabilizers.r2.every=2"],
+    "mixup_anneal_r1": ["--mixup", "--objective.anneal=cosine", "--stabilizers.r1.weight=1"],
 }
 
 

@@ -52,6 +52,7 @@ class GanObjective:
     pairs: str = "any"  # real_fake (paper formula) | any (authors' demo: shuffled real+fake pairs)
     g_loss: str = "saturating"  # with loss=bce: saturating (minimax, authors' demo) | non_saturating
     loss: str = "bce"  # base loss: bce | hinge | least_squares | wasserstein (objectives/stabilizers.py)
+    anneal: str = "none"  # mixup's α over the run: none | linear α(1 − t/T) | cosine (demo variant only)
 
 
 @dataclass
@@ -148,7 +149,7 @@ def check_run(run: RunSection) -> None:
 
 def check_gan_objective(obj: GanObjective) -> None:
     """Checks of a GAN objective section (toy and image GANs share the objectives)."""
-    from mixgan.objectives.gan import G_LOSSES, GAN_OBJECTIVES
+    from mixgan.objectives.gan import ANNEALS, G_LOSSES, GAN_OBJECTIVES
     from mixgan.objectives.stabilizers import LOSSES, MIXUP_LOSSES
 
     check_choice(obj.name, "objective.name", GAN_OBJECTIVES)
@@ -159,6 +160,11 @@ def check_gan_objective(obj: GanObjective) -> None:
     check_choice(obj.pairs, "objective.pairs", ["real_fake", "any"])
     check_choice(obj.g_loss, "objective.g_loss", G_LOSSES)
     check_choice(obj.loss, "objective.loss", LOSSES)
+    check_choice(obj.anneal, "objective.anneal", ANNEALS)
+    # Only the demo variant anneals: its λ ~ U(0, α_t) → 0 leaves the unmixed real+fake batch (ERM).
+    # Real–fake pairs would leave D only fakes, and Beta(α_t, α_t) draws underflow as α_t → 0.
+    check(obj.anneal == "none" or (obj.lam, obj.pairs) == ("uniform", "any"), "objective.anneal",
+          "none unless objective.lam=uniform and objective.pairs=any (the demo variant)", obj.anneal)
     if obj.name == "mixup":  # mixup's soft target λ needs a loss of D's output against a target
         check(obj.loss in MIXUP_LOSSES, "objective.loss",
               f"{' or '.join(MIXUP_LOSSES)} with objective.name=mixup (its target is λ)", obj.loss)

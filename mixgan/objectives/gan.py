@@ -13,6 +13,7 @@ BCE(l, t) = −t·log σ(l) − (1−t)·log(1−σ(l)), so BCE(l, 1) = softplus
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from mixgan.objectives.stabilizers import Stabilized, d_base_loss, g_base_loss, 
 from mixgan.streams import MemberStreams
 
 G_LOSSES = ("saturating", "non_saturating")
+ANNEALS = ("none", "linear", "cosine")
 Critic = Callable[[Tensor], Tensor]  # (S, n, ...) -> logits (S, n, 1)
 
 
@@ -44,6 +46,18 @@ def take(x: Tensor, idx: Tensor) -> Tensor:
     flat = x.flatten(2)
     out = flat.gather(1, idx.unsqueeze(-1).expand(-1, -1, flat.shape[2]))
     return out.view(x.shape[0], idx.shape[1], *x.shape[2:])
+
+
+def anneal_factor(schedule: str, progress: float) -> float:
+    """The share of mixup's strength left at run progress t/T ∈ [0, 1]: none 1, linear 1 − t/T, cosine
+    ½(1 + cos πt/T). Annealed to 0, λ ~ U(0, α_t) tends to 0 and the demo's mixed batch to its ERM
+    batch: mixup spreads G over the modes early, and D sharpens towards ERM late (docs/best_mixup.md)."""
+    progress = min(max(progress, 0.0), 1.0)
+    if schedule == "linear":
+        return 1.0 - progress
+    if schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    return 1.0
 
 
 def g_loss_unmixed(D: Critic, fake: Tensor, g_loss: str, loss: str = "bce") -> Tensor:
@@ -96,15 +110,22 @@ class MixupGan:
     or real–fake, and the labels are mixed alike; G then trains on the unmixed batch.
     """
 
-    reads = ("alpha", "lam", "per_sample", "pairs", "loss", "g_loss")
+    reads = ("alpha", "lam", "per_sample", "pairs", "loss", "g_loss", "anneal")
     member_keys = ("alpha",)
 
     def __init__(self, sections: Sequence[Any], device: torch.device | str = "cpu") -> None:
-        self.alpha = _member_tensor(sections, "alpha", device)  # (S,)
+        self.alpha0 = _member_tensor(sections, "alpha", device)  # (S,)
+        self.alpha = self.alpha0.clone()  # α of this iteration: annealed in place (a CUDA graph reads it)
+        self.anneal = _shared(sections, "anneal")
         self.loss = _shared(sections, "loss")  # bce (the paper) or least_squares: targets λ ∈ [0, 1]
         self.lam, self.per_sample = _shared(sections, "lam"), _shared(sections, "per_sample")
         self.pairs, self.g_loss_name = _shared(sections, "pairs"), _shared(sections, "g_loss")
         self.d_batches = 2 if self.pairs == "any" else 1
+
+    def at_step(self, step: int, total: int) -> None:
+        """Before iteration `step` of `total`: the annealed strength α_t = α·anneal_factor(t/T)."""
+        if self.anneal != "none":
+            self.alpha.copy_(self.alpha0 * anneal_factor(self.anneal, step / max(total, 1)))
 
     def _lam(self, rand: MemberStreams, n: int) -> Tensor:
         return sample_lambda_members(rand, n, self.alpha, self.lam, self.per_sample)
@@ -143,7 +164,7 @@ GAN_OBJECTIVES: dict[str, type] = {"erm": ErmGan, "mixup": MixupGan}
 
 
 def make_gan_objective(sections: Any, device: torch.device | str = "cpu", stabilizers: Any = None,
-                       d_steps: int = 1, iterations: int = 1) -> Any:
+                       d_steps: int = 1) -> Any:
     """The objective named by the members' `objective` sections (one section, or one per member),
     wrapped with the members' `stabilizers` sections when any stabilizer is on."""
     sections = list(sections) if isinstance(sections, (list, tuple)) else [sections]
@@ -158,7 +179,7 @@ def make_gan_objective(sections: Any, device: torch.device | str = "cpu", stabil
     stabilizers = list(stabilizers) if isinstance(stabilizers, (list, tuple)) else [stabilizers]
     if not any(Stabilized.enabled(stabilizers[0])) and stabilizers[0].pack == 1:
         return base
-    return Stabilized(base, stabilizers, d_steps, iterations, device)
+    return Stabilized(base, stabilizers, d_steps, device)
 
 
 def single_member(D: Callable[[Tensor], Tensor]) -> Critic:

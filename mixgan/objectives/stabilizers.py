@@ -115,9 +115,9 @@ def noise_std(std: float, schedule: str, progress: float) -> float:
 class Stabilized:
     """An objective (ErmGan, MixupGan) with instance noise, packing and gradient penalties on D."""
 
-    def __init__(self, base: Any, sections: Sequence[Any], d_steps: int, iterations: int,
+    def __init__(self, base: Any, sections: Sequence[Any], d_steps: int,
                  device: torch.device | str = "cpu") -> None:
-        self.base, self.d_steps, self.iterations = base, d_steps, iterations
+        self.base, self.d_steps = base, d_steps
         self.d_batches = base.d_batches
         first = sections[0]
         self.pack = first.pack
@@ -142,11 +142,13 @@ class Stabilized:
         """What changes code paths (shared by a stack): which penalties are on, noise on, packing."""
         return (*(getattr(st, p).weight > 0 for p in PENALTIES), st.noise.std > 0)
 
-    def at_step(self, step: int) -> None:
-        """Before iteration `step`: anneal the instance noise (an in-place write, no host sync)."""
+    def at_step(self, step: int, total: int) -> None:
+        """Before iteration `step` of `total`: anneal the instance noise (an in-place write, no host
+        sync), and whatever the base objective anneals (mixup's α)."""
         if self.use_noise:
-            factor = noise_std(1.0, self.schedule, step / max(self.iterations, 1))
-            self.noise.copy_(self.noise0 * factor)
+            self.noise.copy_(self.noise0 * noise_std(1.0, self.schedule, step / max(total, 1)))
+        if hasattr(self.base, "at_step"):
+            self.base.at_step(step, total)
 
     def _noisy(self, x: Tensor, rand: MemberStreams) -> Tensor:
         if not self.use_noise:

@@ -119,7 +119,7 @@ class GanTrainer:
         self.opt_G = make_adam(self.G.parameters(), tr, device)
         self.opt_D = make_adam(self.D.parameters(), tr, device)
         self.objective = make_gan_objective([c.objective for c in cfgs], device,
-                                            [c.stabilizers for c in cfgs], tr.d_steps, tr.iterations)
+                                            [c.stabilizers for c in cfgs], tr.d_steps)
         # An EMA of G's weights (decay per member), measured separately as quality_ema/*.
         self.G_ema = StackedMLP(Gs).to(device).requires_grad_(False) if tr.ema > 0 else None
         self.ema_decay = torch.tensor([c.train.ema for c in cfgs], device=device)
@@ -183,8 +183,8 @@ class GanTrainer:
 
     def advance(self) -> None:
         use_matmul_precision(self.matmul_precision)  # process-wide in torch: this trainer's, now
-        if hasattr(self.objective, "at_step"):  # e.g. annealed instance noise: an in-place write
-            self.objective.at_step(self.step)
+        if hasattr(self.objective, "at_step"):  # annealed noise or mixup α: an in-place write
+            self.objective.at_step(self.step, self.total)
         self._fast()
         self.window_n += 1
         self.step += 1

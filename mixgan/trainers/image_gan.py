@@ -73,8 +73,7 @@ class ImageGanTrainer:
             self.G_train, self.D_train = DDP(self.G, device_ids=ids), DDP(self.D, device_ids=ids)
         self.opt_G = make_adam(self.G.parameters(), tr, device)
         self.opt_D = make_adam(self.D.parameters(), tr, device)
-        self.objective = make_gan_objective(cfg.objective, device, cfg.stabilizers, cfg.train.d_steps,
-                                            cfg.train.iterations)
+        self.objective = make_gan_objective(cfg.objective, device, cfg.stabilizers, cfg.train.d_steps)
         self.gen = torch.Generator(device).manual_seed(cfg.seed)
         self.rand = MemberStreams([self.gen])  # the objectives' member axis: this run is one member
         # A fixed noise batch for every sample grid (docs/design.md, habit 5).
@@ -143,8 +142,8 @@ class ImageGanTrainer:
         self.window_n = 0
 
     def advance(self) -> None:
-        if hasattr(self.objective, "at_step"):  # e.g. annealed instance noise
-            self.objective.at_step(self.step)
+        if hasattr(self.objective, "at_step"):  # annealed instance noise or mixup α
+            self.objective.at_step(self.step, self.total)
         out = self.train_step()
         self.window += torch.stack([out[k].float() for k in WINDOW_KEYS])
         self.window_n += 1
