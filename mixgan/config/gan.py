@@ -79,6 +79,15 @@ class InstanceNoise:
 
 
 @dataclass
+class BalancedConsistency:
+    """bCR (Zhao et al. 2021): D(x) ≈ D(T(x)) on real and generated images, T a random flip and shift."""
+
+    real: float = 0.0  # λ_real (0: off; the paper: 10)
+    fake: float = 0.0  # λ_fake (0: off; the paper: 10)
+    shift: float = 0.125  # largest translation, a fraction of the image side (the paper: 1/8)
+
+
+@dataclass
 class GanStabilizers:
     """Discriminator stabilizers, combinable with erm or mixup (objectives/stabilizers.py)."""
 
@@ -87,6 +96,7 @@ class GanStabilizers:
     gp: Penalty = field(default_factory=Penalty)  # λ·E(‖∇D(x̂)‖ − 1)², x̂ real–fake interpolates (WGAN-GP)
     dragan: Dragan = field(default_factory=Dragan)  # λ·E(‖∇D(x̂)‖ − 1)², x̂ near real points
     noise: InstanceNoise = field(default_factory=InstanceNoise)
+    bcr: BalancedConsistency = field(default_factory=BalancedConsistency)  # image GAN only
     pack: int = 1  # PacGAN-m: D sees m samples of one source concatenated (Lin et al. 2018)
     spectral_norm: bool = False  # D's weights divided by their largest singular value (Miyato 2018)
 
@@ -171,7 +181,7 @@ def check_gan_objective(obj: GanObjective) -> None:
 
 
 def check_stabilizers(st: GanStabilizers, batch_size: int, toy: bool) -> None:
-    """Weights >= 0, lazy intervals >= 1, a pack size that divides the batch."""
+    """Weights >= 0, lazy intervals >= 1, a pack size that divides the batch, bCR on images only."""
     for name in ("r1", "r2", "gp", "dragan"):
         pen = getattr(st, name)
         check(pen.weight >= 0, f"stabilizers.{name}.weight", "a number >= 0", pen.weight)
@@ -179,6 +189,13 @@ def check_stabilizers(st: GanStabilizers, batch_size: int, toy: bool) -> None:
     check(st.dragan.c > 0, "stabilizers.dragan.c", "a number > 0", st.dragan.c)
     check(st.noise.std >= 0, "stabilizers.noise.std", "a number >= 0", st.noise.std)
     check_choice(st.noise.schedule, "stabilizers.noise.schedule", ["linear", "exponential", "constant"])
+    for key in ("real", "fake"):
+        weight = getattr(st.bcr, key)
+        check(weight >= 0, f"stabilizers.bcr.{key}", "a number >= 0", weight)
+        check(not toy or weight == 0, f"stabilizers.bcr.{key}", "0 for the toy GAN (bCR augments images)",
+              weight)
+    check(0 <= st.bcr.shift <= 0.5, "stabilizers.bcr.shift", "a fraction in [0, 0.5] of the image side",
+          st.bcr.shift)
     check(st.pack >= 1, "stabilizers.pack", "an integer >= 1", st.pack)
     check(toy or st.pack == 1, "stabilizers.pack", "1 for image GANs (PacGAN is built for the toy MLP)",
           st.pack)

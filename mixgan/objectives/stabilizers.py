@@ -1,5 +1,6 @@
 """GAN stabilizers, written once over the member axis: base losses, gradient penalties (R1, R2,
-WGAN-GP, DRAGAN), instance noise and PacGAN packing, composed with ERM or mixup (objectives/gan.py).
+WGAN-GP, DRAGAN), instance noise, PacGAN packing and, for images, balanced consistency regularization
+(bCR), composed with ERM or mixup (objectives/gan.py).
 
 `Stabilized(base, ...)` wraps an objective: D sees noisy (and packed) inputs, the base objective's D
 loss gets the penalties added. Penalty weights and the noise std are member settings (shape (S,)),
@@ -17,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mixgan.objectives.augment import augment
 from mixgan.streams import MemberStreams
 
 Critic = Callable[[Tensor], Tensor]  # (S, n, ...) -> outputs (S, n, 1)
@@ -96,6 +98,14 @@ def penalty(name: str, D: Critic, real: Tensor, fake: Tensor, rand: MemberStream
     return _mean((input_grad_norm2(D, point) + 1e-12).sqrt().sub(1).pow(2))
 
 
+def consistency(D: Critic, x: Tensor, rand: MemberStreams, p: int) -> Tensor:
+    """bCR's unweighted term E‖D(x) − D(T(x))‖² of each member (S,), T a random flip and shift of up
+    to p pixels (objectives/augment.py). Both outputs keep their gradients (Zhao et al. 2021, Alg. 1)."""
+    n = x.shape[1]
+    d, d_aug = D(torch.cat([x, augment(x, rand, p)], 1)).split(n, dim=1)  # one forward, shared BN stats
+    return (d - d_aug).flatten(2).pow(2).sum(-1).mean(1)
+
+
 def pack(x: Tensor, m: int) -> Tensor:
     """PacGAN-m (Lin et al. 2018): m consecutive points of one batch (one source: real or generated)
     concatenated into one D input, (S, n, d) → (S, n/m, m·d). The objective then treats packs as
@@ -113,7 +123,7 @@ def noise_std(std: float, schedule: str, progress: float) -> float:
 
 
 class Stabilized:
-    """An objective (ErmGan, MixupGan) with instance noise, packing and gradient penalties on D."""
+    """An objective (ErmGan, MixupGan) with instance noise, packing, gradient penalties and bCR on D."""
 
     def __init__(self, base: Any, sections: Sequence[Any], d_steps: int,
                  device: torch.device | str = "cpu") -> None:
@@ -135,12 +145,18 @@ class Stabilized:
         self.noise0 = torch.tensor([s.noise.std for s in sections], device=device)
         self.noise = self.noise0.clone()  # updated in place (a captured CUDA graph reads it)
         self.use_noise = bool(first.noise.std > 0)
+        # bCR's λ_real and λ_fake (member settings; a source is augmented when its weight is on)
+        self.bcr = [(i, torch.tensor([getattr(s.bcr, key) for s in sections], device=device))
+                    for i, key in enumerate(("real", "fake")) if getattr(first.bcr, key) > 0]
+        self.shift = first.bcr.shift
         self._k = 0  # D step within the iteration
 
     @staticmethod
     def enabled(st: Any) -> tuple:
-        """What changes code paths (shared by a stack): which penalties are on, noise on, packing."""
-        return (*(getattr(st, p).weight > 0 for p in PENALTIES), st.noise.std > 0)
+        """What changes code paths (shared by a stack): which penalties are on, noise on, bCR on real
+        and on generated images (packing is read separately)."""
+        return (*(getattr(st, p).weight > 0 for p in PENALTIES), st.noise.std > 0, st.bcr.real > 0,
+                st.bcr.fake > 0)
 
     def at_step(self, step: int, total: int) -> None:
         """Before iteration `step` of `total`: anneal the instance noise (an in-place write, no host
@@ -167,6 +183,12 @@ class Stabilized:
         for name, weight, steps in self.penalties:
             if k in steps:
                 loss = loss + weight * penalty(name, D, real, fake, rand, self.c)
+        # bCR (Zhao et al. 2021, "Improved Consistency Regularization for GANs", Algorithm 1):
+        # + λ_real·E‖D(x) − D(T(x))‖² + λ_fake·E‖D(g(z)) − D(T(g(z)))‖², T a random flip and shift, on
+        # the unmixed batches D sees (after instance noise), whatever the base objective (ERM or mixup).
+        p = int(self.shift * min(real.shape[-2:])) if self.bcr else 0  # e.g. 1/8 of 32 px: 4 px
+        for i, weight in self.bcr:
+            loss = loss + weight * consistency(D, (real, fake)[i], rand, p)
         return loss
 
     def g_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
