@@ -92,10 +92,10 @@ SHARED = ["data.name", "data.std", "metrics.every", "metrics.hq_sigmas", "metric
 @pytest.mark.parametrize("objective,data,device,extra", [
     ("erm", "grid25", "cpu", ["data.spacing"]),
     ("erm", "ring8", "cpu", ["data.radius"]),
-    ("mixup", "grid25", "cpu", ["data.spacing", "objective.alpha", "objective.lam", "objective.pairs",
-                                "objective.per_sample"]),
-    ("mixup", "ring8", "cuda", ["data.radius", "objective.alpha", "objective.lam", "objective.pairs",
-                                "objective.per_sample", "train.tf32"]),
+    ("mixup", "grid25", "cpu", ["data.spacing", "objective.alpha", "objective.anneal", "objective.lam",
+                                "objective.pairs", "objective.per_sample"]),
+    ("mixup", "ring8", "cuda", ["data.radius", "objective.alpha", "objective.anneal", "objective.lam",
+                                "objective.pairs", "objective.per_sample", "train.tf32"]),
 ])
 def test_hparams_are_the_keys_the_run_reads(objective, data, device, extra):
     cfg = load_config(None, [("objective.name", objective), ("data.name", data)])
