@@ -62,14 +62,17 @@ def make_parser() -> argparse.ArgumentParser:
 
 
 def check_existing(sweep: Sweep, sweep_dir: Path) -> None:
-    """Refuse to count (or resume) a run made with another config under the same name."""
-    from mixgan.config.core import flatten, read_yaml
+    """Refuse to count (or resume) a run made with another config under the same name. A key the run's
+    config.yaml lacks counts as its default: it was added to mixgan after the run, which ran without it."""
+    from mixgan.config.core import flatten, load_config, read_yaml, to_dict
 
+    defaults = flatten(to_dict(load_config(None, [], task=sweep.task))) if sweep.task else {}
     for run in sweep.runs:
         path = sweep_dir / run.name / "config.yaml"
         if not path.exists() or run_state(path.parent) in ("partial", "pending"):
             continue  # nothing of it is kept: it starts afresh
         saved = flatten({k: v for k, v in read_yaml(path).items() if k not in ("run", "device")})
+        saved = {**{k: v for k, v in defaults.items() if not k.startswith(("run.", "device"))}, **saved}
         want = flatten({k: v for k, v in sweep.configs[run.name].items() if k != "device"})
         for key in sorted(set(saved) | set(want)):
             if saved.get(key) != want.get(key):

@@ -189,6 +189,21 @@ def test_a_run_made_with_another_config_is_refused(tmp_path, capsys):
     assert "train.iterations=40 but the sweep now gives 20" in capsys.readouterr().err
 
 
+def test_a_run_made_before_a_key_existed_counts_with_that_keys_default(tmp_path, capsys):
+    # A run dir from an older mixgan lacks keys added since (here objective.anneal): it ran with their
+    # default, so the sweep counts it; the same key at another value is still refused.
+    path, out = write_sweep(tmp_path, BASE + "variants: {erm: {train.iterations: 20}}\n"), tmp_path / "out"
+    old = json.loads(json.dumps(load_sweep(path).configs["erm__s0"]))
+    del old["objective"]["anneal"]
+    _summary(out / "erm__s0", "completed")
+    (out / "erm__s0" / "config.yaml").write_text(yaml.safe_dump({**old, "run": {"dir": "x"}}))
+    assert main([str(path), f"--out={out}", "--report"]) == 0
+    variants = "variants: {erm: {train.iterations: 20, objective.anneal: cosine}}\n"
+    later = write_sweep(tmp_path, BASE + variants, name="later.yaml")
+    assert main([str(later), f"--out={out}", "--report"]) == 2
+    assert "objective.anneal='none' but the sweep now gives 'cosine'" in capsys.readouterr().err
+
+
 def test_states_and_lock_held_elsewhere(tmp_path):
     assert run_state(tmp_path / "none") == "pending"
     (tmp_path / "p").mkdir()
