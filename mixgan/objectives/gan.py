@@ -51,7 +51,8 @@ def take(x: Tensor, idx: Tensor) -> Tensor:
 def anneal_factor(schedule: str, progress: float) -> float:
     """The share of mixup's strength left at run progress t/T ∈ [0, 1]: none 1, linear 1 − t/T, cosine
     ½(1 + cos πt/T). Annealed to 0, λ ~ U(0, α_t) tends to 0 and the demo's mixed batch to its ERM
-    batch: mixup spreads G over the modes early, and D sharpens towards ERM late (docs/best_mixup.md)."""
+    batch: the idea is mixup's coverage early and ERM's sharp D late. Measured on the paper's grid, the
+    run then collapses like ERM (docs/best_mixup.md): mixup's regularization is needed to the end."""
     progress = min(max(progress, 0.0), 1.0)
     if schedule == "linear":
         return 1.0 - progress
