@@ -84,12 +84,12 @@ def test_scientific_notation_is_a_float(tmp_path):
         load_config(overrides=[("train.iterations", "1e3")])
 
 
-def test_best_mixup_preset_is_the_config_the_docs_measured():
+def test_mixup_r1_preset_is_the_config_the_docs_measured():
     # docs/best_mixup.md reports configs/ablation/best_mixup.yaml's mixup_r1 rows; the preset must train
     # the same thing (data, networks, objective, stabilizers, optimization).
     from mixgan.config.sweep import load_sweep
 
-    preset = to_dict(load_config("configs/gan/best_mixup.yaml"))
+    preset = to_dict(load_config("configs/gan/mixup_r1.yaml"))
     measured = load_sweep("configs/ablation/best_mixup.yaml").configs["mixup_r1__data.name=grid25__s0"]
     for section in ("data", "model", "objective", "stabilizers", "train"):
         assert preset[section] == measured[section], section
