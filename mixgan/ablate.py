@@ -66,13 +66,14 @@ def check_existing(sweep: Sweep, sweep_dir: Path) -> None:
     config.yaml lacks counts as its default: it was added to mixgan after the run, which ran without it."""
     from mixgan.config.core import flatten, load_config, read_yaml, to_dict
 
-    defaults = flatten(to_dict(load_config(None, [], task=sweep.task))) if sweep.task else {}
+    bookkeeping = ("run", "device")  # where a run went, not what it trained
+    defaults = flatten({k: v for k, v in to_dict(load_config(None, [], task=sweep.task)).items()
+                        if k not in bookkeeping}) if sweep.task else {}
     for run in sweep.runs:
         path = sweep_dir / run.name / "config.yaml"
         if not path.exists() or run_state(path.parent) in ("partial", "pending"):
             continue  # nothing of it is kept: it starts afresh
-        saved = flatten({k: v for k, v in read_yaml(path).items() if k not in ("run", "device")})
-        saved = {**{k: v for k, v in defaults.items() if not k.startswith(("run.", "device"))}, **saved}
+        saved = {**defaults, **flatten({k: v for k, v in read_yaml(path).items() if k not in bookkeeping})}
         want = flatten({k: v for k, v in sweep.configs[run.name].items() if k != "device"})
         for key in sorted(set(saved) | set(want)):
             if saved.get(key) != want.get(key):
