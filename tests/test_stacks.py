@@ -1,8 +1,9 @@
 """Stacks of runs (trainers/gan.py, mixgan/experiments/stacks.py): a member trains as it would alone.
 
 The guarantee (docs/design.md, "Randomness"): a member draws exactly the random numbers of the same
-run alone (its own generator), so its metrics equal the run alone's within float tolerance (batched
-vs single GEMMs); its checkpoint is a run's checkpoint and resumes alone.
+run alone (its own generator) and runs the same arithmetic (tests/test_equivalence.py), so on the CPU
+its metrics and checkpoint equal the run alone's bit for bit; its checkpoint is a run's checkpoint
+and resumes alone or in a stack, with the numbers of the uninterrupted run.
 """
 
 import json
@@ -63,12 +64,12 @@ def stack(run_dir: Path, members: list[tuple[int, float]], *args: str) -> list[d
     return train_stack(cfgs, dirs)
 
 
-def assert_rows_close(got: list[dict], want: list[dict]) -> None:
+def assert_rows_equal(got: list[dict], want: list[dict]) -> None:
     assert [r["step"] for r in got] == [r["step"] for r in want]
     for a, b in zip(got, want):
         assert a.keys() == b.keys()
         for k in b:
-            assert a[k] == pytest.approx(b[k], rel=1e-3, abs=1e-4), k
+            assert a[k] == b[k], (a["step"], k)
 
 
 @pytest.mark.parametrize("name", OBJECTIVES)
@@ -78,14 +79,14 @@ def test_a_member_of_a_stack_trains_as_it_would_alone(tmp_path, name):
     assert [s["status"] for s in summaries] == ["completed", "completed"]
     member = Path(summaries[1]["run_dir"])
     alone = train(tmp_path / "alone", *args, "--seed=4", name="s4")
-    assert_rows_close(rows(member), rows(alone))
+    assert_rows_equal(rows(member), rows(alone))
     assert rows(Path(summaries[0]["run_dir"])) != rows(member)  # seeds 1 and 4 really differ
-    # The checkpoint is the one the run alone writes (weights, both Adams, window, RNG), to tolerance.
+    # The checkpoint is the one the run alone writes (weights, both Adams, window, RNG), bit for bit.
     a, b = load_checkpoint(member / CHECKPOINT)["trainer"], load_checkpoint(alone / CHECKPOINT)["trainer"]
     assert a.keys() == b.keys() and a["G"].keys() == b["G"].keys()
     for net in ("G", "D"):
         for k in b[net]:
-            torch.testing.assert_close(a[net][k], b[net][k], rtol=1e-3, atol=1e-4)
+            assert torch.equal(a[net][k], b[net][k]), (net, k)
     assert torch.equal(a["rng"]["gen"], b["rng"]["gen"])  # the same random stream, to the draw
 
     def files(run):  # event file names carry a time stamp
@@ -101,7 +102,7 @@ def test_members_may_differ_in_alpha(tmp_path):
     assert pack(cfgs) == [[0, 1, 2, 3]]
     summaries = stack(tmp_path / "b", [(0, 0.2), (1, 0.2), (0, 1.0), (1, 1.0)], *args)
     alone = train(tmp_path / "alone", *args, "--seed=0", "--objective.alpha=1.0", name="a1")
-    assert_rows_close(rows(Path(summaries[2]["run_dir"])), rows(alone))
+    assert_rows_equal(rows(Path(summaries[2]["run_dir"])), rows(alone))
     assert rows(Path(summaries[0]["run_dir"])) != rows(Path(summaries[2]["run_dir"]))
 
 
@@ -139,19 +140,53 @@ def test_one_diverging_member_leaves_the_others_alone(tmp_path, monkeypatch):
     assert [r["step"] for r in rows(Path(s1["run_dir"]))] == [10, 20]
     assert s0["status"] == "completed"
     monkeypatch.setattr(GanTrainer, "advance", original)
-    assert_rows_close(rows(Path(s0["run_dir"])), rows(train(tmp_path / "alone", *SHORT, "--seed=0")))
+    assert_rows_equal(rows(Path(s0["run_dir"])), rows(train(tmp_path / "alone", *SHORT, "--seed=0")))
 
 
 def test_ctrl_c_checkpoints_every_member_and_each_resumes_alone(tmp_path, monkeypatch):
     args = ["--device=cpu", "--metrics.image_every=0", *OBJECTIVES["mixup_paper"]]
+    whole = stack(tmp_path / "whole", [(2, 0.2), (3, 0.2)], *args)  # the uninterrupted stack
     restore = ctrl_c_at(monkeypatch, GanTrainer, 25)
     cut = stack(tmp_path / "b", [(2, 0.2), (3, 0.2)], *args)
     assert [s["status"] for s in cut] == ["interrupted", "interrupted"]
     assert all(load_checkpoint(Path(s["run_dir"]) / CHECKPOINT)["step"] == 25 for s in cut)
     restore()
-    run = Path(cut[1]["run_dir"])
-    assert main(["--resume", str(run), "--run.progress=false"]) == 0
-    assert_rows_close(rows(run), rows(train(tmp_path / "alone", *args, "--seed=3")))
+    for resumed, uninterrupted in zip(cut, whole):
+        run = Path(resumed["run_dir"])
+        assert main(["--resume", str(run), "--run.progress=false"]) == 0
+        assert_rows_equal(rows(run), rows(Path(uninterrupted["run_dir"])))
+    assert_rows_equal(rows(Path(cut[1]["run_dir"])), rows(train(tmp_path / "alone", *args, "--seed=3")))
+
+
+KILL_AT_STEP_25 = """
+import os, signal, sys
+from mixgan.trainers.gan import GanTrainer
+advance = GanTrainer.advance
+def killed(self):  # kill -9 mid-run, five iterations after the step-20 checkpoint
+    advance(self)
+    if self.step == 25:
+        os.kill(os.getpid(), signal.SIGKILL)
+GanTrainer.advance = killed
+from mixgan.train import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_stack_killed_and_resumed_gives_the_numbers_of_the_uninterrupted_stack(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    args = [*TINY, *SHORT[:2], "--train.iterations=40", "--mixup", "--seeds", "0,1"]
+    killed = subprocess.run([sys.executable, "-c", KILL_AT_STEP_25, *args, f"--run.dir={tmp_path}",
+                             "--run.name=k"], capture_output=True, text=True, timeout=240)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert main([*args, f"--run.dir={tmp_path}", "--run.name=u"]) == 0  # the same stack, uninterrupted
+    for seed in (0, 1):
+        run = tmp_path / "k" / f"k-s{seed}"
+        assert load_checkpoint(run / CHECKPOINT)["step"] == 20
+        assert main(["--resume", str(run), "--run.progress=false"]) == 0
+        assert_rows_equal(rows(run), rows(tmp_path / "u" / f"u-s{seed}"))
 
 
 def test_a_crash_of_the_stack_fails_every_member_with_its_error(tmp_path, monkeypatch):
@@ -192,7 +227,7 @@ def test_seeds_cli_trains_one_stack_and_the_env_turns_it_off(tmp_path, monkeypat
     assert main([*TINY, *SHORT, f"--run.dir={tmp_path}", "--run.name=h", "--seeds", "0,1"]) == 0
     alone = tmp_path / "h" / "h-s1"
     assert "members_in_stack" not in json.loads((alone / "summary.json").read_text())
-    assert_rows_close(rows(alone), rows(tmp_path / "g" / "g-s1"))
+    assert_rows_equal(rows(alone), rows(tmp_path / "g" / "g-s1"))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -1,8 +1,9 @@
 """S MLPs of the same shape (models/mlp.py) as stacked (S, out, in) weights: one batched matmul per layer.
 
-The toy GAN trains a stack of S members at once with these (trainers/toy_gan.py); S = 1 is an
-ordinary run and takes F.linear, the op nn.Linear runs. A member's weights are read and written in
-nn.Sequential's own state-dict layout (`member_state_dict`), so its checkpoint is that of a plain MLP.
+The toy GAN trains a stack of S members at once with these (trainers/gan.py); S = 1 is an
+ordinary run through the same kernels, so that on the CPU a member's numbers do not depend on S.
+A member's weights are read and written in nn.Sequential's own state-dict layout
+(`member_state_dict`), so its checkpoint is that of a plain MLP.
 """
 
 from __future__ import annotations
@@ -15,42 +16,94 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 
-class _BatchedLinear(torch.autograd.Function):
-    """baddbmm with the backward that F.linear's autograd computes, per member, in the same layouts.
+# The GEMMs of one layer, each for (S, ...) stacks: forward y = b + x·Wᵀ, and the backward that
+# F.linear's autograd computes per member, in the same layouts (∂W comes out as (S, out, in) directly:
+# autograd's own bmm backward would make it the transpose of an (S, in, out) product and copy it).
+def _forward(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
+    return torch.baddbmm(b.unsqueeze(1), x, W.transpose(1, 2))
 
-    Autograd's own bmm backward would produce W's gradient as the transpose of an (S, in, out)
-    product, which AccumulateGrad then copies into W's layout (a fifth of the CPU time at S = 8).
-    Here ∂W = ∂yᵀ·x is computed directly as (S, out, in), as addmm's backward does for one member.
+
+def _grad_x(grad: Tensor, W: Tensor) -> Tensor:
+    return grad.bmm(W)  # ∂x = ∂y·W
+
+
+def _grad_W(grad: Tensor, x: Tensor) -> Tensor:
+    return grad.transpose(1, 2).bmm(x)  # ∂W = ∂yᵀ·x
+
+
+_GEMMS = (_forward, _grad_x, _grad_W)
+_INVARIANT: dict[tuple, bool] = {}  # (S, n, in, out, dtype, threads) -> batched GEMMs batch-invariant?
+
+
+def _per_member(gemm: Callable[..., Tensor], *args: Tensor) -> Tensor:
+    """`gemm` for each member alone (batch 1), concatenated: a member's numbers cannot depend on S."""
+    return torch.cat([gemm(*(a[s:s + 1] for a in args)) for s in range(args[0].shape[0])])
+
+
+def batch_invariant(S: int, n: int, n_in: int, n_out: int, dtype: torch.dtype = torch.float32) -> bool:
+    """Whether this CPU's batched GEMMs (baddbmm, bmm) give each of S members, bit for bit, what they
+    give the member alone (batch 1), for a layer of these sizes at the current thread count.
+
+    BLAS libraries may pick another kernel or thread split for a batch of S than for one matrix (MKL
+    does on some AVX-512 CPUs), and a GAN amplifies the last-bit difference into another run. Checked
+    once per shape on random inputs (any other kernel or summation order changes some of the n·out
+    sums); where it fails, stacked_linear runs the members one by one (docs/design.md, "Randomness").
     """
+    key = (S, n, n_in, n_out, dtype, torch.get_num_threads())
+    if key not in _INVARIANT:
+        g = torch.Generator().manual_seed(0)
+        x, grad, W, b = (torch.randn(*shape, generator=g, dtype=dtype)
+                         for shape in ((S, n, n_in), (S, n, n_out), (S, n_out, n_in), (S, n_out)))
+        calls = ((_forward, (x, W, b)), (_grad_x, (grad, W)), (_grad_W, (grad, x)))
+        _INVARIANT[key] = all(torch.equal(gemm(*args), _per_member(gemm, *args)) for gemm, args in calls)
+    return _INVARIANT[key]
+
+
+class _StackedLinear(torch.autograd.Function):
+    """y = b + x·Wᵀ for S members at once; on the CPU each member's GEMMs are those it runs alone."""
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, W: Tensor, b: Tensor) -> Tensor:
         ctx.save_for_backward(x, W)
-        return torch.baddbmm(b.unsqueeze(1), x, W.transpose(1, 2))
+        # CUDA: always batched (bmm and mm are other kernels there anyway; equal to float tolerance).
+        ctx.batched = x.is_cuda or batch_invariant(x.shape[0], x.shape[1], x.shape[2], W.shape[1], x.dtype)
+        return _forward(x, W, b) if ctx.batched else _per_member(_forward, x, W, b)
 
     @staticmethod
     def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:
         x, W = ctx.saved_tensors
         need_x, need_W, need_b = ctx.needs_input_grad
-        return (grad.bmm(W) if need_x else None,  # ∂x = ∂y·W
-                grad.transpose(1, 2).bmm(x) if need_W else None,  # ∂W = ∂yᵀ·x
+
+        def run(gemm: Callable[..., Tensor], *args: Tensor) -> Tensor:
+            return gemm(*args) if ctx.batched else _per_member(gemm, *args)
+
+        return (run(_grad_x, grad, W) if need_x else None, run(_grad_W, grad, x) if need_W else None,
                 grad.sum(1) if need_b else None)  # ∂b = Σ_n ∂y
 
 
 def stacked_linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
-    """x (S, N, in) @ W (S, out, in)ᵀ + b (S, out) → (S, N, out); S = 1 runs F.linear itself."""
-    if W.shape[0] == 1:
+    """x (S, N, in) @ W (S, out, in)ᵀ + b (S, out) → (S, N, out).
+
+    On the CPU a member computes bit for bit what it computes alone (S = 1 runs the same batched
+    kernels at batch 1; see `batch_invariant`). On CUDA, S = 1 runs F.linear, and a member equals its
+    run alone to float tolerance.
+    """
+    if W.shape[0] == 1 and x.is_cuda:
         return F.linear(x[0], W[0], b[0]).unsqueeze(0)
-    return _BatchedLinear.apply(x, W, b)
+    return _StackedLinear.apply(x, W, b)
 
 
 class StackedMLP(nn.Module):
     """S MLPs of models/mlp.py ([Linear, ReLU] × depth, Linear) as (S, out, in) weights.
 
-    With `spectral_norm`, every layer uses W/σ(W), σ estimated per member by one power iteration per
-    training forward pass on persistent vectors u, v (Miyato et al. 2018; as torch.nn.utils.
-    parametrizations.spectral_norm does for one matrix).
+    With `spectral_norm`, every layer uses W/σ(W) (Miyato et al. 2018), σ = uᵀWv estimated per member
+    as `torch.nn.utils.parametrizations.spectral_norm` does for one matrix: random u, v warmed up by
+    15 power iterations when built, then one per training forward pass, u ← Wv/‖Wv‖ before
+    v ← Wᵀu/‖Wᵀu‖ (the older `torch.nn.utils.spectral_norm` updates in the same order). The start
+    vectors come from a fixed generator per layer, not from torch's global stream.
     """
+
+    WARMUP = 15  # power iterations at construction, as torch's parametrization does
 
     def __init__(self, nets: list[nn.Sequential], spectral_norm: bool = False) -> None:
         super().__init__()
@@ -72,6 +125,7 @@ class StackedMLP(nn.Module):
                 u, v = torch.randn(W.shape[1], generator=g), torch.randn(W.shape[2], generator=g)
                 self.register_buffer(f"sn_u{i}", F.normalize(u, dim=0).expand(len(nets), -1).clone())
                 self.register_buffer(f"sn_v{i}", F.normalize(v, dim=0).expand(len(nets), -1).clone())
+                self._power_iteration(i, self.WARMUP)
 
     @property
     def members(self) -> int:
@@ -81,16 +135,26 @@ class StackedMLP(nn.Module):
         """The stacked parameters in nn.Sequential.parameters() order (W0, b0, W1, b1, ...)."""
         return [p for pair in zip(self.weight, self.bias) for p in pair]
 
+    @torch.no_grad()
+    def _power_iteration(self, i: int, steps: int) -> None:
+        """`steps` power iterations on layer i's u, v per member, in place (CUDA-graph-safe).
+
+        Products as elementwise products and sums, not einsum/bmm: a member's σ then comes out bit for
+        bit the same alone and in a stack (a batched GEMM may change kernels with S, see stacked_linear).
+        """
+        W, u, v = self.weight[i], getattr(self, f"sn_u{i}"), getattr(self, f"sn_v{i}")
+        for _ in range(steps):
+            u.copy_(F.normalize((W * v.unsqueeze(1)).sum(2), dim=1, eps=1e-12))  # u ← Wv/‖Wv‖
+            v.copy_(F.normalize((W * u.unsqueeze(2)).sum(1), dim=1, eps=1e-12))  # v ← Wᵀu/‖Wᵀu‖
+
     def _normalized(self, i: int, update: bool) -> Tensor:
         """Layer i's weights divided by each member's σ (S, out, in); one power iteration if `update`."""
-        W, u, v = self.weight[i], getattr(self, f"sn_u{i}"), getattr(self, f"sn_v{i}")
         if update:
-            with torch.no_grad():  # v ← Wᵀu/‖Wᵀu‖, u ← Wv/‖Wv‖ per member, in place (graph-safe)
-                v.copy_(F.normalize(torch.einsum("soi,so->si", W, u), dim=1, eps=1e-12))
-                u.copy_(F.normalize(torch.einsum("soi,si->so", W, v), dim=1, eps=1e-12))
+            self._power_iteration(i, 1)
+        W, u, v = self.weight[i], getattr(self, f"sn_u{i}"), getattr(self, f"sn_v{i}")
         # σ = uᵀWv, differentiable in W with u, v fixed; clones, because a later forward pass updates
         # u, v in place while this pass's graph still needs them (as torch's spectral_norm does)
-        sigma = torch.einsum("so,soi,si->s", u.clone(), W, v.clone())
+        sigma = (u.clone() * (W * v.clone().unsqueeze(1)).sum(2)).sum(1)
         return W / sigma.view(-1, 1, 1)
 
     def forward(self, x: Tensor) -> Tensor:
