@@ -128,12 +128,34 @@ def cli_overrides(args: argparse.Namespace, rest: list[str]) -> list[tuple[str, 
     return overrides
 
 
+def _stopped_before_training(run_dir: Path) -> bool:
+    """Whether a run dir without a checkpoint was stopped before its first one (interrupted, failed or
+    killed: no summary), so that --resume may train it from step 0 rather than refuse it."""
+    import json
+
+    try:
+        status = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("status")
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError, AttributeError):
+        return False
+    return status in ("interrupted", "failed")
+
+
 def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, dict[str, Any]]:
     """Rebuild a run from its checkpoint (weights, optimizers, step, RNG) and saved config."""
     from mixgan.config.core import set_dotted
 
     path = run_dir / CHECKPOINT
-    state = load_checkpoint(path)
+    if not path.exists() and not path.is_symlink() and (run_dir / "config.yaml").is_file() \
+            and _stopped_before_training(run_dir):
+        # Stopped (a second Ctrl-C, a kill) before its first checkpoint: it trains again from step 0
+        # in the same dir, with the numbers of a fresh run (the logger drops the old rows).
+        from mixgan.config.core import read_yaml
+
+        state = {"step": 0, "config": read_yaml(run_dir / "config.yaml"), "wall_time": 0.0, "trainer": None}
+    else:
+        state = load_checkpoint(path)
     data = state["config"]
     if not isinstance(data, dict):
         raise CheckpointError(f"checkpoint {path} has no config mapping (got {type(data).__name__})")
@@ -147,6 +169,8 @@ def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, d
     cfg = config_from_dict(data)
     check_total(cfg, saved, state["step"], path)
     trainer = make_trainer(cfg)
+    if state["trainer"] is None:  # from step 0: the trainer as built
+        return cfg, trainer, state
     try:
         trainer.load_state_dict(state["trainer"])
         trainer.step = int(state["step"])
@@ -208,7 +232,13 @@ def run_one(cfg: Any, trainer: Any | None = None) -> dict[str, Any]:
         return trainer.run_worker()
     name = cfg.run.name or f"{cfg.data.name}-{cfg.objective.name}-s{cfg.seed}"
     run_dir = new_run_dir(cfg.run.dir, name, unique=not cfg.run.name)
-    save_config(cfg, run_dir / "config.yaml")
+    try:
+        save_config(cfg, run_dir / "config.yaml")
+    except OSError:  # a full disk before the run started: leave no half-made run dir behind
+        import shutil
+
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     summary = run_loop(trainer, cfg, run_dir)
     print_summary(summary, trainer.summary_keys)
     return summary
@@ -272,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("mixgan.train: interrupted", file=sys.stderr)
         return 130
+    except OSError as err:  # a full disk or a lost mount outside the loop (which records its own)
+        print(f"mixgan.train: error: {first_line(err)}", file=sys.stderr)
+        return 1
     return {"interrupted": 130, "failed": 1}.get(summary["status"], 0)
 
 

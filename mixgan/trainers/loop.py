@@ -10,10 +10,12 @@ saves/restores a member's state. torchrun ranks above 0 run the same loop with n
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -69,11 +71,14 @@ def as_stack(trainer: Any) -> Trainer:
 
 
 class _StopFlag:
-    """First Ctrl-C: finish the current unit, checkpoint, stop. Second Ctrl-C: stop now."""
+    """First Ctrl-C: finish the current unit, checkpoint, stop. Second Ctrl-C: stop now, except in
+    the middle of a checkpoint write, which ends first (a stop never costs the last checkpoint)."""
 
     def __init__(self) -> None:
         self.requested = False
         self.deferred = False  # a request held back until the ranks agree (distributed.sync_stop)
+        self.writing = False  # inside a checkpoint write: a second Ctrl-C waits for its end
+        self.hard = False  # a second Ctrl-C came during a write
         self._old: Any = None
 
     def __enter__(self) -> _StopFlag:
@@ -85,8 +90,21 @@ class _StopFlag:
 
     def _handle(self, signum: int, frame: Any) -> None:
         if self.requested or self.deferred:
+            if self.writing:
+                self.hard = True
+                return
             raise KeyboardInterrupt
         self.requested = True
+
+    @contextlib.contextmanager
+    def writing_checkpoints(self) -> Iterator[None]:
+        self.writing = True
+        try:
+            yield
+        finally:
+            self.writing = False
+        if self.hard:
+            raise KeyboardInterrupt
 
     def __exit__(self, *exc: object) -> None:
         if self._old is not None:
@@ -231,15 +249,21 @@ def _run_stack(trainer: Trainer, cfgs: list[Any], run_dirs: list[Path] | None, r
                             trainer.pictures(m.index, m.logger)
                 elapsed = wall_time + time.perf_counter() - start
                 if stop.requested:
-                    for m in running:
-                        m.status = "interrupted"
-                        save_member(trainer, m, elapsed)
+                    with stop.writing_checkpoints():
+                        for m in running:
+                            m.status = "interrupted"
+                            save_member(trainer, m, elapsed)
                     running = []
                 elif due(cfg.run.checkpoint_every, step) and not last_unit:
-                    for m in running:
-                        save_member(trainer, m, elapsed)
+                    with stop.writing_checkpoints():
+                        for m in running:
+                            save_member(trainer, m, elapsed)
             for m in running:
                 m.status = "completed"
+    except KeyboardInterrupt:  # a second Ctrl-C: stop now; the last checkpoint (if any) is the state
+        for m in members:
+            if m.status in ("running", "interrupted"):
+                m.status = "interrupted"
     except OSError as err:  # a full disk, a lost mount: a failed run, said in one line (no traceback)
         for m in members:
             if m.status == "running":

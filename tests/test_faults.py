@@ -1,0 +1,105 @@
+"""Faults that used to lose a run (issue 22, item 6): a disk full before the run starts, Ctrl-C twice
+before the first checkpoint, Ctrl-C twice while a checkpoint is written. Each ends in one line, the
+right exit code, and a run dir that resumes to the numbers of an uninterrupted run (or none at all).
+The stacked runs killed with `kill -9` are in tests/test_stacks.py."""
+
+import errno
+import json
+import os
+import signal
+
+import pytest
+
+import mixgan.trainers.loop as loop
+from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
+from mixgan.train import main
+from mixgan.trainers.gan import GanTrainer
+
+from runhelp import TINY, rows, train
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
+
+
+def status(run):
+    return json.loads((run / "summary.json").read_text())["status"]
+
+
+def assert_one_line(capsys, fragment):
+    err = capsys.readouterr().err
+    assert fragment in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_a_disk_full_before_the_run_starts_is_one_line_and_leaves_no_run_dir(tmp_path, monkeypatch, capsys):
+    import mixgan.train as train_mod
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(train_mod, "save_config", full)
+    assert main([*TINY, f"--run.dir={tmp_path}", "--run.name=r"]) == 1
+    assert_one_line(capsys, "No space left on device")
+    assert not (tmp_path / "r").exists()
+
+
+def ctrl_c_twice_at(monkeypatch, step):
+    original = GanTrainer.advance
+
+    def twice(self):
+        original(self)
+        if self.step == step:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)  # the second: stop now
+
+    monkeypatch.setattr(GanTrainer, "advance", twice)
+    return lambda: monkeypatch.setattr(GanTrainer, "advance", original)
+
+
+def test_ctrl_c_twice_before_the_first_checkpoint_resumes_from_step_0(tmp_path, monkeypatch, capsys):
+    whole = rows(train(tmp_path, name="whole"))
+    restore = ctrl_c_twice_at(monkeypatch, 5)  # the first checkpoint is at step 20
+    capsys.readouterr()
+    assert main([*TINY, f"--run.dir={tmp_path}", "--run.name=cut"]) == 130
+    assert "Traceback" not in capsys.readouterr().err
+    cut = tmp_path / "cut"
+    assert status(cut) == "interrupted" and not (cut / CHECKPOINT).exists()
+    restore()
+    assert main(["--resume", str(cut), "--run.progress=false"]) == 0
+    assert rows(cut) == whole and status(cut) == "completed"
+
+
+def test_a_completed_run_without_its_checkpoint_is_not_trained_again(tmp_path, capsys):
+    run = train(tmp_path)
+    (run / CHECKPOINT).unlink()
+    capsys.readouterr()
+    assert main(["--resume", str(run)]) == 2
+    assert_one_line(capsys, "no checkpoint")
+
+
+@pytest.mark.parametrize("at", [20, 25])  # a periodic checkpoint; the one a first Ctrl-C asks for
+def test_ctrl_c_twice_during_a_checkpoint_write_ends_interrupted_with_the_checkpoint(tmp_path, monkeypatch,
+                                                                                    capsys, at):
+    whole = rows(train(tmp_path, name="whole"))
+    advance, save = GanTrainer.advance, loop.save_checkpoint
+
+    def first_ctrl_c_at_25(self):
+        advance(self)
+        if at == 25 and self.step == 25:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def interrupted_write(payload, path):  # Ctrl-C while the file is written: twice at 20, the second at 25
+        if payload["step"] == at:
+            for _ in range(2 if at == 20 else 1):
+                os.kill(os.getpid(), signal.SIGINT)
+        save(payload, path)
+
+    monkeypatch.setattr(GanTrainer, "advance", first_ctrl_c_at_25)
+    monkeypatch.setattr(loop, "save_checkpoint", interrupted_write)
+    capsys.readouterr()
+    assert main([*TINY, f"--run.dir={tmp_path}", "--run.name=cut"]) == 130
+    assert "Traceback" not in capsys.readouterr().err
+    cut = tmp_path / "cut"
+    assert status(cut) == "interrupted" and load_checkpoint(cut / CHECKPOINT)["step"] == at
+    monkeypatch.setattr(GanTrainer, "advance", advance)
+    monkeypatch.setattr(loop, "save_checkpoint", save)
+    assert main(["--resume", str(cut), "--run.progress=false"]) == 0
+    assert rows(cut) == whole
