@@ -26,14 +26,23 @@ def test_cpu_runs_the_eager_step_even_when_graphs_are_asked_for(monkeypatch):
     assert fast_iteration(t._iteration, torch.device("cpu"), t.rand.generators) == t._iteration
 
 
-def test_capturable_adam_equals_plain_fused_adam_on_cpu():
-    # CUDA uses Adam(capturable=True) so that the step can be captured; on the CPU both exist and
-    # give the same bits, so the graph path's optimizer is the eager path's.
+def test_cuda_adam_is_capturable_fused_adam_and_the_cpu_one_foreach():
+    # CUDA: Adam(fused, capturable), so that the eager and the graphed step run one optimizer; the
+    # capturable flag changes where the step count lives, not the maths (checked here on the CPU,
+    # where both exist). CPU: foreach, whose rounding does not depend on an element's position
+    # (tests/test_equivalence.py).
+    from mixgan.trainers.gan import make_adam
+
+    cfg = load_config(None, []).train
+    cuda = make_adam([torch.nn.Parameter(torch.zeros(1))], cfg, torch.device("cuda")).defaults
+    cpu = make_adam([torch.nn.Parameter(torch.zeros(1))], cfg, torch.device("cpu")).defaults
+    assert cuda["fused"] and cuda["capturable"] and not cpu["fused"] and cpu["foreach"]
     plain, capt = trainer(), trainer()
     for name in ("G", "D"):
-        opt = getattr(plain, f"opt_{name}")
-        setattr(capt, f"opt_{name}", torch.optim.Adam(getattr(capt, name).parameters(), **{
-            k: opt.defaults[k] for k in ("lr", "betas")}, fused=True, capturable=True))
+        for t, capturable in ((plain, False), (capt, True)):
+            setattr(t, f"opt_{name}", torch.optim.Adam(getattr(t, name).parameters(), lr=cfg.lr,
+                                                       betas=(cfg.beta1, cfg.beta2), fused=True,
+                                                       capturable=capturable))
     for _ in range(8):
         a, b = plain.train_step(), capt.train_step()
         assert all(torch.equal(a[k], b[k]) for k in a)
