@@ -91,7 +91,10 @@ def penalty(name: str, D: Critic, real: Tensor, fake: Tensor, rand: MemberStream
         eps = _uniform_like(rand, real, "point")
         point = eps * real + (1 - eps) * fake
     else:  # dragan: x̂ = x + α·δ, δ = c·std(x)·u, u ~ U(0, 1) per element, α ~ U(0, 1) (Kodali et al. 2017)
-        std = real.flatten(1).std(1).view(-1, *([1] * (real.dim() - 1)))
+        # std(x): one number per member over all N elements of its batch, the unbiased std (÷ (N − 1))
+        # as in StudioGAN's port (torch's x.std()); the authors' code divides by N (numpy's
+        # minibatch.std()), so mixgan's is √(N/(N − 1)) larger: 1.002 at 128 points × 2 dims.
+        std = real.flatten(1).std(1, correction=1).view(-1, *([1] * (real.dim() - 1)))
         delta = c * std * _uniform_like(rand, real, "element")
         point = real + _uniform_like(rand, real, "point") * delta
     # sqrt(·+ε): ‖∇‖ is not differentiable at 0, where a fresh D may start
