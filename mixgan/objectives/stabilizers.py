@@ -209,7 +209,8 @@ class Stabilized:
                 # A captured CUDA graph freezes Python branches: the penalty is computed on every D
                 # step and multiplied by on[k] ∈ {0, 1}, which at_step rewrites in place; on steps, ×1
                 # leaves weight × every bit for bit what the eager branch below uses.
-                loss = loss + weight * on[i % self.d_steps] * penalty(name, D, real, fake, rand, self.c)
+                factor = weight * on[i % self.d_steps]
+                loss = loss + factor * penalty(name, D, real, fake, rand, self.c)
             elif i % every == 0:  # eager: off steps skip the penalty's double backward altogether
                 loss = loss + weight * penalty(name, D, real, fake, rand, self.c)
         # bCR (Zhao et al. 2021, "Improved Consistency Regularization for GANs", Algorithm 1):
