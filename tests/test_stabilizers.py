@@ -62,6 +62,22 @@ def test_gp_penalty_is_taken_at_real_fake_interpolates():
     assert got.item() == pytest.approx(want.item(), rel=1e-5)
 
 
+def test_dragan_perturbs_by_c_times_the_unbiased_std_of_the_members_batch(monkeypatch):
+    # With u = α = 1 the perturbed point is x + c·std(x); D(x) = ½‖x‖² has ∇ = x̂ there. On 3 × 2
+    # elements the unbiased std (÷ 5) is √(6/5) times the authors' (÷ 6): the penalty tells them apart.
+    monkeypatch.setattr(st, "_uniform_like", lambda rand, x, per: torch.ones(()))
+    real, fake = points(S=2, n=3)
+    got = st.penalty("dragan", lambda x: 0.5 * x.pow(2).sum(-1, keepdim=True), real, fake,
+                     MemberStreams.from_seeds([0, 1], "cpu"), c=0.5)
+    for s in range(2):
+        x = real[s].double()
+        mean = x.mean()
+        for n, want_match in ((x.numel() - 1, True), (x.numel(), False)):
+            std = ((x - mean).pow(2).sum() / n).sqrt()
+            want = ((x + 0.5 * std).norm(dim=1) - 1).pow(2).mean().item()
+            assert (got[s].item() == pytest.approx(want, rel=1e-5)) is want_match, n
+
+
 def test_base_losses_by_hand():
     r, f = torch.tensor([[[2.0], [0.5]]]), torch.tensor([[[-1.0], [0.2]]])
     sp = torch.nn.functional.softplus
@@ -117,11 +133,12 @@ def test_instance_noise_anneals_and_penalty_weights_are_per_member():
     assert isinstance(make_gan_objective(plain.objective, "cpu", plain.stabilizers), ErmGan)  # off: as before
 
 
-def test_lazy_penalty_runs_on_every_kth_d_step_with_the_weight_scaled():
+def test_lazy_penalty_weight_is_scaled_by_its_interval():
+    # Which D steps of the run it runs on: tests/test_lazy_reg.py.
     cfg = load_config(None, [("stabilizers.r1.weight", 2.0), ("stabilizers.r1.every", 2)], task="gan")
     obj = make_gan_objective(cfg.objective, "cpu", cfg.stabilizers, d_steps=5)
-    name, weight, steps = obj.penalties[0]
-    assert steps == {0, 2, 4} and weight.item() == pytest.approx(2.0 * 5 / 3)
+    name, weight, every, _ = obj.penalties[0]
+    assert (name, every) == ("r1", 2) and weight.item() == 2.0 * 2
 
 
 def test_spectral_norm_divides_each_member_by_its_largest_singular_value():

@@ -57,7 +57,8 @@ class GanObjective:
 
 @dataclass
 class Penalty:
-    """A gradient penalty's weight (0: off) and lazy interval (applied every `every`-th D step)."""
+    """A gradient penalty's weight (0: off) and lazy interval: applied on the D steps i ≡ 0 (mod every),
+    i counted over the run, at weight × every (objectives/stabilizers.py)."""
 
     weight: float = 0.0
     every: int = 1

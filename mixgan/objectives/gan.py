@@ -165,9 +165,10 @@ GAN_OBJECTIVES: dict[str, type] = {"erm": ErmGan, "mixup": MixupGan}
 
 
 def make_gan_objective(sections: Any, device: torch.device | str = "cpu", stabilizers: Any = None,
-                       d_steps: int = 1) -> Any:
+                       d_steps: int = 1, graph_safe: bool = False) -> Any:
     """The objective named by the members' `objective` sections (one section, or one per member),
-    wrapped with the members' `stabilizers` sections when any stabilizer is on."""
+    wrapped with the members' `stabilizers` sections when any stabilizer is on (`graph_safe`: the
+    same kernels on every D step, for an iteration captured as a CUDA graph; see Stabilized)."""
     sections = list(sections) if isinstance(sections, (list, tuple)) else [sections]
     name = _shared(sections, "name")
     try:
@@ -180,7 +181,7 @@ def make_gan_objective(sections: Any, device: torch.device | str = "cpu", stabil
     stabilizers = list(stabilizers) if isinstance(stabilizers, (list, tuple)) else [stabilizers]
     if not any(Stabilized.enabled(stabilizers[0])) and stabilizers[0].pack == 1:
         return base
-    return Stabilized(base, stabilizers, d_steps, device)
+    return Stabilized(base, stabilizers, d_steps, device, graph_safe)
 
 
 def single_member(D: Callable[[Tensor], Tensor]) -> Critic:

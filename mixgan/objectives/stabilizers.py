@@ -91,7 +91,10 @@ def penalty(name: str, D: Critic, real: Tensor, fake: Tensor, rand: MemberStream
         eps = _uniform_like(rand, real, "point")
         point = eps * real + (1 - eps) * fake
     else:  # dragan: x̂ = x + α·δ, δ = c·std(x)·u, u ~ U(0, 1) per element, α ~ U(0, 1) (Kodali et al. 2017)
-        std = real.flatten(1).std(1).view(-1, *([1] * (real.dim() - 1)))
+        # std(x): one number per member over all N elements of its batch, the unbiased std (÷ (N − 1))
+        # as in StudioGAN's port (torch's x.std()); the authors' code divides by N (numpy's
+        # minibatch.std()), so mixgan's is √(N/(N − 1)) larger: 1.002 at 128 points × 2 dims.
+        std = real.flatten(1).std(1, correction=1).view(-1, *([1] * (real.dim() - 1)))
         delta = c * std * _uniform_like(rand, real, "element")
         point = real + _uniform_like(rand, real, "point") * delta
     # sqrt(·+ε): ‖∇‖ is not differentiable at 0, where a fresh D may start
@@ -123,25 +126,35 @@ def noise_std(std: float, schedule: str, progress: float) -> float:
 
 
 class Stabilized:
-    """An objective (ErmGan, MixupGan) with instance noise, packing, gradient penalties and bCR on D."""
+    """An objective (ErmGan, MixupGan) with instance noise, packing, gradient penalties and bCR on D.
+
+    `graph_safe`: the same kernels on every D step (lazy penalties computed and multiplied by 0 or 1),
+    for an iteration captured as a CUDA graph (trainers/cuda_graph.py); else off steps skip them.
+    """
 
     def __init__(self, base: Any, sections: Sequence[Any], d_steps: int,
-                 device: torch.device | str = "cpu") -> None:
-        self.base, self.d_steps = base, d_steps
+                 device: torch.device | str = "cpu", graph_safe: bool = False) -> None:
+        self.base, self.d_steps, self.graph_safe = base, d_steps, graph_safe
         self.d_batches = base.d_batches
         first = sections[0]
         self.pack = first.pack
         self.c = first.dragan.c
         self.schedule = first.noise.schedule
-        self.penalties = []
+        # Lazy regularization (Karras et al. 2020, StyleGAN2-ADA `training/loss.py`): D minibatches
+        # are counted over the whole run, i = t·d_steps + k (iteration t, D step k), and a penalty of
+        # interval `every` runs on the D steps i ≡ 0 (mod every) with weight × every, so that its
+        # weight per D step, averaged over the run, is the configured one. (name, weight × every,
+        # every, on): `on` is (d_steps,), 1 or 0 per D step of the coming iteration (graph_safe).
+        self.penalties: list[tuple[str, Tensor, int, Tensor]] = []
         for name in PENALTIES:
             if getattr(first, name).weight > 0:
                 every = getattr(first, name).every
                 weight = torch.tensor([getattr(s, name).weight for s in sections], device=device)
-                # Lazy regularization (Karras et al. 2020): on D steps k ≡ 0 (mod every) of each
-                # iteration, scaled so that the weight per iteration stays that of every step.
-                steps = [k for k in range(d_steps) if k % every == 0]
-                self.penalties.append((name, weight * (d_steps / len(steps)), set(steps)))
+                on = torch.zeros(d_steps, device=device)
+                self.penalties.append((name, weight * every, every, on))
+        self._ks = torch.arange(d_steps, device=device)  # the D steps k of one iteration
+        self._index = 0  # i of the next D step: set by at_step, else counted from 0 over d_loss calls
+        self._set_on(0)
         self.noise0 = torch.tensor([s.noise.std for s in sections], device=device)
         self.noise = self.noise0.clone()  # updated in place (a captured CUDA graph reads it)
         self.use_noise = bool(first.noise.std > 0)
@@ -149,7 +162,6 @@ class Stabilized:
         self.bcr = [(i, torch.tensor([getattr(s.bcr, key) for s in sections], device=device))
                     for i, key in enumerate(("real", "fake")) if getattr(first.bcr, key) > 0]
         self.shift = first.bcr.shift
-        self._k = 0  # D step within the iteration
 
     @staticmethod
     def enabled(st: Any) -> tuple:
@@ -158,9 +170,21 @@ class Stabilized:
         return (*(getattr(st, p).weight > 0 for p in PENALTIES), st.noise.std > 0, st.bcr.real > 0,
                 st.bcr.fake > 0)
 
+    def _set_on(self, index: int) -> None:
+        """`on[k]` = 1 where D step index + k of the coming iteration is ≡ 0 (mod every), else 0: in
+        place, computed on the device (a Python int in, no host sync)."""
+        if self.graph_safe:
+            for _, _, every, on in self.penalties:
+                on.copy_((self._ks + index) % every == 0)
+
     def at_step(self, step: int, total: int) -> None:
-        """Before iteration `step` of `total`: anneal the instance noise (an in-place write, no host
-        sync), and whatever the base objective anneals (mixup's α)."""
+        """Before iteration `step` of `total` (the trainers call it before every iteration, so the lazy
+        count is a function of the step and survives resume with no state of its own): the run's
+        index of this iteration's first D step, step·d_steps, and the penalties' on/off factors;
+        anneal the instance noise (an in-place write, no host sync), and whatever the base objective
+        anneals (mixup's α)."""
+        self._index = step * self.d_steps
+        self._set_on(self._index)
         if self.use_noise:
             self.noise.copy_(self.noise0 * noise_std(1.0, self.schedule, step / max(total, 1)))
         if hasattr(self.base, "at_step"):
@@ -179,9 +203,15 @@ class Stabilized:
     def d_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
         real, fake = self._inputs(real, rand), self._inputs(fake, rand)
         loss = self.base.d_loss(D, real, fake, rand)
-        k, self._k = self._k, (self._k + 1) % self.d_steps
-        for name, weight, steps in self.penalties:
-            if k in steps:
+        i, self._index = self._index, self._index + 1  # this D step's index over the run
+        for name, weight, every, on in self.penalties:
+            if self.graph_safe:
+                # A captured CUDA graph freezes Python branches: the penalty is computed on every D
+                # step and multiplied by on[k] ∈ {0, 1}, which at_step rewrites in place; on steps, ×1
+                # leaves weight × every bit for bit what the eager branch below uses.
+                factor = weight * on[i % self.d_steps]
+                loss = loss + factor * penalty(name, D, real, fake, rand, self.c)
+            elif i % every == 0:  # eager: off steps skip the penalty's double backward altogether
                 loss = loss + weight * penalty(name, D, real, fake, rand, self.c)
         # bCR (Zhao et al. 2021, "Improved Consistency Regularization for GANs", Algorithm 1):
         # + λ_real·E‖D(x) − D(T(x))‖² + λ_fake·E‖D(g(z)) − D(T(g(z)))‖², T a random flip and shift, on

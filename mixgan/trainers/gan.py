@@ -122,8 +122,11 @@ class GanTrainer:
         self.D = StackedMLP(Ds, spectral_norm=st.spectral_norm).to(device)
         self.opt_G = make_adam(self.G.parameters(), tr, device)
         self.opt_D = make_adam(self.D.parameters(), tr, device)
+        # graph_safe on CUDA: the iteration is captured as a CUDA graph there (and with graphs off,
+        # MIXGAN_CUDA_GRAPHS=0, the eager step keeps the same maths and draws to compare with).
         self.objective = make_gan_objective([c.objective for c in cfgs], device,
-                                            [c.stabilizers for c in cfgs], tr.d_steps)
+                                            [c.stabilizers for c in cfgs], tr.d_steps,
+                                            graph_safe=device.type == "cuda")
         # An EMA of G's weights (decay per member), measured separately as quality_ema/*.
         self.G_ema = StackedMLP(Gs).to(device).requires_grad_(False) if tr.ema > 0 else None
         self.ema_decay = torch.tensor([c.train.ema for c in cfgs], device=device)
