@@ -20,7 +20,7 @@ from typing import Any
 
 from mixgan.config.core import flatten, set_dotted
 from mixgan.errors import ConfigError, MixganError
-from mixgan.report.tables import COLUMNS, NOTES, markdown, parse_metrics, pool, to_csv
+from mixgan.report.tables import COLUMNS, NOTES, TASK_COLUMNS, markdown, parse_metrics, pool, to_csv
 from mixgan.rundir.paths import check_writable
 
 # Config keys that never make two runs different experiments.
@@ -212,12 +212,9 @@ def run_stats(run: Run) -> dict[str, float | None]:
     if run.status not in ("completed", "diverged"):
         return {}
     modes = [v for _, v in run.series("quality/modes")]
-    out: dict[str, float | None] = {
-        "modes": final.get("quality/modes"), "high_quality": final.get("quality/high_quality"),
-        "reverse_kl": final.get("quality/reverse_kl"), "all_modes": None, "collapsed": None,
-        "first_all_modes": None,
-        "mode_drops": float(sum(b < a for a, b in zip(modes, modes[1:]))) if modes else None,
-    }
+    out: dict[str, float | None] = {c: final.get(col.tag) for c, col in COLUMNS.items() if col.final}
+    out.update({"all_modes": None, "collapsed": None, "first_all_modes": None,
+                "mode_drops": float(sum(b < a for a, b in zip(modes, modes[1:]))) if modes else None})
     if k is not None:
         diverged = run.status == "diverged"
         end = out["modes"] if out["modes"] is not None and math.isfinite(out["modes"]) else 0.0
@@ -281,9 +278,11 @@ class _Parser(argparse.ArgumentParser):
 
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m mixgan.compare", description=__doc__.splitlines()[0])
+    clf = ", ".join(TASK_COLUMNS["classify"])
     p.add_argument("paths", nargs="+", metavar="RUN_OR_GROUP_DIR")
     p.add_argument("--out", default="compare", help="folder for table.md, table.csv, curves.png, samples.png")
-    p.add_argument("--metrics", help=f"comma list of columns (default all): {', '.join(COLUMNS)}")
+    p.add_argument("--metrics", help=f"comma list of columns: {', '.join(COLUMNS)} (default: the runs' "
+                                     f"task's standard ones: {clf} for classifiers, the others for GANs)")
     p.add_argument("--by", metavar="KEY", help="group by this config key (e.g. objective.name), or by "
                                                 "`row` (a sweep's run names without the seed), instead of "
                                                 "by everything but the seed")
@@ -303,8 +302,9 @@ def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = 
     to `out` (with `baseline`: differences.md/.csv and forest.png too); return the Markdown."""
     from mixgan.report import baseline as against
 
-    columns = parse_metrics(metrics)
-    groups = group_runs(load_runs(paths), by)
+    runs = load_runs(paths)
+    columns = parse_metrics(metrics, dict.fromkeys(r.config.get("task", "gan") for r in runs))
+    groups = group_runs(runs, by)
     table = summarize(groups, columns)
     labels = [g.label for g in groups]
     base = against.pick_baseline(labels, baseline) if baseline is not None else None

@@ -239,3 +239,22 @@ def test_by_row_groups_sweep_runs_by_their_name_without_the_seed(tmp_path):
             enumerate(["erm__s0", "erm__s1", "r1__data.name=grid25__s0", "run-s3", "run-s4"])]
     assert [(g.label, len(g.runs)) for g in group_runs(runs, by="row")] == [
         ("erm", 2), ("r1__data.name=grid25", 1), ("run", 2)]
+
+
+def test_classifier_runs_get_the_classifier_columns(tmp_path, capsys):
+    # compare chooses its columns by the runs' task (report/tables.TASK_COLUMNS): test error, best
+    # test error and ECE for a classifier, pooled over seeds like any column; no GAN columns.
+    for seed, (err, best, ece) in enumerate([(2.0, 1.5, 4.0), (4.0, 2.5, 6.0)]):
+        run = tmp_path / "runs" / f"moons-s{seed}"
+        run.mkdir(parents=True)
+        save_config(load_config(None, [("data.name", "moons"), ("model.name", "mlp"), ("seed", seed)],
+                                task="classify"),
+                    run / "config.yaml")
+        final = {"test/error": err, "test/error_best": best, "test/ece": ece}
+        (run / "metrics.jsonl").write_text(json.dumps({"step": 1, **final}) + "\n")
+        write_json_atomic(run / "summary.json", {"status": "completed", "final": final})
+    assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--no-plots",
+                 "--no-tensorboard"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == "| group | seeds | test error | best test error | test ECE |"
+    assert lines[4].endswith("| 2 | 3 ± 1.4 [2, 4] | 2 ± 0.71 [1.5, 2.5] | 5 ± 1.4 [4, 6] |")
