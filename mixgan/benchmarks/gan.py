@@ -235,7 +235,7 @@ def bench_main_job(device: torch.device, t: Table, sec: dict[str, float],
     floor, demo = sec[f"{MAIN_NAME}:mm"], sec[DEMO]
     not_floor = " (an eager replay: launch-bound, not a floor on CUDA)" if device.type == "cuda" else ""
     t.add("main job iteration incl. metrics: `python -m mixgan.train --mixup` (mixup, demo pairing)",
-          f"the {MAIN_NAME.split(' = ')[0]} iteration above, plus metrics every {m.every} "
+          f"the `train --mixup` toy-GAN iteration above, plus metrics every {m.every} "
           f"({parts_sec['measure'] * 1e3:.0f} ms), picture every {m.image_every} "
           f"({parts_sec['pictures'] * 1e3:.0f} ms), checkpoint every {cfg.run.checkpoint_every}",
           f"{total * 1e3:.1f} ms/it; matmul floor {floor * 1e3:.1f} ms/it (its iteration's matmuls alone, "
