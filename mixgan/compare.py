@@ -1,7 +1,8 @@
 """`python -m mixgan.compare RUN_OR_GROUP_DIR ...`: one table over seeds (Markdown, CSV) and plots.
 
 Reads run dirs (config.yaml, metrics.jsonl, summary.json; never event files), groups runs whose
-configs differ only by the seed (or by one key, `--by objective.name`), and reports per group the
+configs differ only by the seed (or by one key, `--by objective.name`), labels each group by what
+differs (`erm`, `mixup α=0.2`: report/labels.py), and reports per group the
 final quality as mean ± std over seeds, how often every mode is covered, collapse/divergence rates,
 and stability figures (docs/design.md, habit 10: report over seeds, never a single best run).
 """
@@ -20,7 +21,8 @@ from typing import Any
 
 from mixgan.config.core import flatten, set_dotted
 from mixgan.errors import ConfigError, MixganError
-from mixgan.report.tables import COLUMNS, NOTES, markdown, parse_metrics, pool, to_csv
+from mixgan.report.labels import group_names, long_label, readable_label
+from mixgan.report.tables import COLUMNS, NOTES, TASK_COLUMNS, markdown, parse_metrics, pool, to_csv
 from mixgan.rundir.paths import check_writable
 
 # Config keys that never make two runs different experiments.
@@ -34,6 +36,7 @@ class Run:
     config: dict[str, Any]
     rows: list[dict[str, Any]]
     summary: dict[str, Any]
+    source: Path | None = None  # the path given on the command line that it was found under
 
     @property
     def status(self) -> str:
@@ -56,7 +59,7 @@ class Run:
 
 @dataclass
 class Group:
-    label: str
+    label: str  # readable, from `keys` (report/labels.readable_label): `erm`, `mixup α=0.2`
     runs: list[Run]
     keys: dict[str, Any] = field(default_factory=dict)  # the config values that label it
 
@@ -67,7 +70,13 @@ def _is_run_dir(path: Path) -> bool:
 
 def find_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
     """Run dirs named directly or found under group dirs; a bad path is a one-line ConfigError."""
-    found: list[Path] = []
+    return list(find_run_dirs_with_sources(paths))
+
+
+def find_run_dirs_with_sources(paths: Sequence[str | Path]) -> dict[Path, Path]:
+    """Run dir → the path given that it was found under, in order, each run dir once."""
+    found: dict[Path, Path] = {}
+    seen: set[Path] = set()
     for p in map(Path, paths):
         if not p.exists():
             raise ConfigError(f"{p}: no such run dir or group dir")
@@ -76,7 +85,10 @@ def find_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
         dirs = [p] if _is_run_dir(p) else sorted(c.parent for c in p.rglob("config.yaml"))
         if not dirs:
             raise ConfigError(f"{p}: an empty group: no run dirs (folders with config.yaml) under it")
-        found += [d for d in dirs if d.resolve() not in {f.resolve() for f in found}]
+        for d in dirs:
+            if d.resolve() not in seen:
+                seen.add(d.resolve())
+                found[d] = p
     return found
 
 
@@ -127,7 +139,12 @@ def _check_contents(path: Path, rows: list[dict[str, Any]], summary: Any) -> Non
 
 
 def load_runs(paths: Sequence[str | Path]) -> list[Run]:
-    return [load_run(p) for p in find_run_dirs(paths)]
+    runs = []
+    for path, source in find_run_dirs_with_sources(paths).items():
+        run = load_run(path)
+        run.source = source
+        runs.append(run)
+    return runs
 
 
 def unread_keys(config: dict[str, Any]) -> set[str]:
@@ -163,7 +180,7 @@ def group_runs(runs: list[Run], by: str | None = None) -> list[Group]:
         rows: dict[str, list[Run]] = {}
         for r in runs:
             rows.setdefault(re.sub(r"(__|-)s\d+$", "", r.path.name), []).append(r)
-        return [Group(name, g, {"row": name}) for name, g in rows.items()]
+        return [Group(name, g, {"row": name}) for name, g in rows.items()]  # already readable
     if by is not None:
         missing = [r.path for r in runs if by not in r.config]
         if missing:
@@ -172,7 +189,8 @@ def group_runs(runs: list[Run], by: str | None = None) -> list[Group]:
         groups: dict[Any, list[Run]] = {}
         for r in runs:
             groups.setdefault(repr(r.config[by]), []).append(r)
-        return [Group(f"{by}={g[0].config[by]}", g, {by: g[0].config[by]}) for g in groups.values()]
+        keyed = [{by: g[0].config[by]} for g in groups.values()]
+        return [Group(readable_label(k), g, k) for k, g in zip(keyed, groups.values())]
     groups = {}
     for r in runs:
         groups.setdefault(repr(sorted(_identity(r).items())), []).append(r)
@@ -181,12 +199,13 @@ def group_runs(runs: list[Run], by: str | None = None) -> list[Group]:
     keys = [k for k in sorted(set().union(*firsts)) if len({repr(f[k]) for f in firsts if k in f}) > 1]
     if not keys:  # one group: name it by what it is
         keys = [k for k in ("data.name", "objective.name") if k in firsts[0]] or ["task"]
-    out = []
-    for g in groups.values():
-        ident = _identity(g[0])
-        vals = {k: ident[k] for k in keys if k in ident}
-        out.append(Group(", ".join(f"{k}={v}" for k, v in vals.items()), g, vals))
-    return out
+    if any(k.startswith("objective.") for k in keys) and "objective.name" not in keys:
+        keys.append("objective.name")  # `mixup α=0.2`, not `α=0.2`: whose setting it is
+    keyed = [{k: f[k] for k in keys if k in f} for f in firsts]
+    labels = [readable_label(vals) for vals in keyed]
+    if len(set(labels)) < len(labels):  # two groups would read alike: the older key=value labels
+        labels = [long_label(vals) for vals in keyed]
+    return [Group(label, g, vals) for label, g, vals in zip(labels, groups.values(), keyed)]
 
 
 def num_modes(run: Run) -> int | None:
@@ -212,12 +231,9 @@ def run_stats(run: Run) -> dict[str, float | None]:
     if run.status not in ("completed", "diverged"):
         return {}
     modes = [v for _, v in run.series("quality/modes")]
-    out: dict[str, float | None] = {
-        "modes": final.get("quality/modes"), "high_quality": final.get("quality/high_quality"),
-        "reverse_kl": final.get("quality/reverse_kl"), "all_modes": None, "collapsed": None,
-        "first_all_modes": None,
-        "mode_drops": float(sum(b < a for a, b in zip(modes, modes[1:]))) if modes else None,
-    }
+    out: dict[str, float | None] = {c: final.get(col.tag) for c, col in COLUMNS.items() if col.final}
+    out.update({"all_modes": None, "collapsed": None, "first_all_modes": None,
+                "mode_drops": float(sum(b < a for a, b in zip(modes, modes[1:]))) if modes else None})
     if k is not None:
         diverged = run.status == "diverged"
         end = out["modes"] if out["modes"] is not None and math.isfinite(out["modes"]) else 0.0
@@ -281,15 +297,19 @@ class _Parser(argparse.ArgumentParser):
 
 def make_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m mixgan.compare", description=__doc__.splitlines()[0])
+    clf = ", ".join(TASK_COLUMNS["classify"])
     p.add_argument("paths", nargs="+", metavar="RUN_OR_GROUP_DIR")
     p.add_argument("--out", default="compare", help="folder for table.md, table.csv, curves.png, samples.png")
-    p.add_argument("--metrics", help=f"comma list of columns (default all): {', '.join(COLUMNS)}")
+    p.add_argument("--metrics", help=f"comma list of columns: {', '.join(COLUMNS)} (default: the runs' "
+                                     f"task's standard ones: {clf} for classifiers, the others for GANs)")
     p.add_argument("--by", metavar="KEY", help="group by this config key (e.g. objective.name), or by "
                                                 "`row` (a sweep's run names without the seed), instead of "
                                                 "by everything but the seed")
     p.add_argument("--baseline", metavar="GROUP",
-                   help="also report each group's difference to this group (its label, or a unique part of "
-                        "it, e.g. objective.name=erm): interval, Mann-Whitney p, effect size, forest.png")
+                   help="also report each group's difference to this group, named by its label (erm, "
+                        "'mixup α=0.2'), its folder's name or path (grid25-erm), the older label "
+                        "(objective.name=erm) or a unique part of a label: interval, Mann-Whitney p, "
+                        "effect size, forest.png")
     p.add_argument("--no-plots", action="store_true", help="no curves.png and samples.png")
     p.add_argument("--no-tensorboard", action="store_true",
                    help="no TensorBoard run per group (median and 25-75%% band over its seeds)")
@@ -303,11 +323,13 @@ def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = 
     to `out` (with `baseline`: differences.md/.csv and forest.png too); return the Markdown."""
     from mixgan.report import baseline as against
 
-    columns = parse_metrics(metrics)
-    groups = group_runs(load_runs(paths), by)
+    runs = load_runs(paths)
+    columns = parse_metrics(metrics, dict.fromkeys(r.config.get("task", "gan") for r in runs))
+    groups = group_runs(runs, by)
     table = summarize(groups, columns)
     labels = [g.label for g in groups]
-    base = against.pick_baseline(labels, baseline) if baseline is not None else None
+    sources = {r.path.resolve(): r.source for r in runs if r.source is not None}
+    base = against.pick_baseline(group_names(groups, sources), baseline) if baseline is not None else None
     text = caption(groups) + "\n\n" + markdown(table, columns)
     out = Path(out)  # every check is done: from here on, only writing
     out.mkdir(parents=True, exist_ok=True)
@@ -349,4 +371,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # `compare ... | head`: the reader left early, which is not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)

@@ -91,6 +91,10 @@ BASE = "base: configs/gan/default.yaml\nseeds: [0]\nmetrics: [quality/modes]\n"
     (BASE + "variants: {erm: {seed: 3}}\n", "seed is set by seeds"),
     (BASE + "variants: {erm: {}}\npaper: {erm: {test/error: 1}}\n", "metric test/error is not in metrics"),
     (BASE + "variants: {erm: {}}\npaper: {ermm: {quality/modes: 1}}\n", "paper: 'ermm'"),
+    (BASE.replace("[quality/modes]", "[]") + "variants: {erm: {}}\n", "metrics: got []"),
+    ("base: configs/gan/dcgan_cifar10_erm.yaml\nseeds: [0]\nvariants: {erm: {}}\n"
+     "paper: {erm: {quality/modes: 1}}\n",
+     "metric quality/modes is not in metrics: fidelity/fid_inception, fidelity/is_inception"),
     ("base: nope.yaml\nseeds: [0]\nmetrics: [m]\nvariants: {erm: {}}\n", "preset 'nope.yaml' not found"),
     ("base: configs/gan/default.yaml\nvariants: {erm: {}}\nmetrics: [m]\n", "missing key seeds"),
     (BASE.replace("seeds: [0]", "seeds: 0-x") + "variants: {erm: {}}\n", "seeds"),
@@ -155,6 +159,30 @@ def test_report_mean_std_counts_and_paper_column(tmp_path, capsys):
     assert float(rows[0]["loss/D std"]) == pytest.approx(0.818535277, rel=1e-6)
     assert rows[0]["quality/modes paper"] == "6.5" and rows[1]["quality/modes std"] == ""
     assert [rows[1][k] for k in ("completed", "diverged", "failed", "todo")] == ["1", "1", "1", "0"]
+
+
+def test_a_sweep_without_metrics_reports_the_columns_compare_shows(tmp_path, capsys):
+    # No `metrics:`: the task's standard ones, the final values behind the columns compare shows for
+    # the task. For the toy GAN that is what the hand-written GAN sweeps name; for a classifier, the
+    # test errors and calibration; a paper number is checked against them.
+    from mixgan.report.tables import COLUMNS, parse_metrics
+
+    path = write_sweep(tmp_path, REPORT_SWEEP.replace("metrics: [quality/modes, loss/D]\n", ""))
+    out = tmp_path / "out"
+    gan = load_sweep(path)
+    assert gan.metrics == yaml.safe_load(Path("configs/ablation/gan_demo.yaml").read_text())["metrics"]
+    assert gan.metrics == [COLUMNS[c].tag for c in parse_metrics(None, ["gan"]) if COLUMNS[c].final]
+    clf = load_sweep(write_sweep(tmp_path, "base: configs/classify/moons.yaml\nvariants: {erm: {}}\n"
+                                           "seeds: [0]\n", "clf.yaml"))
+    assert clf.metrics == ["test/error", "test/error_best", "test/ece"]
+    for seed, modes in enumerate([3, 5, 7]):
+        _summary(out / f"a__s{seed}", "completed", **{"quality/modes": modes, "quality/high_quality": 0.5,
+                                                      "quality/reverse_kl": 0.25, "loss/D": 1.0})
+    assert main([str(path), f"--out={out}", "--report"]) == 0
+    head = ("| variant | quality/modes | quality/modes (paper) | quality/high_quality | quality/reverse_kl | "
+            "completed | diverged | failed | todo |")
+    md = (out / "report.md").read_text()
+    assert head in capsys.readouterr().out and head in md and "| a | 5 ± 2 [3, 7] | 6.5 | 0.5 ± 0 " in md
 
 
 def test_report_warns_about_a_metric_no_run_has(tmp_path, capsys):

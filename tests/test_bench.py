@@ -1,4 +1,5 @@
-"""mixgan.benchmarks: FLOP counts agree between two counters and scale with the stack; it rewrites only its
+"""mixgan.benchmarks: FLOP counts agree between two counters and scale with the stack; the main-job row times
+what `train --mixup` trains, names its objective and shows its matmul floor; it rewrites only its
 own BENCHMARKS.md part."""
 
 import dataclasses
@@ -7,15 +8,31 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from mixgan.benchmarks.gan import GAN_VARIANTS, gan_config, gan_flops, record_matmuls, write_markdown
+from mixgan.benchmarks.gan import (
+    DEMO,
+    ERM_NAME,
+    MAIN_NAME,
+    PAPER_NAME,
+    Table,
+    bench_main_job,
+    gan_config,
+    gan_flops,
+    gan_variants,
+    main_job_overrides,
+    record_matmuls,
+    write_markdown,
+)
+from mixgan.config.core import load_config, to_dict
 from mixgan.trainers.gan import GanTrainer
 
+IDS = ["paper_form", "main_job", "erm"]  # gan_variants() in order
 
-@pytest.mark.parametrize("name", GAN_VARIANTS)
+
+@pytest.mark.parametrize("name", gan_variants(), ids=IDS)
 @pytest.mark.parametrize("extra", [[], [("model.latent_dim", 5), ("objective.g_loss", "non_saturating")]])
 def test_gan_flops_of_a_stack_are_its_members_flops(name, extra):
     # A stack of S members runs S members' GEMMs (batched), nothing more: FLOPs scale exactly with S.
-    cfg = gan_config(torch.device("cpu"), [*GAN_VARIANTS[name], *extra, ("model.hidden", 16)])
+    cfg = gan_config(torch.device("cpu"), [*gan_variants()[name], *extra, ("model.hidden", 16)])
     one = GanTrainer(cfg, torch.device("cpu"))
     three = GanTrainer([dataclasses.replace(cfg, seed=s) for s in (0, 1, 2)], torch.device("cpu"))
     for t in (one, three):
@@ -25,7 +42,7 @@ def test_gan_flops_of_a_stack_are_its_members_flops(name, extra):
 
 def test_recorded_matmuls_are_the_iterations_flops():
     # The bench's "matmuls alone" replays exactly the iteration's GEMMs: same count of FLOPs.
-    cfg = gan_config(torch.device("cpu"), [*GAN_VARIANTS["ERM"], ("model.hidden", 16)])
+    cfg = gan_config(torch.device("cpu"), [*gan_variants()[ERM_NAME], ("model.hidden", 16)])
     trainer = GanTrainer(cfg, torch.device("cpu"))
     trainer.advance()
     expected = gan_flops(trainer)
@@ -71,3 +88,42 @@ def test_unusable_device_is_a_one_line_error(capsys):
         assert main(["--device", device, "--out", ""]) == 2
         err = capsys.readouterr().err
         assert err.startswith("mixgan.benchmarks: error: device") and len(err.strip().splitlines()) == 1
+
+
+def test_the_main_job_row_times_what_train_mixup_trains():
+    # The main job is configs/gan/default.yaml with --mixup (objective.name=mixup): the authors' demo
+    # pairing, not the §3.7 form. The bench's main-job iteration has exactly that config.
+    def plain(cfg):
+        return {k: v for k, v in to_dict(cfg).items() if k not in ("device", "run")}
+
+    main_job = load_config("configs/gan/default.yaml", [("objective.name", "mixup")])
+    bench = gan_config(torch.device("cpu"), main_job_overrides())
+    assert plain(bench) == plain(main_job)
+    assert (bench.objective.pairs, bench.objective.lam) == ("any", "uniform")
+    assert gan_variants()[MAIN_NAME] == main_job_overrides()
+
+
+@pytest.mark.parametrize("name", gan_variants(), ids=IDS)
+def test_each_toy_gan_row_is_named_by_what_it_times(name):
+    # The row's name states the objective, pairs, λ law and α of the config it times.
+    obj = gan_config(torch.device("cpu"), gan_variants()[name]).objective
+    if obj.name == "erm":
+        assert name == ERM_NAME and not name.startswith("mixup")
+        return
+    law = {"beta": "λ ~ Beta(α, α)", "uniform": "λ ~ U(0, α)"}[obj.lam]
+    pairs = {"real_fake": "real–fake pairs", "any": "any pairs"}[obj.pairs]
+    assert name.startswith("mixup") and law in name and pairs in name and f"α = {obj.alpha}" in name
+    assert (name == PAPER_NAME) == (obj.pairs == "real_fake")
+
+
+def test_the_main_job_row_shows_its_matmul_floor_beside_it(capsys):
+    # Given the iteration and its matmuls timed side by side (bench_gan), the main-job row adds the
+    # metrics' amortized time and prints the floor and the ratios from those same numbers.
+    sec = {MAIN_NAME: 0.050, f"{MAIN_NAME}:mm": 0.040, DEMO: 0.100}
+    t = Table()
+    total = bench_main_job(torch.device("cpu"), t, sec, [("model.hidden", 16), ("metrics.n_samples", 100)])
+    name, _, measured, ratio, _ = t.rows[0]
+    assert "python -m mixgan.train --mixup" in name and "demo pairing" in name
+    assert 0.050 < total < 0.060 and measured.startswith(f"{total * 1e3:.1f} ms/it; matmul floor 40.0 ms/it")
+    assert ratio.startswith(f"{0.040 / total:.2f} of it is the floor; {total / 0.1:.2f} of the demo")
+    assert "main job" in t.rows[1][0]

@@ -18,12 +18,14 @@ TAGS = ("quality/modes", "quality/high_quality", "quality/reverse_kl", "stabilit
         "stability/grad_input_real", "loss/D")
 
 
-def make_run(root, data, objective, seed, series, status="completed", total=300, samples=False):
+def make_run(root, data, objective, seed, series, status="completed", total=300, samples=False, group=None,
+             extra=()):
     """A run dir as the trainer writes it: config.yaml, metrics.jsonl, summary.json (and samples)."""
-    name = f"{data}-{objective}-s{seed}"
-    run = root / f"{data}-{objective}" / name
+    group = group or f"{data}-{objective}"
+    name = f"{group}-s{seed}"
+    run = root / group / name
     run.mkdir(parents=True)
-    cfg = load_config(None, [("data.name", data), ("objective.name", objective), ("seed", seed),
+    cfg = load_config(None, [*extra, ("data.name", data), ("objective.name", objective), ("seed", seed),
                              ("train.iterations", total), ("run.dir", str(run.parent)), ("run.name", name)])
     save_config(cfg, run / "config.yaml")
     rows = [{"step": 100 * (i + 1), **{t: series[t][i] for t in TAGS}} for i in range(len(series[TAGS[0]]))]
@@ -66,9 +68,7 @@ def runs_root(tmp_path):
 
 def test_stats_of_known_numbers(runs_root):
     groups, table, text = compare([runs_root], runs_root.parent / "out", plots=False)
-    assert [g.label for g in groups] == ["data.name=grid25, objective.name=erm",
-                                         "data.name=ring8, objective.name=erm",
-                                         "data.name=ring8, objective.name=mixup"]
+    assert [g.label for g in groups] == ["erm, grid25", "erm, ring8", "mixup, ring8"]
     grid, erm, mixup = table
     assert erm["seeds"] == 3 and erm["num_modes"] == 8 and grid["num_modes"] == 25
     assert erm["modes"]["value"] == pytest.approx((8 + 6 + 3) / 3)
@@ -92,7 +92,7 @@ def test_stats_of_known_numbers(runs_root):
 
     lo, hi = describe([8, 6, 3]).low, describe([8, 6, 3]).high
     cell = f"5.67 ± 2.5 [{lo:.3g}, {hi:.3g}] / 8"
-    assert f"| data.name=ring8, objective.name=erm | 3 | {cell} | 0.6 ± 0.3 [" in text
+    assert f"| erm, ring8 | 3 | {cell} | 0.6 ± 0.3 [" in text
     assert erm["modes"]["low"] < erm["modes"]["value"] < erm["modes"]["high"]
     assert "| 1/3 (0.06–0.79) |" in text  # all modes: 1 of 3 seeds, Wilson interval
 
@@ -115,11 +115,12 @@ def test_grouping_by_a_key_and_by_differing_keys(runs_root):
     runs = load_runs([runs_root])
     assert len(runs) == 6
     by_obj = group_runs(runs, by="objective.name")
-    assert [(g.label, len(g.runs)) for g in by_obj] == [("objective.name=erm", 4),
-                                                         ("objective.name=mixup", 2)]
+    assert [(g.label, len(g.runs)) for g in by_obj] == [("erm", 4), ("mixup", 2)]
+    assert [(g.label, g.keys) for g in group_runs(runs, by="seed")][:2] == [("seed=0", {"seed": 0}),
+                                                                            ("seed=1", {"seed": 1})]
     # Only the objective differs between these two groups: the label names only it.
     two = group_runs(load_runs([runs_root / "ring8-erm", runs_root / "ring8-mixup"]))
-    assert [g.label for g in two] == ["objective.name=erm", "objective.name=mixup"]
+    assert [g.label for g in two] == ["erm", "mixup"]
     # The same run named twice (directly and through its group) is read once.
     assert len(load_runs([runs_root / "ring8-erm", runs_root / "ring8-erm" / "ring8-erm-s0"])) == 3
 
@@ -131,11 +132,11 @@ def test_cli_writes_markdown_csv_and_plots(runs_root, capsys):
     assert printed.splitlines()[2].startswith("| group | seeds | modes |") and "wrote" in printed
     assert (out / "table.md").read_text().startswith(printed.split("\n\n")[0])
     rows = {r["group"]: r for r in csv.DictReader((out / "table.csv").open())}
-    erm = rows["data.name=ring8, objective.name=erm"]
+    erm = rows["erm, ring8"]
     assert float(erm["modes_mean"]) == pytest.approx(17 / 3)
     assert float(erm["all_modes"]) == pytest.approx(1 / 3)
     assert erm["data.name"] == "ring8" and erm["first_all_modes"] == "200.0"
-    assert rows["data.name=ring8, objective.name=mixup"]["diverged"] == "1"
+    assert rows["mixup, ring8"]["diverged"] == "1"
     for png in ("curves.png", "samples.png"):
         data = (out / png).read_bytes()
         assert data[:4] == b"\x89PNG" and len(data) > 5000
@@ -187,9 +188,7 @@ def test_erm_groups_ignore_the_keys_erm_never_reads():
 
     runs = [run("erm", 0.2, 0), run("erm", 1.0, 1), run("mixup", 0.1, 0), run("mixup", 0.2, 0)]
     groups = group_runs(runs)
-    assert [(g.label, len(g.runs)) for g in groups] == [
-        ("objective.name=erm", 2), ("objective.alpha=0.1, objective.name=mixup", 1),
-        ("objective.alpha=0.2, objective.name=mixup", 1)]
+    assert [(g.label, len(g.runs)) for g in groups] == [("erm", 2), ("mixup α=0.1", 1), ("mixup α=0.2", 1)]
 
 
 def test_baseline_differences_interval_p_value_and_forest_plot(runs_root, capsys):
@@ -197,9 +196,9 @@ def test_baseline_differences_interval_p_value_and_forest_plot(runs_root, capsys
 
     out = runs_root.parent / "vs"
     assert main([str(runs_root / "ring8-erm"), str(runs_root / "ring8-mixup"), "--out", str(out),
-                 "--baseline", "objective.name=erm"]) == 0
+                 "--baseline", "objective.name=erm"]) == 0  # the older label form still works
     printed = capsys.readouterr().out
-    assert "Against the baseline objective.name=erm:" in printed
+    assert "Against the baseline erm:" in printed
     rows = {r["metric"]: r for r in csv.DictReader((out / "differences.csv").open())}
     modes = rows["modes"]
     # mixup's one completed seed (8 modes) against ERM's 8, 6, 3: Δ = 8 − 17/3; Mann–Whitney as scipy's
@@ -213,10 +212,64 @@ def test_baseline_differences_interval_p_value_and_forest_plot(runs_root, capsys
 
 def test_unknown_baseline_is_one_line_listing_the_groups(runs_root, capsys):
     out = runs_root.parent / "bad"
-    assert main([str(runs_root / "ring8-erm"), "--out", str(out), "--baseline", "nope"]) == 2
+    groups = [str(runs_root / "ring8-mixup"), str(runs_root / "ring8-erm")]
+    assert main([*groups, "--out", str(out), "--baseline", "nope"]) == 2
     err = capsys.readouterr().err
-    assert "--baseline: 'nope' matches no group; accepted:" in err and len(err.strip().splitlines()) == 1
+    assert err.strip() == ("mixgan.compare: error: --baseline: 'nope' matches no group; accepted: mixup or "
+                           "ring8-mixup; erm or ring8-erm (a group's label, its folder's name or path)")
     assert not out.exists()
+
+
+def _baseline(capsys, out, args):
+    """The baseline group `compare` reported against (differences.csv), or its one-line error."""
+    code = main([*args, "--out", str(out), "--no-plots", "--no-tensorboard"])
+    captured = capsys.readouterr()
+    if code != 0:
+        assert code == 2 and len(captured.err.strip().splitlines()) == 1
+        return captured.err.strip()
+    rows = list(csv.DictReader((out / "differences.csv").open()))
+    assert {r["baseline"] for r in rows} == {captured.out.split("Against the baseline ")[1].split(":")[0]}
+    return rows[0]["baseline"]
+
+
+def test_baseline_by_label_folder_name_or_path(runs_root, capsys, monkeypatch):
+    # The issue's command: `compare runs/grid25-mixup runs/grid25-erm --baseline grid25-erm`; every
+    # name a user sees for a group picks it: its label, the older key=value label, the folder's name,
+    # its path as given, relative, with a trailing slash, or resolved.
+    monkeypatch.chdir(runs_root.parent)
+    two = ["runs/ring8-mixup", "runs/ring8-erm"]
+    for name in ("erm", "objective.name=erm", "ring8-erm", "runs/ring8-erm", "runs/ring8-erm/",
+                 "./runs/ring8-erm", str(runs_root / "ring8-erm"), "objective.name=e"):
+        assert _baseline(capsys, runs_root.parent / "vs", [*two, "--baseline", name]) == "erm", name
+    # All runs under one root: each group's own folder still names it; a folder holding several groups
+    # (the root) does not, and a short label two groups share is refused, listing the accepted names.
+    assert _baseline(capsys, runs_root.parent / "vs", ["runs", "--baseline", "ring8-erm"]) == "erm, ring8"
+    assert _baseline(capsys, runs_root.parent / "vs", ["runs", "--baseline", "grid25-erm"]) == "erm, grid25"
+    err = _baseline(capsys, runs_root.parent / "vs", ["runs", "--baseline", "erm"])
+    assert "'erm' matches 2 groups; accepted: erm, grid25 or grid25-erm; erm, ring8 or ring8-erm;" in err
+    assert "matches no group" in _baseline(capsys, runs_root.parent / "vs", ["runs", "--baseline", "runs"])
+    # By run (`--by row`, sweep runs): the row's name.
+    by_row = [*two, "--by", "row", "--baseline", "ring8-erm"]
+    assert _baseline(capsys, runs_root.parent / "vs", by_row) == "ring8-erm"
+
+
+def test_labels_are_readable_in_tables_and_tensorboard(tmp_path, capsys):
+    # Groups that differ in mixup's α: `mixup α=0.2` in the table, the CSV, the differences and as the
+    # TensorBoard run's name; `--baseline` takes that label as printed.
+    s = series([8, 8], [.9, .9], [0., 0.], [1, 1], [1, 1], [.6, .6])
+    for alpha, group in ((0.2, "a02"), (1.0, "a1")):
+        for seed in (0, 1):
+            make_run(tmp_path / "runs", "ring8", "mixup", seed, s, group=group,
+                     extra=[("objective.alpha", alpha)])
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "runs"), "--out", str(out), "--no-plots", "--baseline", "mixup α=0.2"]) == 0
+    printed = capsys.readouterr().out
+    assert "| mixup α=0.2 | 2 |" in printed and "| mixup α=1.0 | 2 |" in printed
+    assert "Against the baseline mixup α=0.2:" in printed
+    labels = ["mixup α=0.2", "mixup α=1.0"]
+    assert [r["group"] for r in csv.DictReader((out / "table.csv").open())] == labels
+    assert sorted(p.parent.name for p in out.glob("*/events.out.tfevents.*")) == labels  # TensorBoard runs
+    assert "matches 2 groups" in _baseline(capsys, out, [str(tmp_path / "runs"), "--baseline", "mixup"])
 
 
 def test_unread_keys_come_from_the_registries():
@@ -239,3 +292,22 @@ def test_by_row_groups_sweep_runs_by_their_name_without_the_seed(tmp_path):
             enumerate(["erm__s0", "erm__s1", "r1__data.name=grid25__s0", "run-s3", "run-s4"])]
     assert [(g.label, len(g.runs)) for g in group_runs(runs, by="row")] == [
         ("erm", 2), ("r1__data.name=grid25", 1), ("run", 2)]
+
+
+def test_classifier_runs_get_the_classifier_columns(tmp_path, capsys):
+    # compare chooses its columns by the runs' task (report/tables.TASK_COLUMNS): test error, best
+    # test error and ECE for a classifier, pooled over seeds like any column; no GAN columns.
+    for seed, (err, best, ece) in enumerate([(2.0, 1.5, 4.0), (4.0, 2.5, 6.0)]):
+        run = tmp_path / "runs" / f"moons-s{seed}"
+        run.mkdir(parents=True)
+        save_config(load_config(None, [("data.name", "moons"), ("model.name", "mlp"), ("seed", seed)],
+                                task="classify"),
+                    run / "config.yaml")
+        final = {"test/error": err, "test/error_best": best, "test/ece": ece}
+        (run / "metrics.jsonl").write_text(json.dumps({"step": 1, **final}) + "\n")
+        write_json_atomic(run / "summary.json", {"status": "completed", "final": final})
+    assert main([str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--no-plots",
+                 "--no-tensorboard"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == "| group | seeds | test error | best test error | test ECE |"
+    assert lines[4].endswith("| 2 | 3 ± 1.4 [2, 4] | 2 ± 0.71 [1.5, 2.5] | 5 ± 1.4 [4, 6] |")

@@ -50,10 +50,10 @@ def expected_bands(group_dir):
 def test_one_tensorboard_run_per_group_with_median_and_band(two_groups, tmp_path):
     out = tmp_path / "report"
     groups, _, _ = compare([two_groups], out, plots=False)
-    assert [g.label for g in groups] == ["objective.name=erm", "objective.name=mixup"]
+    assert [g.label for g in groups] == ["erm", "mixup"]
     runs = sorted(p.parent.name for p in out.glob("*/events.out.tfevents.*"))
-    assert runs == ["objective.name=erm", "objective.name=mixup"]
-    for folder, name in (("objective.name=erm", "ring8-erm"), ("objective.name=mixup", "ring8-mixup")):
+    assert runs == ["erm", "mixup"]  # TensorBoard's run names: the groups' labels
+    for folder, name in (("erm", "ring8-erm"), ("mixup", "ring8-mixup")):
         acc = EventAccumulator(str(out / folder), size_guidance={"scalars": 0, "tensors": 0})
         acc.Reload()
         want = expected_bands(two_groups / name)
@@ -69,12 +69,12 @@ def test_one_tensorboard_run_per_group_with_median_and_band(two_groups, tmp_path
         assert charts["quality/modes"].value == "quality/modes/median"
         assert (charts["loss/D"].lower, charts["loss/D"].upper) == ("loss/D/q25", "loss/D/q75")
     # The NaN of erm seed 1 at step 300 is left out: the median there is over the two finite values.
-    acc = EventAccumulator(str(out / "objective.name=erm"), size_guidance={"scalars": 0})
+    acc = EventAccumulator(str(out / "erm"), size_guidance={"scalars": 0})
     acc.Reload()
     assert {e.step: e.value for e in acc.Scalars("loss/D/median")}[300] == pytest.approx(0.75)
     # A second compare into the same folder replaces the group runs instead of adding to them.
     compare([two_groups], out, plots=False)
-    assert len(list((out / "objective.name=erm").glob("events.out.tfevents.*"))) == 1
+    assert len(list((out / "erm").glob("events.out.tfevents.*"))) == 1
 
 
 def test_no_tensorboard_option(two_groups, tmp_path):
@@ -109,10 +109,10 @@ def test_csv_cell_is_empty_where_markdown_shows_a_dash(two_groups, tmp_path):
     md = {line.split(" | ")[0].strip("| "): [c.strip() for c in line.strip("|").split("|")]
           for line in text.splitlines()[4:]}
     rows = {r["group"]: r for r in csv.DictReader((out / "table.csv").open())}
-    grid = md["data.name=grid25, objective.name=erm"]
+    grid = md["erm, grid25"]
     head = [c.strip() for c in text.splitlines()[2].strip("|").split("|")]
     assert grid[head.index("first it. all modes")] == "—" and grid[head.index("reverse KL")] == "—"
-    row = rows["data.name=grid25, objective.name=erm"]
+    row = rows["erm, grid25"]
     assert row["first_all_modes"] == "" and row["reverse_kl_mean"] == "" and row["modes_std"] == ""
     assert float(row["modes_mean"]) == 3.0
     csv_text = (out / "table.csv").read_text().lower()

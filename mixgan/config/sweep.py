@@ -223,7 +223,7 @@ def load_sweep(path: str | Path) -> Sweep:
     unknown = sorted(set(data) - set(TOP_KEYS))
     if unknown:
         raise ConfigError(f"unknown sweep key {unknown[0]}; accepted: {', '.join(TOP_KEYS)}")
-    for key in ("base", "variants", "seeds", "metrics"):
+    for key in ("base", "variants", "seeds"):  # no `metrics:`: the task's standard ones (_validate_runs)
         if key not in data:
             raise ConfigError(f"{path}: missing key {key}")
     name = data.get("name", path.stem)
@@ -241,11 +241,12 @@ def load_sweep(path: str | Path) -> Sweep:
     top_grid = _grid(data["grid"], "grid") if "grid" in data else []
     _check_keys([(k, None) for k, _ in top_grid], "grid")
     seeds = parse_seeds(data["seeds"])
-    metrics = data["metrics"]
-    if (not isinstance(metrics, list) or not metrics or not all(isinstance(m, str) and m for m in metrics)
-            or len(set(metrics)) != len(metrics)):
+    metrics = data.get("metrics")  # None (absent or empty): filled in once the task is known
+    if metrics is not None and (not isinstance(metrics, list) or not metrics
+                                or not all(isinstance(m, str) and m for m in metrics)
+                                or len(set(metrics)) != len(metrics)):
         raise ConfigError(f"metrics: got {metrics!r}; accepted: a non-empty list of distinct summary.final "
-                          f"keys (e.g. quality/modes, test/error)")
+                          "keys (e.g. quality/modes, test/error), or none (the task's standard ones)")
     variants = data["variants"]
     if not isinstance(variants, dict) or not variants:
         raise ConfigError("variants: accepted: a non-empty mapping name → dotted overrides")
@@ -272,20 +273,23 @@ def load_sweep(path: str | Path) -> Sweep:
             for seed in seeds:
                 runs.append(Run(f"{row}__s{seed}", row, vname, point, seed,
                                 tuple([*common, *overrides, *point, ("seed", seed)])))
-    _paper_rows(data.get("paper"), paper, runs, variants, metrics)
+    _paper_rows(data.get("paper"), paper, runs, variants)
     counts = collections.Counter(r.name for r in runs)
     dup = next((n for n, c in counts.items() if c > 1 or len(n) > 128), None)
     if dup is not None:
         raise ConfigError(f"run name {dup} is not unique (or longer than 128 characters); rename a variant "
                           f"or a grid value")
-    sweep = Sweep(path, name, base_file, base_data, "", list(metrics), grid_keys, runs, paper,
+    sweep = Sweep(path, name, base_file, base_data, "", list(metrics or []), grid_keys, runs, paper,
                   description=str(data.get("description", "")))
     _validate_runs(sweep)
+    for row, values in paper.items():
+        bad = sorted(set(values) - set(sweep.metrics))
+        if bad:
+            raise ConfigError(f"paper ({row}): metric {bad[0]} is not in metrics: {', '.join(sweep.metrics)}")
     return sweep
 
 
-def _paper_rows(data: Any, paper: dict[str, dict[str, float]], runs: list[Run], variants: dict,
-                metrics: list[str]) -> None:
+def _paper_rows(data: Any, paper: dict[str, dict[str, float]], runs: list[Run], variants: dict) -> None:
     """Top-level `paper:` keyed by a row (`erm__train.weight_decay=0.0001`) or a whole variant."""
     if data is not None:
         if not isinstance(data, dict):
@@ -298,10 +302,6 @@ def _paper_rows(data: Any, paper: dict[str, dict[str, float]], runs: list[Run], 
                                   f"{', '.join(list(variants)[:6])}, or <variant>__<key>=<value>")
             for row in targets:
                 paper.setdefault(row, {}).update(_paper(values, f"paper.{key}"))
-    for row, values in paper.items():
-        bad = sorted(set(values) - set(metrics))
-        if bad:
-            raise ConfigError(f"paper ({row}): metric {bad[0]} is not in metrics: {', '.join(metrics)}")
 
 
 def _validate_runs(sweep: Sweep) -> None:
@@ -334,6 +334,15 @@ def _validate_runs(sweep: Sweep) -> None:
         resolved.pop("run", None)
         sweep.configs[run.name] = rows[run.row] = resolved
         reported |= _trainer(cfg.task).metric_names(cfg)
+    if not sweep.metrics:  # the sweep names none: the final values of the columns compare shows
+        from mixgan.report.tables import standard_metrics
+
+        sweep.metrics = [m for m in standard_metrics(sweep.task) if m in reported]
+        if not sweep.metrics:
+            standard = ", ".join(standard_metrics(sweep.task))
+            raise ConfigError(f"metrics: none given, and no run of this sweep reports the {sweep.task} "
+                              f"task's standard ones ({standard}); accepted: a list of "
+                              f"{', '.join(sorted(reported))}")
     unknown = [m for m in sweep.metrics if m not in reported]
     if unknown:  # a typo here would show only after training, as an empty column
         raise ConfigError(f"metrics: {unknown[0]} is reported by no run of this sweep; accepted: "

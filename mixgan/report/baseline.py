@@ -12,20 +12,27 @@ from typing import Any
 
 from mixgan.errors import ConfigError
 from mixgan.report import stats
+from mixgan.report.labels import Names
 from mixgan.report.tables import COLUMNS
 
 NOTE = ("Δ = mean(group) − mean(baseline) over completed seeds [95 % bootstrap interval]; p: two-sided "
         "Mann–Whitney U; r: rank-biserial effect size, P(group > baseline) − P(group < baseline).")
 
 
-def pick_baseline(labels: list[str], name: str) -> int:
-    """The index of the baseline group: an exact label, or the one label containing `name`."""
-    if name in labels:
-        return labels.index(name)
-    hits = [i for i, label in enumerate(labels) if name in label]
+def pick_baseline(groups: list[Names], name: str) -> int:
+    """The index of the baseline group: the one whose label (`erm`), older label (`objective.name=erm`),
+    folder name (`grid25-erm`) or folder path is `name`; else the one (older) label containing `name`.
+    Anything else is a one-line error listing each group's label and folder."""
+    wanted = {name, name.rstrip("/"), str(Path(name).expanduser().resolve())}
+    hits = [i for i, g in enumerate(groups) if wanted & set(g.names)]
+    if not hits:
+        hits = [i for i, g in enumerate(groups) if name and (name in g.label or name in g.long)]
     if len(hits) != 1:
         how = "matches no group" if not hits else f"matches {len(hits)} groups"
-        raise ConfigError(f"--baseline: {name!r} {how}; accepted: {'; '.join(labels)}")
+        accepted = "; ".join(g.label + (f" or {g.folder}" if g.folder and g.folder != g.label else "")
+                             for g in groups)
+        raise ConfigError(f"--baseline: {name!r} {how}; accepted: {accepted} (a group's label, its "
+                          f"folder's name or path)")
     return hits[0]
 
 

@@ -10,7 +10,7 @@ import csv
 import io
 import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,12 +26,13 @@ class Column:
     pool: str  # mean_std | fraction | median
     tag: str
     fmt: Callable[[float], str] = lambda v: f"{v:.3g}"
+    final: bool = False  # the per-run figure is summary.json's final value of `tag` (else derived)
 
 
 COLUMNS: dict[str, Column] = {
-    "modes": Column("modes", "mean_std", "quality/modes"),
-    "high_quality": Column("high quality", "mean_std", "quality/high_quality"),
-    "reverse_kl": Column("reverse KL", "mean_std", "quality/reverse_kl"),
+    "modes": Column("modes", "mean_std", "quality/modes", final=True),
+    "high_quality": Column("high quality", "mean_std", "quality/high_quality", final=True),
+    "reverse_kl": Column("reverse KL", "mean_std", "quality/reverse_kl", final=True),
     "all_modes": Column("all modes", "fraction", "quality/modes", lambda v: f"{v:.2f}"),
     "collapsed": Column("collapsed or diverged", "fraction", "quality/modes", lambda v: f"{v:.2f}"),
     "first_all_modes": Column("first it. all modes", "median", "quality/modes", lambda v: f"{v:.0f}"),
@@ -41,6 +42,23 @@ COLUMNS: dict[str, Column] = {
     "grad_input_max": Column("‖∇xD‖ max", "mean_std", "stability/grad_input_real"),
     "var_loss_D": Column("var loss/D, 2nd half", "mean_std", "loss/D"),
     "mode_drops": Column("mode drops", "mean_std", "quality/modes", lambda v: f"{v:.2g}"),
+    "fid_digits": Column("FID (digits net)", "mean_std", "fidelity/fid_digits", final=True),
+    "fid_inception": Column("FID (Inception)", "mean_std", "fidelity/fid_inception", final=True),
+    "is_inception": Column("IS (Inception)", "mean_std", "fidelity/is_inception", final=True),
+    "error": Column("test error", "mean_std", "test/error", final=True),
+    "error_best": Column("best test error", "mean_std", "test/error_best", final=True),
+    "ece": Column("test ECE", "mean_std", "test/ece", final=True),
+}
+
+# The columns compare shows by default for runs of each task: the one list (`ablate` reports the
+# final values among them when a sweep file names no `metrics:`). Image GANs count modes only on the
+# digits (and have no high-quality count or mode total); FID/IS are per feature extractor.
+STABILITY = ["grad_D_mean", "grad_D_max", "grad_input_mean", "grad_input_max", "var_loss_D"]
+TASK_COLUMNS: dict[str, list[str]] = {
+    "gan": ["modes", "high_quality", "reverse_kl", "all_modes", "collapsed", "first_all_modes", *STABILITY,
+            "mode_drops"],
+    "image_gan": ["modes", "reverse_kl", "fid_digits", "fid_inception", "is_inception", *STABILITY],
+    "classify": ["error", "error_best", "ece"],
 }
 
 NOTES = ("mean ± std [95 % bootstrap interval of the mean] over the seeds that completed (diverged seeds "
@@ -50,13 +68,27 @@ NOTES = ("mean ± std [95 % bootstrap interval of the mean] over the seeds that 
          "first measured iteration with every mode (— when at least half never get there); ‖∇θD‖: "
          "stability/grad_norm_D, ‖∇xD‖: stability/grad_input_real, mean and max over each run; var "
          "loss/D over the second half of training; mode drops: times quality/modes fell between two "
-         "measurements.")
+         "measurements; FID / IS: torch-fidelity's at the end, per feature extractor; test error, best "
+         "test error (the lowest over the epochs) and test ECE in %.")
 
 
-def parse_metrics(text: str | None) -> list[str]:
-    """`--metrics a,b` → column names; an unknown name is a one-line error listing the accepted ones."""
+def standard_columns(tasks: Iterable[str]) -> list[str]:
+    """The columns compare shows for runs of these tasks (TASK_COLUMNS in order; the toy GAN's for none)."""
+    columns = dict.fromkeys(c for task in tasks for c in TASK_COLUMNS.get(task, TASK_COLUMNS["gan"]))
+    return list(columns) or TASK_COLUMNS["gan"]
+
+
+def standard_metrics(task: str) -> list[str]:
+    """The summary.json final keys behind the task's standard columns: what a sweep that names no
+    `metrics:` reports (gan: quality/modes, quality/high_quality, quality/reverse_kl)."""
+    return list(dict.fromkeys(COLUMNS[c].tag for c in standard_columns([task]) if COLUMNS[c].final))
+
+
+def parse_metrics(text: str | None, tasks: Iterable[str] = ("gan",)) -> list[str]:
+    """`--metrics a,b` → column names (none: the tasks' standard columns); an unknown name is a one-line
+    error listing the accepted ones."""
     if text is None:
-        return list(COLUMNS)
+        return standard_columns(tasks)
     names = [n.strip() for n in text.split(",") if n.strip()]
     for n in names:
         if n not in COLUMNS:

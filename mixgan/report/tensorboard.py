@@ -8,11 +8,11 @@ median with its band). Read from metrics.jsonl like the rest of compare, never f
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from mixgan.report.plots_compare import band
-from mixgan.rundir.paths import safe_name
 
 SECTION = "Over seeds: median, 25–75% band"
 STATS = ("median", "q25", "q75")
@@ -30,9 +30,16 @@ def metric_tags(runs: list[Any]) -> list[str]:
     return list(tags)
 
 
+# What a folder name cannot hold here or on other systems; spaces, commas and α stay (TensorBoard
+# shows the folder as the run's name: `mixup α=0.2`).
+_UNSAFE = re.compile(r'[/\\:*?"<>|\x00-\x1f]+')
+
+
 def group_dir(out: Path, label: str) -> Path:
-    """The group's TensorBoard run folder in the report: its label made a safe folder name."""
-    return out / safe_name(label)
+    """The group's TensorBoard run folder in the report, named by its readable label (`erm`,
+    `mixup α=0.2`): path separators and characters file systems refuse become `-`."""
+    name = _UNSAFE.sub("-", label).strip(" .-")[:128]
+    return out / (name or "group")
 
 
 def write_group_runs(groups: list[Any], out: str | Path) -> list[Path]:
