@@ -50,6 +50,9 @@ def generators(data: Any) -> dict[str, Callable[[int, torch.Generator], Tensor]]
 
 
 NOISE = "uniform noise over the data's box"
+# Short names for plot labels; the forest plot draws these four (the other blurs sit between).
+SHORT = {"the data (another draw)": "data", f"modes blurred, σ = {BLUR_FACTORS[1]:g}·std":
+         f"blur {BLUR_FACTORS[1]:g}σ", "all mass on one mode": "one mode", NOISE: "noise"}
 
 
 def reference_scores(ref: ToyReference, sizes: dict[str, int]) -> dict[str, dict[str, list[float]]]:
