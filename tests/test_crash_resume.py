@@ -166,9 +166,9 @@ def test_tensorboard_writer_error_on_a_full_disk_is_one_line_not_a_thread_traceb
 
     written, original = [], RecordWriter.write
 
-    def write(self, data):  # the event thread: steps 10 and 20 fit (28 events), then the disk is full
+    def write(self, data):  # the event thread: steps 10 and 20 fit (36 events), then the disk is full
         written.append(len(data))
-        if len(written) > 28:
+        if len(written) > 36:  # 4 header events + 2 rows of 16 scalars
             raise OSError(errno.ENOSPC, "No space left on device")
         return original(self, data)
 
