@@ -22,7 +22,16 @@ from typing import Any
 from mixgan.config.core import flatten, set_dotted
 from mixgan.errors import ConfigError, MixganError
 from mixgan.report.labels import group_names, long_label, readable_label
-from mixgan.report.tables import COLUMNS, NOTES, TASK_COLUMNS, markdown, parse_metrics, pool, to_csv
+from mixgan.report.tables import (
+    COLUMNS,
+    NOTES,
+    TASK_COLUMNS,
+    markdown,
+    parse_metrics,
+    pool,
+    quality_stats,
+    to_csv,
+)
 from mixgan.rundir.paths import check_writable
 
 # Config keys that never make two runs different experiments.
@@ -248,6 +257,7 @@ def run_stats(run: Run) -> dict[str, float | None]:
     total = run.summary.get("total") or (run.rows[-1]["step"] if run.rows else 0)
     late = _finite([v for s, v in run.series("loss/D") if s > total / 2])
     out["var_loss_D"] = statistics.pvariance(late) if len(late) >= 2 else None
+    out.update(quality_stats(final, run.series))  # density, coverage, ..., N large, spread in the run
     return out
 
 
@@ -290,6 +300,23 @@ def caption(groups: list[Group]) -> str:
 
 
 
+def reference_rows(groups: list[Group], columns: list[str]) -> tuple[list[dict[str, Any]], str]:
+    """Toy-GAN groups: the reference rows (the data, blurred modes, one mode, uniform noise, scored by the
+    same code at the same sample sizes) and the verdicts against noise, as text after the table."""
+    from mixgan.report import references
+
+    runs = [r for g in groups for r in g.runs]
+    lines = references.verdict_lines(groups)
+    return references.table_rows(runs, columns), ("\n\n" + "\n".join(lines) if lines else "")
+
+
+def forest_references(groups: list[Group], columns: list[str]) -> dict[str, dict[str, float]]:
+    """Reference name → column → value: the vertical lines of forest.png."""
+    from mixgan.report import references
+
+    return references.forest_lines([r for g in groups for r in g.runs], columns)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
         raise ConfigError(message)
@@ -330,18 +357,20 @@ def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = 
     labels = [g.label for g in groups]
     sources = {r.path.resolve(): r.source for r in runs if r.source is not None}
     base = against.pick_baseline(group_names(groups, sources), baseline) if baseline is not None else None
-    text = caption(groups) + "\n\n" + markdown(table, columns)
+    refs, verdicts = reference_rows(groups, columns)
+    text = caption(groups) + "\n\n" + markdown(table + refs, columns) + verdicts
     out = Path(out)  # every check is done: from here on, only writing
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(text + "\n\n" + NOTES + "\n")
-    (out / "table.csv").write_text(to_csv(table, columns))
+    (out / "table.csv").write_text(to_csv(table + refs, columns))
     if base is not None:
         values = [row["values"] for row in table]
-        text += "\n\n" + against.write(out, labels, values, base, columns, plots)
+        text += "\n\n" + against.write(out, labels, values, base, columns, plots,
+                                       forest_references(groups, columns))
     if plots:
         from mixgan.report.plots_compare import plot_curves, plot_samples
 
-        tags = list(dict.fromkeys(COLUMNS[c].tag for c in columns))
+        tags = list(dict.fromkeys(COLUMNS[c].tag for c in columns if not COLUMNS[c].tag.startswith("final_")))
         plot_curves(groups, tags, out / "curves.png")
         plot_samples(groups, out / "samples.png")
     if tensorboard:

@@ -267,7 +267,8 @@ def test_labels_are_readable_in_tables_and_tensorboard(tmp_path, capsys):
     assert "| mixup α=0.2 | 2 |" in printed and "| mixup α=1.0 | 2 |" in printed
     assert "Against the baseline mixup α=0.2:" in printed
     labels = ["mixup α=0.2", "mixup α=1.0"]
-    assert [r["group"] for r in csv.DictReader((out / "table.csv").open())] == labels
+    groups = [r["group"] for r in csv.DictReader((out / "table.csv").open())]
+    assert [g for g in groups if not g.startswith("reference: ")] == labels  # then the reference rows
     assert sorted(p.parent.name for p in out.glob("*/events.out.tfevents.*")) == labels  # TensorBoard runs
     assert "matches 2 groups" in _baseline(capsys, out, [str(tmp_path / "runs"), "--baseline", "mixup"])
 
@@ -311,3 +312,31 @@ def test_classifier_runs_get_the_classifier_columns(tmp_path, capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[2] == "| group | seeds | test error | best test error | test ECE |"
     assert lines[4].endswith("| 2 | 3 ± 1.4 [2, 4] | 2 ± 0.71 [1.5, 2.5] | 5 ± 1.4 [4, 6] |")
+
+
+def test_reference_rows_and_the_verdict_against_noise(tmp_path, capsys):
+    # Two grid25 groups with known final values: one scores like uniform noise, one like the data.
+    like = {"erm": {"quality/density": [0.009, 0.012, 0.010], "quality/coverage": [0.05, 0.04, 0.045],
+                    "quality/sliced_w1": [0.052, 0.05, 0.055]},
+            "mixup": {"quality/density": [0.8, 0.9, 0.85], "quality/coverage": [0.9, 0.85, 0.95],
+                      "quality/sliced_w1": [0.03, 0.025, 0.02]}}
+    for objective, values in like.items():
+        for seed in range(3):
+            run = make_run(tmp_path / "runs", "grid25", objective, seed,
+                           series([12, 13], [.01, .01], [.5, .5], [1, 1], [1, 1], [.7, .7]))
+            summary = json.loads((run / "summary.json").read_text())
+            summary["final"].update({k: v[seed] for k, v in values.items()})
+            write_json_atomic(run / "summary.json", summary)
+    assert main([str(tmp_path / "runs"), f"--out={tmp_path / 'out'}", "--no-plots", "--no-tensorboard",
+                 "--metrics=modes,density,coverage,sliced_w1"]) == 0
+    out = capsys.readouterr().out
+    for name in ("the data (another draw)", "modes blurred, σ = 5·std", "all mass on one mode",
+                 "uniform noise over the data's box"):
+        assert f"| reference: {name} |" in out
+    verdicts = {line.split(":")[0]: line for line in out.splitlines() if line.startswith("- ")}
+    assert "not distinguishable from uniform noise" in verdicts["- erm"]
+    assert "better than uniform noise on density" in verdicts["- mixup"]
+    assert "not distinguishable" not in verdicts["- mixup"]
+    # the noise row: 20 draws, density about 0.01 (docs/results.md's table), also in table.csv
+    noise = next(r for r in csv.DictReader((tmp_path / "out" / "table.csv").open()) if "noise" in r["group"])
+    assert noise["seeds"] == "20" and 0.005 < float(noise["density_mean"]) < 0.02

@@ -83,7 +83,8 @@ def test_every_run_status_ends_the_session(tmp_path, status, expected):
 
 
 
-SHARED = ["data.name", "data.std", "metrics.every", "metrics.hq_sigmas", "metrics.n_samples",
+SHARED = ["data.name", "data.std", "metrics.every", "metrics.final_samples", "metrics.hq_sigmas",
+          "metrics.n_samples",
           "model.depth", "model.hidden", "model.latent_dim", "objective.g_loss", "objective.loss",
           "objective.name", "seed",
           "train.batch_size", "train.beta1", "train.beta2", "train.d_steps", "train.iterations", "train.lr"]

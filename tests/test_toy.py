@@ -7,7 +7,16 @@ import torch
 
 from mixgan.data import GAN_DATA
 from mixgan.data.toy import grid_means, ring_means
-from mixgan.metrics.toy import mode_stats
+from mixgan.metrics.toy import (
+    ToyReference,
+    density_coverage,
+    directions,
+    knn_radii,
+    mixture_loglik,
+    mode_stats,
+    sliced_w1,
+)
+from mixgan.metrics.toy_reference import BLUR_FACTORS, NOISE, generators, reference_scores
 from mixgan.streams import MemberStreams
 
 
@@ -105,3 +114,80 @@ def test_mode_stats_of_stacked_members_equal_each_member_alone():
         for k in alone:
             assert stacked[k][s].item() == pytest.approx(alone[k].item(), abs=1e-7), (s, k)
     assert stacked["quality/modes"].tolist()[1] == 1.0
+
+
+# -- density / coverage, sliced W1, log-likelihood (metrics.toy) and the reference generators ---------
+def test_density_coverage_equal_prdc():
+    prdc = pytest.importorskip("prdc")  # Naeem et al.'s reference code (the `test` extra)
+    import numpy as np
+
+    data = GAN_DATA["grid25"]()
+    real = data.sample(600, one_stream(0))[0]
+    ref = generators(data)
+    for name in ("the data (another draw)", "modes blurred, σ = 5·std", NOISE):
+        fake = ref[name](500, torch.Generator().manual_seed(1))
+        dens, cov = density_coverage(fake[None], real, knn_radii(real))
+        want = prdc.compute_prdc(real.double().numpy(), fake.double().numpy(), nearest_k=5)
+        assert dens.item() == pytest.approx(float(want["density"]), abs=1e-3), name
+        assert cov.item() == pytest.approx(float(np.asarray(want["coverage"])), abs=2e-3), name
+
+
+def test_sliced_w1_is_the_mean_of_one_dimensional_w1():
+    scipy_stats = pytest.importorskip("scipy.stats")
+    data = GAN_DATA["ring8"]()
+    real = data.sample(300, one_stream(0))[0]
+    fake = torch.rand(300, 2) * 2 - 1
+    dirs = directions(8)
+    real_sorted = (real @ dirs.T).sort(0).values.T
+    want = sum(scipy_stats.wasserstein_distance((fake @ d).numpy(), (real @ d).numpy()) for d in dirs) / 8
+    assert sliced_w1(fake[None], real_sorted, dirs).item() == pytest.approx(want, rel=1e-5)
+    assert sliced_w1(real[None], real_sorted, dirs).item() == pytest.approx(0, abs=1e-7)
+    # a shift by v moves every slice by |v·θ|
+    v = torch.tensor([0.3, -0.1])
+    shifted = sliced_w1((real + v)[None], real_sorted, dirs).item()
+    assert shifted == pytest.approx((dirs @ v).abs().mean().item(), rel=1e-4)
+    assert sliced_w1(torch.full((1, 300, 2), float("nan")), real_sorted, dirs).item() == math.inf
+
+
+def test_loglik_equals_the_mixture_density():
+    from scipy.stats import multivariate_normal
+
+    data = GAN_DATA["ring8"](std=0.05)
+    x = data.sample(50, one_stream(2))[0]
+    dens = sum(multivariate_normal(m.numpy(), 0.05**2).pdf(x.numpy()) for m in data.means) / 8
+    assert mixture_loglik(x[None], data.means, data.std).item() == pytest.approx(
+        float(torch.tensor(dens).log().mean()), rel=1e-4)
+
+
+def test_scores_of_stacked_members_equal_each_member_alone():
+    data = GAN_DATA["grid25"]()
+    ref = ToyReference(data, 400, 400)
+    pts = [data.sample(400, one_stream(3))[0], torch.rand(400, 2), data.means[4].expand(400, 2) + 0.001]
+    pts[1][::7] = float("nan")
+    stacked = ref.score(torch.stack(pts))
+    for s, p in enumerate(pts):
+        for k, v in ref.score(p[None]).items():
+            assert stacked[k][s].item() == pytest.approx(v.item(), rel=1e-6, abs=1e-7), (s, k)
+
+
+def test_references_rank_as_they_should_on_every_new_metric():
+    # 20,000 generated points against the 2,500 fixed real ones: the ranking is certain at that size
+    data = GAN_DATA["grid25"]()
+    scores = reference_scores(ToyReference(data, 2500, 20000), {"q/": 20000})
+    mean = {name: {k.removeprefix("q/"): sum(v) / len(v) for k, v in vals.items()}
+            for name, vals in scores.items()}
+    data_, one, noise = (mean[n] for n in ("the data (another draw)", "all mass on one mode", NOISE))
+    blurred = [mean[f"modes blurred, σ = {f:g}·std"] for f in BLUR_FACTORS]  # σ growing
+    # coverage: the data, then blur by σ, then noise, then one mode (it covers 1/25 of the balls)
+    cov = [m["coverage"] for m in (data_, *blurred, noise, one)]
+    assert cov == sorted(cov, reverse=True) and one["coverage"] < 0.05
+    # sliced W1: the data nearest, then blur by σ, noise, and one mode farthest
+    w1 = [m["sliced_w1"] for m in (data_, *blurred, noise, one)]
+    assert w1 == sorted(w1)
+    # density and log-likelihood are precision: one sharp mode scores like the data, blur and noise less
+    for k in ("density", "loglik"):
+        order = [m[k] for m in (data_, *blurred, noise)]
+        assert order == sorted(order, reverse=True), k
+        assert one[k] == pytest.approx(data_[k], abs=0.05), k
+    assert data_["density"] == pytest.approx(1, abs=0.05) and noise["density"] < 0.02
+    assert len(scores[NOISE]["q/density"]) > 1  # noise has several draws (its spread is tested against)

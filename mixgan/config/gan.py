@@ -126,6 +126,7 @@ class GanMetrics:
     image_every: int = 500  # iterations between sample pictures (0: only at the end)
     n_samples: int = 2500  # samples for modes / high quality / reverse KL (VEEGAN, PacGAN)
     hq_sigmas: float = 3.0  # a sample is high quality within hq_sigmas * std of its mean
+    final_samples: int = 20000  # the final model scored again on this many samples (final_large/*; 0: off)
 
 
 @dataclass
@@ -239,3 +240,4 @@ def validate_gan(cfg: GanConfig) -> None:
     check(m.image_every >= 0, "metrics.image_every", "an integer >= 0", m.image_every)
     check(m.n_samples >= 1, "metrics.n_samples", "an integer >= 1", m.n_samples)
     check(m.hq_sigmas > 0, "metrics.hq_sigmas", "a number > 0", m.hq_sigmas)
+    check(m.final_samples >= 0, "metrics.final_samples", "an integer >= 0", m.final_samples)

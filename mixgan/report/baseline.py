@@ -10,6 +10,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from mixgan.errors import ConfigError
 from mixgan.report import stats
 from mixgan.report.labels import Names
@@ -68,8 +70,10 @@ def to_csv(labels: list[str], diffs: list[dict[str, Any]], base: int) -> str:
     return buf.getvalue()
 
 
-def forest_figure(labels: list[str], diffs: list[dict[str, Any]], base: int) -> Any:
-    """One panel per metric: each group's Δ to the baseline with its interval, a line at 0."""
+def forest_figure(labels: list[str], diffs: list[dict[str, Any]], base: int,
+                  refs: dict[str, dict[str, float]] | None = None) -> Any:
+    """One panel per metric: each group's Δ to the baseline with its interval, a line at 0, and a dotted
+    line per reference generator (`refs`: name → metric → its value − the baseline's mean)."""
     from mixgan.report.plots import _plt
 
     plt = _plt()
@@ -90,27 +94,54 @@ def forest_figure(labels: list[str], diffs: list[dict[str, Any]], base: int) -> 
             err = None if d.low is None else [[d.delta - d.low], [d.high - d.delta]]
             ax.errorbar([d.delta], [y], xerr=err, fmt="o", color=f"C{y % 10}", capsize=3)
         ax.axvline(0, color="0.5", lw=1, ls="--")
+        reference_lines(ax, refs or {}, c)
         names = [labels[i] for i in others] if k % ncols == 0 else [""] * len(others)
         ax.set_yticks(range(len(others)), names, fontsize=9)
         ax.set_title(f"Δ {COLUMNS[c].header}", fontsize=10)
         ax.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4))
         ax.tick_params(labelsize=9)
-    fig.suptitle(f"difference to {labels[base]} (95 % bootstrap interval)", fontsize=10)
+    fig.suptitle(f"difference to {labels[base]} (95 % bootstrap interval)"
+                 + ("; dotted: reference generators (same code, same sample sizes)" if refs else ""),
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
 
+def reference_lines(ax: Any, refs: dict[str, dict[str, float]], column: str) -> None:
+    """Dotted vertical lines at each reference's value − the baseline's mean, named at the top; a
+    reference far off the groups' scale (more than twice the panel's width away) is named at the edge."""
+    low, high = ax.get_xlim()
+    width = high - low
+    for k, (name, values) in enumerate(refs.items()):
+        if column not in values or not np.isfinite(values[column]):
+            continue
+        x = values[column]
+        color = f"C{(k + 3) % 10}"
+        if low - 2 * width <= x <= high + 2 * width:
+            ax.axvline(x, color=color, lw=1, ls=":")
+            ax.text(x, 1.0, name, rotation=90, va="top", ha="right", fontsize=7,
+                    color=color, transform=ax.get_xaxis_transform())
+        else:
+            side = high if x > high else low
+            ax.text(side, 0.02 + 0.08 * k, f"{'→' if x > high else '←'} {name}", fontsize=7,
+                    color=color, ha="right" if x > high else "left", transform=ax.get_xaxis_transform())
+
+
 def write(out: Path, labels: list[str], values: list[dict[str, list[float]]], base: int,
-          columns: list[str], plots: bool) -> str:
+          columns: list[str], plots: bool, refs: dict[str, dict[str, float]] | None = None) -> str:
     """differences.md, differences.csv and forest.png in `out`; return the Markdown."""
     diffs = differences(values, base, columns)
+    base_means = {c: float(np.mean(stats.finite(values[base].get(c, [])))) for c in columns
+                  if len(stats.finite(values[base].get(c, [])))}
+    refs = {name: {c: v - base_means[c] for c, v in ref.items() if c in base_means}
+            for name, ref in (refs or {}).items()}
     text = markdown(labels, diffs, base)
     (out / "differences.md").write_text(text + "\n\n" + NOTE + "\n")
     (out / "differences.csv").write_text(to_csv(labels, diffs, base))
     if plots and diffs and diffs[0]:
         from mixgan.report.plots import _plt
 
-        fig = forest_figure(labels, diffs, base)
+        fig = forest_figure(labels, diffs, base, refs)
         fig.savefig(out / "forest.png")
         _plt().close(fig)
     return text

@@ -59,8 +59,10 @@ def collect(sweep: Sweep, sweep_dir: Path) -> list[RowStats]:
     return list(rows.values())
 
 
-def markdown(sweep: Sweep, table: list[RowStats]) -> str:
-    """The table as the runner prints it and writes to report.md."""
+def markdown(sweep: Sweep, table: list[RowStats],
+             refs: list[tuple[str, dict[str, list[float]]]] | None = None) -> str:
+    """The table as the runner prints it and writes to report.md; `refs` (label, metric → values over
+    draws) are appended as reference rows (report/references.py)."""
     with_paper = [m for m in sweep.metrics if any(m in r.paper for r in table)]
     counts = [c for c in COUNTS if c != "todo" or any(r.counts["todo"] for r in table)]
     head = ["variant", *sweep.grid_keys]
@@ -76,7 +78,31 @@ def markdown(sweep: Sweep, table: list[RowStats]) -> str:
                 cells.append(f"{r.paper[m]:g}" if m in r.paper else "")
         cells += [str(r.counts[c]) for c in counts]
         lines.append("| " + " | ".join(cells) + " |")
+    for label, values in refs or []:
+        cells = [label, *("" for _ in sweep.grid_keys)]
+        for m in sweep.metrics:
+            cells.append(fmt(describe(values.get(m, []))) if values.get(m) else "")
+            cells += [""] if m in with_paper else []
+        lines.append("| " + " | ".join(cells + [""] * len(counts)) + " |")
     return "\n".join(lines)
+
+
+def reference_rows(sweep: Sweep, sweep_dir: Path) -> list[tuple[str, dict[str, list[float]]]]:
+    """For toy-GAN sweeps whose metrics the references have: one row per reference generator, scored by
+    the runs' code at the first finished run's sample sizes (report/references.py)."""
+    from mixgan.compare import load_run
+    from mixgan.errors import MixganError
+    from mixgan.report import references
+
+    done = [sweep_dir / r.name for r in sweep.runs if run_state(sweep_dir / r.name) == "completed"]
+    if sweep.task != "gan" or not done:
+        return []
+    try:
+        refs = references.references([load_run(done[0])])
+    except MixganError:
+        return []
+    rows = [(f"reference: {title}{name}", vals) for title, scores in refs for name, vals in scores.items()]
+    return rows if any(m in vals for _, vals in rows for m in sweep.metrics) else []
 
 
 def to_csv(sweep: Sweep, table: list[RowStats]) -> str:
@@ -147,9 +173,13 @@ def _write_atomic(path: Path, text: str) -> None:
 def write_report(sweep: Sweep, sweep_dir: Path) -> str:
     """Write report.md and report.csv next to the runs; return the text to print."""
     table = collect(sweep, sweep_dir)
-    text = markdown(sweep, table)
+    refs = reference_rows(sweep, sweep_dir)
+    text = markdown(sweep, table, refs)
     notes = ["mean ± sample std [95 % bootstrap interval of the mean] over the completed seeds; diverged "
              "and failed seeds are counted, not averaged; todo = not run yet or interrupted."]
+    if refs:
+        notes.append("reference rows: the same metric code on the data, blurred modes, one mode and uniform "
+                     "noise at the runs' sample sizes (mean ± std over their draws; docs/results.md).")
     missing = missing_metrics(sweep, table, sweep_dir)
     if missing:
         notes.append(f"warning: no completed run reports {', '.join(missing)}; the runs report: "

@@ -48,6 +48,22 @@ COLUMNS: dict[str, Column] = {
     "error": Column("test error", "mean_std", "test/error", final=True),
     "error_best": Column("best test error", "mean_std", "test/error_best", final=True),
     "ece": Column("test ECE", "mean_std", "test/ece", final=True),
+    # Coverage apart from blur (metrics/toy.py), at metrics.n_samples like the three above.
+    "density": Column("density", "mean_std", "quality/density"),
+    "coverage": Column("coverage", "mean_std", "quality/coverage"),
+    "sliced_w1": Column("sliced W1", "mean_std", "quality/sliced_w1"),
+    "loglik": Column("log-lik.", "mean_std", "quality/loglik", lambda v: f"{v:.4g}"),
+    # The final model on metrics.final_samples samples (one evaluation no luck decides).
+    "large_modes": Column("modes, N large", "mean_std", "final_large/modes"),
+    "large_density": Column("density, N large", "mean_std", "final_large/density"),
+    "large_coverage": Column("coverage, N large", "mean_std", "final_large/coverage"),
+    "large_sliced_w1": Column("sliced W1, N large", "mean_std", "final_large/sliced_w1"),
+    # The spread within a run: sample std of its last LAST_K evaluations, averaged over seeds.
+    "modes_last_sd": Column("modes sd, last 5 evals", "mean_std", "quality/modes", lambda v: f"{v:.2g}"),
+    "coverage_last_sd": Column("coverage sd, last 5 evals", "mean_std", "quality/coverage",
+                               lambda v: f"{v:.2g}"),
+    "density_last_sd": Column("density sd, last 5 evals", "mean_std", "quality/density",
+                              lambda v: f"{v:.2g}"),
 }
 
 # The columns compare shows by default for runs of each task: the one list (`ablate` reports the
@@ -55,11 +71,31 @@ COLUMNS: dict[str, Column] = {
 # digits (and have no high-quality count or mode total); FID/IS are per feature extractor.
 STABILITY = ["grad_D_mean", "grad_D_max", "grad_input_mean", "grad_input_max", "var_loss_D"]
 TASK_COLUMNS: dict[str, list[str]] = {
-    "gan": ["modes", "high_quality", "reverse_kl", "all_modes", "collapsed", "first_all_modes", *STABILITY,
-            "mode_drops"],
+    "gan": ["modes", "high_quality", "reverse_kl", "density", "coverage", "sliced_w1", "large_density",
+            "large_coverage", "large_sliced_w1", "coverage_last_sd", "all_modes", "collapsed",
+            "first_all_modes", *STABILITY, "mode_drops"],
     "image_gan": ["modes", "reverse_kl", "fid_digits", "fid_inception", "is_inception", *STABILITY],
     "classify": ["error", "error_best", "ece"],
 }
+
+# Columns that are a run's final value of one tag: the reference rows (report/references.py) have them.
+FINAL_VALUE = {c: COLUMNS[c].tag for c in ("modes", "high_quality", "reverse_kl", "density", "coverage",
+                                           "sliced_w1", "loglik", "large_modes", "large_density",
+                                           "large_coverage", "large_sliced_w1")}
+LAST_K = 5  # evaluations the within-run spread is taken over
+SPREAD = {"modes_last_sd": "quality/modes", "coverage_last_sd": "quality/coverage",
+          "density_last_sd": "quality/density"}
+
+
+def quality_stats(final: dict[str, float],
+                  series: Callable[[str], list[tuple[int, float]]]) -> dict[str, float | None]:
+    """The new quality columns of one finished run: final values, and the spread of its last evaluations."""
+    out: dict[str, float | None] = {c: final.get(tag) for c, tag in FINAL_VALUE.items()
+                                    if c not in ("modes", "high_quality", "reverse_kl")}
+    for c, tag in SPREAD.items():
+        last = [v for _, v in series(tag)[-LAST_K:] if math.isfinite(v)]
+        out[c] = statistics.stdev(last) if len(last) >= 2 else None
+    return out
 
 NOTES = ("mean ± std [95 % bootstrap interval of the mean] over the seeds that completed (diverged seeds "
          "are counted, not averaged); fractions: k of n finished seeds (Wilson 95 % interval), a diverged "
@@ -69,7 +105,12 @@ NOTES = ("mean ± std [95 % bootstrap interval of the mean] over the seeds that 
          "stability/grad_norm_D, ‖∇xD‖: stability/grad_input_real, mean and max over each run; var "
          "loss/D over the second half of training; mode drops: times quality/modes fell between two "
          "measurements; FID / IS: torch-fidelity's at the end, per feature extractor; test error, best "
-         "test error (the lowest over the epochs) and test ECE in %.")
+         "test error (the lowest over the epochs) and test ECE in %. density, coverage (Naeem et al. "
+         "2020, k = 5), sliced W1 (to the fixed real sample) "
+         "and log-lik. (under the true mixture) at metrics.n_samples; N large: the final model scored again "
+         "on metrics.final_samples samples; sd, last 5 evals: the std of a run's last 5 evaluations "
+         "(its spread within the run), mean over seeds. Reference rows: the same code on the data, blurred "
+         "modes, one mode and uniform noise at the same sample sizes (mean ± std over their draws).")
 
 
 def standard_columns(tasks: Iterable[str]) -> list[str]:

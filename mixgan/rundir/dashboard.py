@@ -25,6 +25,14 @@ GAN_LAYOUT: Layout = {
         "modes captured": [r"^quality/modes$"],
         "high-quality fraction": [r"^quality/high_quality$"],
         "reverse KL": [r"^quality/reverse_kl$"],
+        "density and coverage (Naeem et al. 2020, k = 5)": [r"^quality/(density|coverage)$"],
+        "sliced W1 to the real sample": [r"^quality/sliced_w1$"],
+        "log-likelihood under the true mixture": [r"^quality/loglik$"],
+        # One point each, at the last iteration: the final model on metrics.final_samples samples.
+        "final model, large sample: high quality, density, coverage": [
+            r"^final_large/(high_quality|density|coverage)$"],
+        "final model, large sample: modes, reverse KL, sliced W1, log-likelihood": [
+            r"^final_large/(modes|reverse_kl|sliced_w1|loglik)$"],
     },
 }
 
@@ -42,6 +50,7 @@ def gan_layout(probability: bool = True, ema: bool = False) -> Layout:
     if ema:
         layout["Quality"]["EMA of G: modes, high quality (train.ema)"] = [
             r"^quality_ema/(modes|high_quality)$"]
+        layout["Quality"]["EMA of G: density, coverage (train.ema)"] = [r"^quality_ema/(density|coverage)$"]
     return layout
 
 

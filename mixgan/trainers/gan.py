@@ -21,7 +21,7 @@ from torch import Tensor
 from mixgan.config.core import to_dict
 from mixgan.data import GAN_DATA
 from mixgan.metrics.stability import probe_discriminator, probe_keys
-from mixgan.metrics.toy import mode_stats
+from mixgan.metrics.toy import QUALITY, ToyReference
 from mixgan.models.mlp import mlp
 from mixgan.models.stacked_mlp import StackedMLP
 from mixgan.objectives.gan import GAN_OBJECTIVES, make_gan_objective
@@ -101,8 +101,9 @@ class GanTrainer:
     unit = "it"
     dashboard = GAN_LAYOUT  # TensorBoard custom scalars: "Stability" and "Quality" sections
     watch_keys = ("loss/D", "loss/G")
-    summary_keys = ("quality/modes", "quality/high_quality", "quality/reverse_kl",
-                    "loss/D", "loss/G", "stability/grad_input_real")
+    summary_keys = ("quality/modes", "quality/high_quality", "quality/reverse_kl", "quality/density",
+                    "quality/coverage", "quality/sliced_w1", "quality/loglik",
+                    *(f"final_large/{k}" for k in QUALITY), "loss/D", "loss/G", "stability/grad_input_real")
 
     def __init__(self, cfgs: Any | Sequence[Any], device: torch.device) -> None:
         cfgs = list(cfgs) if isinstance(cfgs, (list, tuple)) else [cfgs]
@@ -208,17 +209,30 @@ class GanTrainer:
 
     @staticmethod
     def metric_names(cfg: Any) -> set[str]:
-        """The names `measure` reports for `cfg` (a sweep's `metrics:` is checked against them)."""
-        quality = ("modes", "high_quality", "reverse_kl")
-        return {*WINDOW_KEYS, *probe_keys(outputs_logits(cfg)), *(f"quality/{k}" for k in quality),
-                *(f"quality_ema/{k}" for k in quality if cfg.train.ema > 0)}
+        """The names `measure` reports for `cfg` (a sweep's `metrics:` is checked against them); the
+        final_large/* ones only at the last iteration."""
+        return {*WINDOW_KEYS, *probe_keys(outputs_logits(cfg)), *(f"quality/{k}" for k in QUALITY),
+                *(f"quality_ema/{k}" for k in QUALITY if cfg.train.ema > 0),
+                *(f"final_large/{k}" for k in QUALITY if cfg.metrics.final_samples > 0)}
+
+    def toy_reference(self) -> ToyReference:
+        """The fixed real sample all quality metrics compare with, drawn once (metrics/toy.py)."""
+        if getattr(self, "_toy_reference", None) is None:
+            mc = self.cfg.metrics
+            self._toy_reference = ToyReference(self.data, mc.n_samples, max(mc.n_samples, mc.final_samples),
+                                               self.device, mc.hq_sigmas)
+        return self._toy_reference
 
     def measure(self) -> list[dict[str, float]]:
-        """Per member: window means of losses and grad norms, D probes, mode quality on fresh samples."""
+        """Per member: window means of losses and grad norms, D probes, quality on fresh samples
+        (metrics/toy.py: the PacGAN protocol, density/coverage, sliced W1, log-likelihood); at the last
+        iteration also on metrics.final_samples fresh samples (final_large/*)."""
         means = self.window / max(self.window_n, 1)
         B, mc = self.cfg.train.batch_size, self.cfg.metrics
+        ref = self.toy_reference()
         rows: list[dict[str, Tensor]] = []
-        samples, samples_ema = [], []
+        samples, samples_ema, large = [], [], []
+        last = self.step == self.total and mc.final_samples > 0
         for s, c in enumerate(self.cfgs):  # each member's draws from its own measurement generator
             gen = eval_generator(c.seed, self.step, self.device)
             rand = MemberStreams([gen])
@@ -229,13 +243,16 @@ class GanTrainer:
             samples.append(self._sample(s, mc.n_samples, rand))
             if self.G_ema is not None:
                 samples_ema.append(self._sample(s, mc.n_samples, rand, self.G_ema))
+            if last:  # its own stream: the 2,500-sample values are those of a run without it
+                large.append(self._sample(s, mc.final_samples, MemberStreams([eval_generator(c.seed, -1,
+                                                                                             self.device)])))
             rows.append(out)
-        # Mode statistics of all members in one call (S, N, 2).
-        for prefix, batch in (("quality/", samples), ("quality_ema/", samples_ema)):
+        # Quality of all members in one call per sample set (S, N, 2).
+        for prefix, batch in (("quality/", samples), ("quality_ema/", samples_ema), ("final_large/", large)):
             if batch:
-                stats = mode_stats(torch.stack(batch), self.data.means, self.data.std, mc.hq_sigmas)
+                stats = ref.score(torch.stack(batch), prefix)
                 for s, out in enumerate(rows):
-                    out.update({k.replace("quality/", prefix): v[s] for k, v in stats.items()})
+                    out.update({k: v[s] for k, v in stats.items()})
         self.window.zero_()  # in place: a captured CUDA graph keeps adding into this very tensor
         self.window_n = 0
         keys = list(rows[0])

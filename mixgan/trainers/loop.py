@@ -320,7 +320,12 @@ def run_worker(trainer: Any) -> dict[str, Any]:
 
 
 def _short(metrics: dict[str, float], keys: tuple[str, ...]) -> dict[str, str]:
-    return {k.split("/")[-1]: f"{metrics[k]:.4g}" for k in keys if k in metrics}
+    """Last parts of the names (`modes`), the whole name where two share one (final_large/modes)."""
+    out: dict[str, str] = {}
+    for k in keys:
+        if k in metrics:
+            out[k if k.split("/")[-1] in out else k.split("/")[-1]] = f"{metrics[k]:.4g}"
+    return out
 
 
 def print_summary(summary: dict[str, Any], keys: tuple[str, ...]) -> None:
