@@ -114,6 +114,9 @@ def build(schema: type, data: dict[str, Any], prefix: str = "") -> Any:
     """Build dataclass `schema` from a nested dict, rejecting unknown keys and wrong types."""
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    resolved = getattr(schema, "resolved_schema", None)  # a section that registered plugins extend
+    if resolved is not None:
+        schema = resolved()
     hints = typing.get_type_hints(schema)
     fields = {f.name for f in dataclasses.fields(schema)}
     odd = [k for k in data if not isinstance(k, str)]

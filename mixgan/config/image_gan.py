@@ -17,6 +17,7 @@ from mixgan.config.gan import (
     check_gan_train,
     check_run,
     check_stabilizers,
+    default_stabilizers,
 )
 
 EMBEDDED_IMAGES = ("digits", "stacked_digits")  # no download, digit-classifier metrics
@@ -97,7 +98,7 @@ class ImageGanConfig:
     data: ImageData = field(default_factory=ImageData)
     model: ImageModel = field(default_factory=ImageModel)
     objective: ImageObjective = field(default_factory=ImageObjective)
-    stabilizers: GanStabilizers = field(default_factory=GanStabilizers)
+    stabilizers: GanStabilizers = field(default_factory=default_stabilizers)
     train: ImageTrain = field(default_factory=ImageTrain)
     metrics: ImageMetrics = field(default_factory=ImageMetrics)
     run: RunSection = field(default_factory=RunSection)

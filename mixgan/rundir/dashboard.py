@@ -120,15 +120,9 @@ def toy_gan_hparams(config: dict[str, Any], device_type: str) -> dict[str, float
 
 def unused_stabilizers(config: dict[str, Any]) -> tuple[str, ...]:
     """Keys of the stabilizers that are off (a penalty of weight 0, no noise, no bCR, pack 1, no EMA)."""
-    st = config.get("stabilizers", {})
-    off = [f"stabilizers.{p}.{k}" for p in ("r1", "r2", "gp", "dragan") if not st.get(p, {}).get("weight")
-           for k in st.get(p, {})]
-    if not st.get("noise", {}).get("std"):
-        off += [f"stabilizers.noise.{k}" for k in st.get("noise", {})]
-    bcr = st.get("bcr", {})
-    if not (bcr.get("real") or bcr.get("fake")):
-        off += [f"stabilizers.bcr.{k}" for k in bcr]
-    off += [f"stabilizers.{k}" for k, unset in (("pack", 1), ("spectral_norm", False)) if st.get(k) == unset]
+    from mixgan.objectives.plugins import unused_keys
+
+    off = unused_keys(config.get("stabilizers", {}))  # from the one stabilizer registry
     return (*off, *(("train.ema",) if not config.get("train", {}).get("ema") else ()))
 
 
