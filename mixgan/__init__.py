@@ -22,6 +22,10 @@ _EXPORTS = {
     # writing a stabilizer plugin (mixgan/objectives/plugins.py)
     "Stabilizer": "mixgan.objectives.plugins:Stabilizer",
     "config_check": "mixgan.config.core:check",
+    # registries: plugins register here or through entry points (mixgan/registries.py)
+    **{name: f"mixgan.registries:{name}" for name in (
+        "register_stabilizer", "register_toy_data", "register_image_model", "registry")},
+    # your G and D through mixgan's loop (mixgan/api/train.py); your loop logged as mixgan's runs
     "ConfigError": "mixgan.errors:ConfigError",
     "MixganError": "mixgan.errors:MixganError",
 }

@@ -130,7 +130,9 @@ def validate_image_gan(cfg: ImageGanConfig) -> None:
         except ValueError:
             check(False, "data.image_size", "0 or s·2^k with 4 <= s <= 7, k >= 1 (8, 16, 28, 32, 64)",
                   d.image_size)
-    check_choice(cfg.model.name, "model.name", ["dcgan"])
+    from mixgan.models import IMAGE_GAN_MODELS
+
+    check_choice(cfg.model.name, "model.name", IMAGE_GAN_MODELS)
     for key in ("latent_dim", "g_base", "d_base"):
         check(getattr(cfg.model, key) >= 1, f"model.{key}", "an integer >= 1", getattr(cfg.model, key))
     check_gan_objective(cfg.objective)

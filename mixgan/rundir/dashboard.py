@@ -108,11 +108,11 @@ CONSTANT_HPARAMS = ("task", "model.name", "metrics.image_every")
 def toy_gan_hparams(config: dict[str, Any], device_type: str) -> dict[str, float | str | bool]:
     """The keys a toy-GAN run reads, for TensorBoard's HParams: the objective's `reads` (ERM has no α),
     the data set's keys (a grid has no radius), no constant key, and train.tf32 only on CUDA."""
-    from mixgan.data import GAN_DATA_READS
+    from mixgan.data import GAN_DATA
     from mixgan.objectives.gan import GAN_OBJECTIVES
 
     reads = {"objective": GAN_OBJECTIVES[config["objective"]["name"]].reads,
-             "data": GAN_DATA_READS[config["data"]["name"]]}
+             "data": GAN_DATA[config["data"]["name"]].reads}
     drop = (*CONSTANT_HPARAMS, *(() if device_type == "cuda" else ("train.tf32",)),
             *unused_stabilizers(config))
     return used_hparams(config, reads, drop)

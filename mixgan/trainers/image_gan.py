@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from mixgan.metrics.stability import grad_norm, probe_discriminator, probe_keys
-from mixgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from mixgan.models import IMAGE_GAN_MODELS
 from mixgan.objectives.gan import make_gan_objective, single_member
 from mixgan.objectives.plugins import (
     load_plugin_member_state,
@@ -64,8 +64,8 @@ class ImageGanTrainer:
         self.images = load_gan_images(cfg.data).to(device)  # uint8 (N,C,H,W)
         c, size = self.images.shape[1], self.images.shape[-1]
         torch.manual_seed(cfg.seed)  # parameter init, identical on every rank
-        self.G = DCGANGenerator(m.latent_dim, c, size, m.g_base).to(device)
-        self.D = DCGANDiscriminator(c, size, m.d_base, m.spectral_norm, m.d_batch_norm).to(device)
+        G, D = IMAGE_GAN_MODELS[m.name](m, c, size)  # dcgan, or a plugin's model
+        self.G, self.D = G.to(device), D.to(device)
         self.channels_last = cuda and tr.channels_last
         if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
