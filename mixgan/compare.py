@@ -9,18 +9,19 @@ and stability figures (docs/design.md, habit 10: report over seeds, never a sing
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import re
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mixgan.config.core import flatten, set_dotted
 from mixgan.errors import ConfigError, MixganError
-from mixgan.report.tables import COLUMNS, NOTES, markdown, parse_metrics, pool, to_csv
+from mixgan.report.tables import COLUMNS, NOTES, Column, markdown, parse_metrics, pool, to_csv
 from mixgan.rundir.paths import check_writable
 
 # Config keys that never make two runs different experiments.
@@ -232,7 +233,25 @@ def run_stats(run: Run) -> dict[str, float | None]:
     total = run.summary.get("total") or (run.rows[-1]["step"] if run.rows else 0)
     late = _finite([v for s, v in run.series("loss/D") if s > total / 2])
     out["var_loss_D"] = statistics.pvariance(late) if len(late) >= 2 else None
+    out.update({name: final.get(c.tag) for name, c in COLUMNS.items() if c.logged})
     return out
+
+
+@contextlib.contextmanager
+def logged_columns(runs: list[Run]) -> Iterator[None]:
+    """While comparing runs of a loop of your own (task custom, mixgan.run_logger): one column per
+    metric they logged (its final value, mean ± std over seeds), besides the built-in columns."""
+    from mixgan.api.runlog import CUSTOM_TASK
+
+    tags = {c.tag for c in COLUMNS.values()}
+    names = sorted({k for r in runs if r.config.get("task") == CUSTOM_TASK for k in r.final} - tags)
+    added = {n: Column(n, "mean_std", n, logged=True) for n in names if n not in COLUMNS}
+    COLUMNS.update(added)
+    try:
+        yield
+    finally:
+        for n in added:
+            del COLUMNS[n]
 
 
 def summarize(groups: list[Group], columns: list[str]) -> list[dict[str, Any]]:
@@ -301,10 +320,17 @@ def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = 
             baseline: str | None = None) -> tuple[list[Group], list[dict[str, Any]], str]:
     """Load, group, summarize; write table.md, table.csv, the plots and one TensorBoard run per group
     to `out` (with `baseline`: differences.md/.csv and forest.png too); return the Markdown."""
+    runs = load_runs(paths)
+    with logged_columns(runs):
+        return _compare(runs, out, metrics, by, plots, tensorboard, baseline)
+
+
+def _compare(runs: list[Run], out: str | Path, metrics: str | None, by: str | None, plots: bool,
+             tensorboard: bool, baseline: str | None) -> tuple[list[Group], list[dict[str, Any]], str]:
     from mixgan.report import baseline as against
 
     columns = parse_metrics(metrics)
-    groups = group_runs(load_runs(paths), by)
+    groups = group_runs(runs, by)
     table = summarize(groups, columns)
     labels = [g.label for g in groups]
     base = against.pick_baseline(labels, baseline) if baseline is not None else None

@@ -26,6 +26,7 @@ class Column:
     pool: str  # mean_std | fraction | median
     tag: str
     fmt: Callable[[float], str] = lambda v: f"{v:.3g}"
+    logged: bool = False  # a metric a run logged (its final value), not one of the figures below
 
 
 COLUMNS: dict[str, Column] = {
