@@ -10,11 +10,12 @@ and stability figures (docs/design.md, habit 10: report over seeds, never a sing
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import re
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from mixgan.report.tables import (
     COLUMNS,
     NOTES,
     TASK_COLUMNS,
+    Column,
     markdown,
     parse_metrics,
     pool,
@@ -258,7 +260,25 @@ def run_stats(run: Run) -> dict[str, float | None]:
     late = _finite([v for s, v in run.series("loss/D") if s > total / 2])
     out["var_loss_D"] = statistics.pvariance(late) if len(late) >= 2 else None
     out.update(quality_stats(final, run.series))  # density, coverage, ..., N large, spread in the run
+    out.update({name: final.get(c.tag) for name, c in COLUMNS.items() if c.logged})
     return out
+
+
+@contextlib.contextmanager
+def logged_columns(runs: list[Run]) -> Iterator[None]:
+    """While comparing runs of a loop of your own (task custom, mixgan.run_logger): one column per
+    metric they logged (its final value, mean ± std over seeds), besides the built-in columns."""
+    from mixgan.api.runlog import CUSTOM_TASK
+
+    tags = {c.tag for c in COLUMNS.values()}
+    names = sorted({k for r in runs if r.config.get("task") == CUSTOM_TASK for k in r.final} - tags)
+    added = {n: Column(n, "mean_std", n, logged=True) for n in names if n not in COLUMNS}
+    COLUMNS.update(added)
+    try:
+        yield
+    finally:
+        for n in added:
+            del COLUMNS[n]
 
 
 def summarize(groups: list[Group], columns: list[str]) -> list[dict[str, Any]]:
@@ -348,10 +368,18 @@ def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = 
             baseline: str | None = None) -> tuple[list[Group], list[dict[str, Any]], str]:
     """Load, group, summarize; write table.md, table.csv, the plots and one TensorBoard run per group
     to `out` (with `baseline`: differences.md/.csv and forest.png too); return the Markdown."""
+    runs = load_runs(paths)
+    with logged_columns(runs):
+        return _compare(runs, out, metrics, by, plots, tensorboard, baseline)
+
+
+def _compare(runs: list[Run], out: str | Path, metrics: str | None, by: str | None, plots: bool,
+             tensorboard: bool, baseline: str | None) -> tuple[list[Group], list[dict[str, Any]], str]:
     from mixgan.report import baseline as against
 
-    runs = load_runs(paths)
     columns = parse_metrics(metrics, dict.fromkeys(r.config.get("task", "gan") for r in runs))
+    if metrics is None:  # and a column per metric that runs of a loop of your own logged
+        columns += [n for n, c in COLUMNS.items() if c.logged and n not in columns]
     groups = group_runs(runs, by)
     table = summarize(groups, columns)
     labels = [g.label for g in groups]

@@ -9,6 +9,11 @@ class ConfigError(MixganError):
     """A config key, type or value that is not accepted."""
 
 
+class SettingError(ConfigError, ValueError):
+    """An unknown name or a bad value given to an object when it is built (an objective, a loss):
+    a ConfigError for the CLIs, a ValueError for Python callers."""
+
+
 class DataError(MixganError):
     """A data set that is unknown or whose files are missing."""
 

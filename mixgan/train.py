@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,9 @@ import torch
 from mixgan.config.core import config_from_dict, load_config, parse_value, save_config
 from mixgan.errors import CheckpointError, ConfigError, MixganError, first_line
 from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
+from mixgan.tasks import TASKS as TRAINERS  # the one task registry (schema, validator, trainer)
+from mixgan.tasks import trainer_class
 
-# task -> "module:Class" of its trainer, imported only when used (no work at import time)
-TRAINERS = {"gan": "mixgan.trainers.gan:GanTrainer",
-            "classify": "mixgan.trainers.classifier:ClassifierTrainer",
-            "image_gan": "mixgan.trainers.image_gan:ImageGanTrainer"}
 # keys that may change when a run is resumed (e.g. to extend it); anything else would fork it
 RESUME_KEYS = {"train.iterations", "train.epochs", "run.progress", "run.checkpoint_every", "device"}
 
@@ -105,11 +102,11 @@ def make_trainer(cfg: Any) -> Any:
     """The task's trainer on its device, refused in one line when it cannot fit in memory."""
     from mixgan.experiments.fits import check_fits
 
-    module, cls = TRAINERS[cfg.task].split(":")
+    trainer = trainer_class(cfg.task)
     device = resolve_device(cfg.device)
     check_fits(cfg, device)  # an estimate, before anything is allocated
     try:
-        return getattr(importlib.import_module(module), cls)(cfg, device)
+        return trainer(cfg, device)
     except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
         if not isinstance(err, MemoryError | torch.OutOfMemoryError) and "memory" not in str(err):
             raise

@@ -12,7 +12,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Union
 
@@ -22,29 +22,13 @@ from mixgan.errors import ConfigError, first_line
 
 _INT64 = 2**63  # ints must fit in 64 bits: seeds go to torch.manual_seed, sizes to tensors
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-# task name -> (module, schema class, validator): one table, imported lazily (no work at import time,
-# no import cycle, no registration by import side effect).
-TASK_SCHEMAS: dict[str, tuple[str, str, str]] = {
-    "gan": ("mixgan.config.gan", "GanConfig", "validate_gan"),
-    "classify": ("mixgan.config.classify", "ClassifyConfig", "validate_classify"),
-    "image_gan": ("mixgan.config.image_gan", "ImageGanConfig", "validate_image_gan"),
-}
-_TASKS: dict[str, tuple[type, Callable[[Any], None]]] = {}
-
-
-def _ensure_tasks() -> None:
-    if not _TASKS:
-        import importlib
-
-        for name, (module, schema, validate) in TASK_SCHEMAS.items():
-            mod = importlib.import_module(module)
-            _TASKS[name] = (getattr(mod, schema), getattr(mod, validate))
 
 
 def task_names() -> list[str]:
-    """Names accepted for the top-level `task` key."""
-    _ensure_tasks()
-    return sorted(_TASKS)
+    """Names accepted for the top-level `task` key (the one task registry, mixgan/tasks.py)."""
+    from mixgan.tasks import TASKS
+
+    return sorted(TASKS)
 
 
 def _type_name(tp: Any) -> str:
@@ -114,6 +98,9 @@ def build(schema: type, data: dict[str, Any], prefix: str = "") -> Any:
     """Build dataclass `schema` from a nested dict, rejecting unknown keys and wrong types."""
     if not isinstance(data, dict):
         raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {data!r}")
+    resolved = getattr(schema, "resolved_schema", None)  # a section that registered plugins extend
+    if resolved is not None:
+        schema = resolved()
     hints = typing.get_type_hints(schema)
     fields = {f.name for f in dataclasses.fields(schema)}
     odd = [k for k in data if not isinstance(k, str)]
@@ -222,7 +209,6 @@ def load_config(
     task: str | None = None,
 ) -> Any:
     """Load a config: the task's defaults ← YAML file ← dotted overrides; then validate it."""
-    _ensure_tasks()
     data: dict[str, Any] = read_yaml(path) if path is not None else {}
     if path is not None and not data:  # accepted, but say so: an empty preset is easy to mistake
         print(f"mixgan: note: {path} sets nothing: all defaults are used", file=sys.stderr)
@@ -235,11 +221,12 @@ def load_config(
 
 def config_from_dict(data: dict[str, Any]) -> Any:
     """Build and validate the config of `data["task"]` (default: gan) from a nested dict."""
-    _ensure_tasks()
+    from mixgan.tasks import TASKS, schema_of
+
     name = data.get("task", "gan")
-    if name not in _TASKS:
+    if not isinstance(name, str) or name not in TASKS:
         raise ConfigError(f"task: unknown task {name!r}; accepted: {', '.join(task_names())}")
-    schema, validate = _TASKS[name]
+    schema, validate = schema_of(name)
     cfg = build(schema, data)
     validate(cfg)
     return cfg

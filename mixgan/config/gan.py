@@ -6,7 +6,8 @@ holds the same values; a test keeps the two equal).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
+from typing import Any
 
 from mixgan.config.core import check, check_choice
 
@@ -100,6 +101,41 @@ class GanStabilizers:
     bcr: BalancedConsistency = field(default_factory=BalancedConsistency)  # image GAN only
     pack: int = 1  # PacGAN-m: D sees m samples of one source concatenated (Lin et al. 2018)
     spectral_norm: bool = False  # D's weights divided by their largest singular value (Miyato 2018)
+    # Plugin stabilizers (objectives/plugins.py: LeCam, DiffAugment, entry points) add their own
+    # sections to this one: `stabilizers_schema()` is GanStabilizers with a field per plugin, and
+    # config.core.build reads a section through it.
+
+    @staticmethod
+    def resolved_schema() -> type:
+        return stabilizers_schema()
+
+
+def stabilizers_schema() -> type:
+    """GanStabilizers with one section per registered plugin stabilizer (`stabilizers.<name>.*`),
+    built when a config is first built (plugins are looked up then, never at import time)."""
+    from mixgan.objectives.plugins import plugin_classes
+
+    plugins = plugin_classes()
+    key = tuple((n, c) for n, c in plugins.items())
+    if _SCHEMA.get("key") != key:
+        fields = [(n, c.Settings, field(default_factory=c.Settings)) for n, c in plugins.items()]
+        cls = make_dataclass("GanStabilizersWithPlugins", fields, bases=(GanStabilizers,))
+        cls.__module__ = __name__  # pickled by name: the module's __getattr__ rebuilds it in a worker
+        _SCHEMA.update(key=key, cls=cls)
+    return _SCHEMA["cls"]
+
+
+_SCHEMA: dict[str, Any] = {}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "GanStabilizersWithPlugins":
+        return stabilizers_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def default_stabilizers() -> GanStabilizers:
+    return stabilizers_schema()()
 
 
 @dataclass
@@ -139,7 +175,7 @@ class GanConfig:
     data: GanData = field(default_factory=GanData)
     model: GanModel = field(default_factory=GanModel)
     objective: GanObjective = field(default_factory=GanObjective)
-    stabilizers: GanStabilizers = field(default_factory=GanStabilizers)
+    stabilizers: GanStabilizers = field(default_factory=default_stabilizers)
     train: GanTrain = field(default_factory=GanTrain)
     metrics: GanMetrics = field(default_factory=GanMetrics)
     run: RunSection = field(default_factory=RunSection)
@@ -184,7 +220,10 @@ def check_gan_objective(obj: GanObjective) -> None:
 
 def check_stabilizers(st: GanStabilizers, batch_size: int, toy: bool) -> None:
     """Weights >= 0, lazy intervals >= 1, a pack size that divides the batch, bCR on images only."""
-    for name in ("r1", "r2", "gp", "dragan"):
+    from mixgan.objectives.plugins import check_plugins
+    from mixgan.objectives.stabilizers import PENALTIES
+
+    for name in PENALTIES:
         pen = getattr(st, name)
         check(pen.weight >= 0, f"stabilizers.{name}.weight", "a number >= 0", pen.weight)
         check(pen.every >= 1, f"stabilizers.{name}.every", "an integer >= 1", pen.every)
@@ -205,6 +244,7 @@ def check_stabilizers(st: GanStabilizers, batch_size: int, toy: bool) -> None:
           f"a divisor of train.batch_size ({batch_size})", st.pack)
     check(toy or not st.spectral_norm, "stabilizers.spectral_norm",
           "false for image GANs (set model.spectral_norm)", st.spectral_norm)
+    check_plugins(st, toy)
 
 
 def check_gan_train(tr: object) -> None:

@@ -17,6 +17,7 @@ from mixgan.config.gan import (
     check_gan_train,
     check_run,
     check_stabilizers,
+    default_stabilizers,
 )
 
 EMBEDDED_IMAGES = ("digits", "stacked_digits")  # no download, digit-classifier metrics
@@ -97,7 +98,7 @@ class ImageGanConfig:
     data: ImageData = field(default_factory=ImageData)
     model: ImageModel = field(default_factory=ImageModel)
     objective: ImageObjective = field(default_factory=ImageObjective)
-    stabilizers: GanStabilizers = field(default_factory=GanStabilizers)
+    stabilizers: GanStabilizers = field(default_factory=default_stabilizers)
     train: ImageTrain = field(default_factory=ImageTrain)
     metrics: ImageMetrics = field(default_factory=ImageMetrics)
     run: RunSection = field(default_factory=RunSection)
@@ -129,7 +130,9 @@ def validate_image_gan(cfg: ImageGanConfig) -> None:
         except ValueError:
             check(False, "data.image_size", "0 or s·2^k with 4 <= s <= 7, k >= 1 (8, 16, 28, 32, 64)",
                   d.image_size)
-    check_choice(cfg.model.name, "model.name", ["dcgan"])
+    from mixgan.models import IMAGE_GAN_MODELS
+
+    check_choice(cfg.model.name, "model.name", IMAGE_GAN_MODELS)
     for key in ("latent_dim", "g_base", "d_base"):
         check(getattr(cfg.model, key) >= 1, f"model.{key}", "an integer >= 1", getattr(cfg.model, key))
     check_gan_objective(cfg.objective)

@@ -306,7 +306,7 @@ def _paper_rows(data: Any, paper: dict[str, dict[str, float]], runs: list[Run], 
 
 def _validate_runs(sweep: Sweep) -> None:
     """Build each run's config exactly as the trainer will (values round-tripped through the CLI)."""
-    from mixgan.train import TRAINERS
+    from mixgan.tasks import TASKS as TRAINERS
 
     base = read_yaml(sweep.base_file) if sweep.base_file is not None else sweep.base_inline
     rows: dict[str, dict[str, Any]] = {}
@@ -351,12 +351,10 @@ def _validate_runs(sweep: Sweep) -> None:
 
 def _trainer(task: str) -> Any:
     """The trainer class of a task (imported only now)."""
-    import importlib
 
-    from mixgan.train import TRAINERS
+    from mixgan.tasks import trainer_class
 
-    module, cls = TRAINERS[task].split(":")
-    return getattr(importlib.import_module(module), cls)
+    return trainer_class(task)
 
 
 def select(runs: list[Run], patterns: list[str]) -> list[Run]:

@@ -266,14 +266,11 @@ def seeds_main(cfg: Any, seeds_text: str, jobs: int, other: tuple[str, str] | No
 
     `other`: the other objective and the command that trains it (train.other_objective), for the hint.
     """
-    from mixgan.train import TRAINERS
+    from mixgan.tasks import trainer_class
 
     seeds = parse_seeds(seeds_text)
     group, runs = run_seeds(cfg, seeds, jobs)
-    module, cls = TRAINERS[cfg.task].split(":")
-    import importlib
-
-    keys = tuple(getattr(getattr(importlib.import_module(module), cls), "summary_keys", ()))[:3]
+    keys = tuple(getattr(trainer_class(cfg.task), "summary_keys", ()))[:3]
     counts = {s: sum(r.status == s for r in runs) for s in dict.fromkeys(r.status for r in runs)}
     print(f"\ngroup {group}: {len(runs)} seeds, " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     print(status_table(runs, keys))

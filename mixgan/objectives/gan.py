@@ -21,11 +21,21 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mixgan.mixup import mix, sample_lambda_members
-from mixgan.objectives.stabilizers import Stabilized, d_base_loss, g_base_loss, soft_target_loss
+from mixgan.errors import SettingError
+from mixgan.mixup import LAMBDA_LAWS, mix, sample_lambda_members
+from mixgan.objectives.plugins import Plugged, build_plugins
+from mixgan.objectives.stabilizers import (
+    LOSSES,
+    MIXUP_LOSSES,
+    Stabilized,
+    d_base_loss,
+    g_base_loss,
+    soft_target_loss,
+)
 from mixgan.streams import MemberStreams
 
 G_LOSSES = ("saturating", "non_saturating")
+PAIRS = ("real_fake", "any")
 ANNEALS = ("none", "linear", "cosine")
 Critic = Callable[[Tensor], Tensor]  # (S, n, ...) -> logits (S, n, 1)
 
@@ -75,6 +85,14 @@ def _shared(sections: Sequence[Any], key: str) -> Any:
     return values.pop()
 
 
+def _choice(sections: Sequence[Any], key: str, accepted: Sequence[str]) -> Any:
+    """A shared setting that names a code path: an unknown name is refused when the objective is built."""
+    value = _shared(sections, key)
+    if value not in accepted:
+        raise SettingError(f"objective.{key}: got {value!r}; accepted: {', '.join(accepted)}")
+    return value
+
+
 def _member_tensor(sections: Sequence[Any], key: str, device: torch.device | str) -> Tensor:
     return torch.tensor([float(getattr(sec, key)) for sec in sections], device=device)
 
@@ -88,8 +106,8 @@ class ErmGan:
     d_batches = 1  # real and fake batches the loop draws per D step
 
     def __init__(self, sections: Sequence[Any], device: torch.device | str = "cpu") -> None:
-        self.g_loss_name = _shared(sections, "g_loss")
-        self.loss = _shared(sections, "loss")
+        self.g_loss_name = _choice(sections, "g_loss", G_LOSSES)
+        self.loss = _choice(sections, "loss", LOSSES)
 
     def d_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
         # BCE(d(x), 1) + BCE(d(g(z)), 0) = softplus(−d(x)) + softplus(d(g(z))) with loss=bce; one
@@ -117,10 +135,11 @@ class MixupGan:
     def __init__(self, sections: Sequence[Any], device: torch.device | str = "cpu") -> None:
         self.alpha0 = _member_tensor(sections, "alpha", device)  # (S,)
         self.alpha = self.alpha0.clone()  # α of this iteration: annealed in place (a CUDA graph reads it)
-        self.anneal = _shared(sections, "anneal")
-        self.loss = _shared(sections, "loss")  # bce (the paper) or least_squares: targets λ ∈ [0, 1]
-        self.lam, self.per_sample = _shared(sections, "lam"), _shared(sections, "per_sample")
-        self.pairs, self.g_loss_name = _shared(sections, "pairs"), _shared(sections, "g_loss")
+        self.anneal = _choice(sections, "anneal", ANNEALS)
+        self.loss = _choice(sections, "loss", MIXUP_LOSSES)  # bce (the paper) or least_squares: λ ∈ [0, 1]
+        self.lam, self.per_sample = _choice(sections, "lam", LAMBDA_LAWS), _shared(sections, "per_sample")
+        self.pairs = _choice(sections, "pairs", PAIRS)
+        self.g_loss_name = _choice(sections, "g_loss", G_LOSSES)
         self.d_batches = 2 if self.pairs == "any" else 1
 
     def at_step(self, step: int, total: int) -> None:
@@ -174,11 +193,14 @@ def make_gan_objective(sections: Any, device: torch.device | str = "cpu", stabil
     try:
         cls = GAN_OBJECTIVES[name]
     except KeyError:
-        raise ValueError(f"unknown GAN objective {name!r}; accepted: {', '.join(GAN_OBJECTIVES)}") from None
+        raise SettingError(f"unknown GAN objective {name!r}; accepted: {', '.join(GAN_OBJECTIVES)}") from None
     base = cls(sections, device)
     if stabilizers is None:
         return base
     stabilizers = list(stabilizers) if isinstance(stabilizers, (list, tuple)) else [stabilizers]
+    plugins = build_plugins(stabilizers, device)  # plugin stabilizers (LeCam, DiffAugment, ...)
+    if plugins:
+        base = Plugged(base, plugins)
     if not any(Stabilized.enabled(stabilizers[0])) and stabilizers[0].pack == 1:
         return base
     return Stabilized(base, stabilizers, d_steps, device, graph_safe)

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from mixgan.errors import SettingError
 from mixgan.objectives.augment import augment
 from mixgan.streams import MemberStreams
 
@@ -27,6 +28,11 @@ MIXUP_LOSSES = ("bce", "least_squares")  # losses with a target in [0, 1]: mixup
 PENALTIES = ("r1", "r2", "gp", "dragan")
 # Penalty weights and the noise std: numeric member settings (dotted keys under stabilizers.)
 MEMBER_KEYS = (*(f"{p}.weight" for p in PENALTIES), "noise.std")
+
+
+def _unknown(what: str, name: object, accepted: tuple[str, ...], why: str = "") -> SettingError:
+    """An unknown name is an error, never another formula (a fall-through once computed WGAN for "BCE")."""
+    return SettingError(f"unknown {what} {name!r}; accepted: {', '.join(accepted)}{why}")
 
 
 def _mean(x: Tensor) -> Tensor:
@@ -41,8 +47,9 @@ def d_base_loss(d_real: Tensor, d_fake: Tensor, loss: str) -> Tensor:
         return _mean(F.relu(1 - d_real)) + _mean(F.relu(1 + d_fake))
     if loss == "least_squares":  # ½E(d(x) − 1)² + ½E d(g(z))²  (LSGAN, Mao et al. 2017, a=0 b=c=1)
         return 0.5 * _mean((d_real - 1) ** 2) + 0.5 * _mean(d_fake ** 2)
-    # wasserstein: E d(g(z)) − E d(x), the critic's loss (Arjovsky et al. 2017); needs a penalty
-    return _mean(d_fake) - _mean(d_real)
+    if loss == "wasserstein":  # E d(g(z)) − E d(x), the critic's loss (Arjovsky et al. 2017); needs a penalty
+        return _mean(d_fake) - _mean(d_real)
+    raise _unknown("loss", loss, LOSSES)
 
 
 def g_base_loss(d_fake: Tensor, loss: str, g_loss: str) -> Tensor:
@@ -55,7 +62,9 @@ def g_base_loss(d_fake: Tensor, loss: str, g_loss: str) -> Tensor:
         return _mean(F.softplus(-d_fake))  # non-saturating: −log σ(d(g(z)))  (Goodfellow et al. 2014)
     if loss == "least_squares":
         return 0.5 * _mean((d_fake - 1) ** 2)  # ½E(d(g(z)) − c)², c = 1
-    return -_mean(d_fake)  # hinge and wasserstein: G maximizes E d(g(z))
+    if loss in ("hinge", "wasserstein"):
+        return -_mean(d_fake)  # G maximizes E d(g(z))
+    raise _unknown("loss", loss, LOSSES)
 
 
 def soft_target_loss(out: Tensor, target: Tensor, loss: str) -> Tensor:
@@ -63,7 +72,9 @@ def soft_target_loss(out: Tensor, target: Tensor, loss: str) -> Tensor:
     out = out.reshape(target.shape)
     if loss == "least_squares":
         return 0.5 * _mean((out - target) ** 2)
-    return _mean(F.binary_cross_entropy_with_logits(out, target, reduction="none"))
+    if loss == "bce":
+        return _mean(F.binary_cross_entropy_with_logits(out, target, reduction="none"))
+    raise _unknown("loss", loss, MIXUP_LOSSES, " (a soft target λ needs a loss against a target)")
 
 
 def input_grad_norm2(D: Critic, x: Tensor) -> Tensor:
@@ -90,6 +101,8 @@ def penalty(name: str, D: Critic, real: Tensor, fake: Tensor, rand: MemberStream
     if name == "gp":  # E(‖∇D(x̂)‖ − 1)², x̂ = εx + (1 − ε)g(z), ε ~ U(0, 1) (Gulrajani et al. 2017, Alg. 1)
         eps = _uniform_like(rand, real, "point")
         point = eps * real + (1 - eps) * fake
+    elif name != "dragan":
+        raise _unknown("penalty", name, PENALTIES)
     else:  # dragan: x̂ = x + α·δ, δ = c·std(x)·u, u ~ U(0, 1) per element, α ~ U(0, 1) (Kodali et al. 2017)
         # std(x): one number per member over all N elements of its batch, the unbiased std (÷ (N − 1))
         # as in StudioGAN's port (torch's x.std()); the authors' code divides by N (numpy's

@@ -27,6 +27,7 @@ class Column:
     tag: str
     fmt: Callable[[float], str] = lambda v: f"{v:.3g}"
     final: bool = False  # the per-run figure is summary.json's final value of `tag` (else derived)
+    logged: bool = False  # a metric a run logged (its final value), not one of the figures below
 
 
 COLUMNS: dict[str, Column] = {
@@ -76,6 +77,7 @@ TASK_COLUMNS: dict[str, list[str]] = {
             "first_all_modes", *STABILITY, "mode_drops"],
     "image_gan": ["modes", "reverse_kl", "fid_digits", "fid_inception", "is_inception", *STABILITY],
     "classify": ["error", "error_best", "ece"],
+    "custom": ["grad_D_mean", "grad_D_max", "grad_input_mean", "grad_input_max"],  # mixgan.run_logger
 }
 
 # Columns that are a run's final value of one tag: the reference rows (report/references.py) have them.

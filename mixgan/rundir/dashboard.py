@@ -117,11 +117,11 @@ CONSTANT_HPARAMS = ("task", "model.name", "metrics.image_every")
 def toy_gan_hparams(config: dict[str, Any], device_type: str) -> dict[str, float | str | bool]:
     """The keys a toy-GAN run reads, for TensorBoard's HParams: the objective's `reads` (ERM has no α),
     the data set's keys (a grid has no radius), no constant key, and train.tf32 only on CUDA."""
-    from mixgan.data import GAN_DATA_READS
+    from mixgan.data import GAN_DATA
     from mixgan.objectives.gan import GAN_OBJECTIVES
 
     reads = {"objective": GAN_OBJECTIVES[config["objective"]["name"]].reads,
-             "data": GAN_DATA_READS[config["data"]["name"]]}
+             "data": GAN_DATA[config["data"]["name"]].reads}
     drop = (*CONSTANT_HPARAMS, *(() if device_type == "cuda" else ("train.tf32",)),
             *unused_stabilizers(config))
     return used_hparams(config, reads, drop)
@@ -129,15 +129,9 @@ def toy_gan_hparams(config: dict[str, Any], device_type: str) -> dict[str, float
 
 def unused_stabilizers(config: dict[str, Any]) -> tuple[str, ...]:
     """Keys of the stabilizers that are off (a penalty of weight 0, no noise, no bCR, pack 1, no EMA)."""
-    st = config.get("stabilizers", {})
-    off = [f"stabilizers.{p}.{k}" for p in ("r1", "r2", "gp", "dragan") if not st.get(p, {}).get("weight")
-           for k in st.get(p, {})]
-    if not st.get("noise", {}).get("std"):
-        off += [f"stabilizers.noise.{k}" for k in st.get("noise", {})]
-    bcr = st.get("bcr", {})
-    if not (bcr.get("real") or bcr.get("fake")):
-        off += [f"stabilizers.bcr.{k}" for k in bcr]
-    off += [f"stabilizers.{k}" for k, unset in (("pack", 1), ("spectral_norm", False)) if st.get(k) == unset]
+    from mixgan.objectives.plugins import unused_keys
+
+    off = unused_keys(config.get("stabilizers", {}))  # from the one stabilizer registry
     return (*off, *(("train.ema",) if not config.get("train", {}).get("ema") else ()))
 
 

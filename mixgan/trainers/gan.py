@@ -25,7 +25,15 @@ from mixgan.metrics.toy import QUALITY, ToyReference
 from mixgan.models.mlp import mlp
 from mixgan.models.stacked_mlp import StackedMLP
 from mixgan.objectives.gan import GAN_OBJECTIVES, make_gan_objective
-from mixgan.objectives.stabilizers import MEMBER_KEYS, Stabilized
+from mixgan.objectives.plugins import (
+    enabled,
+    load_plugin_member_state,
+    plugin_member_state,
+    plugin_metric_names,
+    plugin_metrics,
+    plugins_of,
+)
+from mixgan.objectives.plugins import member_keys as stabilizer_member_keys
 from mixgan.rundir.dashboard import GAN_LAYOUT, gan_layout
 from mixgan.rundir.logger import RunLogger
 from mixgan.streams import MemberStreams
@@ -82,7 +90,7 @@ def member_keys(cfg: Any) -> set[str]:
     and the numeric settings the objective declares (`member_keys`)."""
     obj = GAN_OBJECTIVES.get(cfg.objective.name)
     return ({"seed", "run.name", "run.dir"} | {f"objective.{k}" for k in getattr(obj, "member_keys", ())}
-            | {f"stabilizers.{k}" for k in MEMBER_KEYS})
+            | {f"stabilizers.{k}" for k in stabilizer_member_keys()})
 
 
 def stack_key(cfg: Any) -> tuple:
@@ -92,7 +100,7 @@ def stack_key(cfg: Any) -> tuple:
     keys = member_keys(cfg)
     shared = sorted((k, repr(v)) for k, v in flatten(to_dict(cfg)).items() if k not in keys)
     # Whether a penalty or the noise is on changes the random draws: shared, though the weight is not.
-    return (*shared, ("stabilizers.enabled", Stabilized.enabled(cfg.stabilizers)))
+    return (*shared, ("stabilizers.enabled", enabled(cfg.stabilizers)))
 
 
 class GanTrainer:
@@ -212,6 +220,7 @@ class GanTrainer:
         """The names `measure` reports for `cfg` (a sweep's `metrics:` is checked against them); the
         final_large/* ones only at the last iteration."""
         return {*WINDOW_KEYS, *probe_keys(outputs_logits(cfg)), *(f"quality/{k}" for k in QUALITY),
+                *plugin_metric_names(cfg.stabilizers),
                 *(f"quality_ema/{k}" for k in QUALITY if cfg.train.ema > 0),
                 *(f"final_large/{k}" for k in QUALITY if cfg.metrics.final_samples > 0)}
 
@@ -233,10 +242,12 @@ class GanTrainer:
         rows: list[dict[str, Tensor]] = []
         samples, samples_ema, large = [], [], []
         last = self.step == self.total and mc.final_samples > 0
+        extra = plugin_metrics(self.objective)  # the stabilizers' own numbers (S,), e.g. LeCam's anchors
         for s, c in enumerate(self.cfgs):  # each member's draws from its own measurement generator
             gen = eval_generator(c.seed, self.step, self.device)
             rand = MemberStreams([gen])
             out: dict[str, Tensor] = dict(zip(WINDOW_KEYS, means[s]))
+            out.update({k: v[s] for k, v in extra.items()})
             real = self.data.sample(B, rand)[0]
             out.update(probe_discriminator(self.critic(s), real, self._sample(s, B, rand), gen,
                                            probability=outputs_logits(self.cfg)))
@@ -283,6 +294,8 @@ class GanTrainer:
                 "opt_D": member_adam_state(self.opt_D, self.D.stacked(), s),
                 **({"G_ema": self.G_ema.member_state_dict(s)} if self.G_ema is not None else {}),
                 **({"D_sn": self.D.member_sn_state(s)} if self.D.spectral_norm else {}),
+                **({"stabilizers": plugin_member_state(self.objective, s)}
+                   if plugins_of(self.objective) else {}),
                 "window": self.window[s].clone(), "window_n": self.window_n,
                 "rng": {"gen": self.rand.get_state(s), "torch_cpu": self.cpu_rng[s]}}
 
@@ -303,6 +316,8 @@ class GanTrainer:
             if self.D.spectral_norm:
                 self.D.load_member_sn_state(s, st["D_sn"])
             self.window[s].copy_(st["window"])
+            if plugins_of(self.objective):  # in place: the stabilizers' tensors stay the graph's
+                load_plugin_member_state(self.objective, s, st["stabilizers"])
             gen = st["rng"]["gen"]
             self.rand.set_state(s, gen.cpu() if hasattr(gen, "cpu") else gen)
             self.cpu_rng[s] = st["rng"]["torch_cpu"]

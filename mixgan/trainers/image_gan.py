@@ -18,8 +18,15 @@ import torch
 from torch import Tensor
 
 from mixgan.metrics.stability import grad_norm, probe_discriminator, probe_keys
-from mixgan.models.dcgan import DCGANDiscriminator, DCGANGenerator
+from mixgan.models import IMAGE_GAN_MODELS
 from mixgan.objectives.gan import make_gan_objective, single_member
+from mixgan.objectives.plugins import (
+    load_plugin_member_state,
+    plugin_member_state,
+    plugin_metric_names,
+    plugin_metrics,
+    plugins_of,
+)
 from mixgan.rundir.checkpoint import rng_state, set_rng_state
 from mixgan.rundir.logger import RunLogger
 from mixgan.streams import MemberStreams
@@ -57,8 +64,8 @@ class ImageGanTrainer:
         self.images = load_gan_images(cfg.data).to(device)  # uint8 (N,C,H,W)
         c, size = self.images.shape[1], self.images.shape[-1]
         torch.manual_seed(cfg.seed)  # parameter init, identical on every rank
-        self.G = DCGANGenerator(m.latent_dim, c, size, m.g_base).to(device)
-        self.D = DCGANDiscriminator(c, size, m.d_base, m.spectral_norm, m.d_batch_norm).to(device)
+        G, D = IMAGE_GAN_MODELS[m.name](m, c, size)  # dcgan, or a plugin's model
+        self.G, self.D = G.to(device), D.to(device)
         self.channels_last = cuda and tr.channels_last
         if self.channels_last:
             self.G.to(memory_format=torch.channels_last)
@@ -163,7 +170,7 @@ class ImageGanTrainer:
         its EMA) modes and reverse KL on digit data and every fidelity metric of each extractor."""
         from mixgan.config.image_gan import EMBEDDED_IMAGES, resolved_extractors
 
-        names = {*WINDOW_KEYS, *probe_keys()}
+        names = {*WINDOW_KEYS, *probe_keys(), *plugin_metric_names(cfg.stabilizers)}
         digits = cfg.data.name in EMBEDDED_IMAGES
         tags = [t for t in resolved_extractors(cfg) if t != "digits" or digits]
         for suffix in ("", "_ema") if cfg.train.ema > 0 else ("",):
@@ -177,6 +184,7 @@ class ImageGanTrainer:
         means = dist.all_sum(self.window / max(self.window_n, 1), self.world) / self.world
         self._reset_window()
         out: dict[str, Tensor] = dict(zip(WINDOW_KEYS, means))
+        out.update({k: v[0] for k, v in plugin_metrics(self.objective).items()})  # e.g. LeCam's anchors
         if self.rank == 0:
             gen = eval_generator(self.cfg.seed, self.step, self.device)
             real, z = self._draw(self.cfg.train.batch_size, gen, shard=False)
@@ -221,6 +229,9 @@ class ImageGanTrainer:
                  "window": self.window, "window_n": self.window_n, "rng": rng_state({"gen": self.gen})}
         if self.G_ema is not None:
             state["G_ema"] = self.G_ema.state_dict()
+        stabilizers = plugin_member_state(self.objective, 0)  # e.g. LeCam's anchors
+        if stabilizers:
+            state["stabilizers"] = stabilizers
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -233,6 +244,8 @@ class ImageGanTrainer:
         self.window = state["window"].to(self.device)
         self.window_n = int(state["window_n"])
         set_rng_state({"gen": self.gen}, state["rng"])
+        if plugins_of(self.objective):
+            load_plugin_member_state(self.objective, 0, state["stabilizers"])
 
     def run_worker(self) -> dict[str, Any]:
         """Ranks > 0 under torchrun: the same units as rank 0, writing nothing (trainers/loop.py)."""
