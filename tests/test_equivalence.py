@@ -137,3 +137,36 @@ def test_spectral_norm_starts_warmed_up_and_members_do_not_depend_on_the_stack()
     assert D.member_sn_state(1).keys() == alone.member_sn_state(0).keys()
     for k, t in alone.member_sn_state(0).items():
         assert torch.equal(D.member_sn_state(1)[k], t), k
+
+
+def test_a_members_quality_metrics_do_not_depend_on_its_stack():
+    # The metrics rows of a member equal its run alone's too: scored in one call for S members.
+    from mixgan.data import GAN_DATA
+    from mixgan.metrics.toy import ToyReference
+
+    data = GAN_DATA["grid25"](std=0.01, radius=1.0, spacing=0.5)
+    ref = ToyReference(data, 500, 2000, "cpu", 3.0)
+    g = torch.Generator().manual_seed(3)
+    noise = torch.randn(5, 2000, 2, generator=g)
+    samples = data.means[torch.randint(25, (5, 2000), generator=g)] + 0.02 * noise
+    stacked = ref.score(samples)
+    for s in range(5):
+        alone = ref.score(samples[s:s + 1])
+        for k, v in alone.items():
+            assert torch.equal(stacked[k][s:s + 1], v), k
+
+
+def test_grad_norms_of_a_wide_member_do_not_depend_on_its_stack():
+    # 256×256 weights: past ATen's grain size, a reduction to one value is split over threads.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch.manual_seed(0)
+        nets = [mlp(2, 1, 256, 2) for _ in range(3)]
+        stack, alone = StackedMLP(nets), StackedMLP(nets[1:2])
+        x = torch.randn(3, 64, 2)
+        stack(x).sum().backward()
+        alone(x[1:2]).sum().backward()
+        assert torch.equal(stack.grad_norms()[1:2], alone.grad_norms())
+    finally:
+        torch.set_num_threads(threads)

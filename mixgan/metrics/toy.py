@@ -23,7 +23,7 @@ def mode_stats(samples: Tensor, means: Tensor, std: float, hq_sigmas: float = 3.
     if samples.dim() == 2:
         return {k: v[0] for k, v in mode_stats(samples[None], means, std, hq_sigmas).items()}
     k = means.shape[0]
-    dist = torch.cdist(samples.float(), means.float()[None].expand(samples.shape[0], -1, -1))  # (S, N, K)
+    dist = _cdist(samples.float(), means.float()[None].expand(samples.shape[0], -1, -1))  # (S, N, K)
     nearest_d, nearest = dist.min(2)
     hq = nearest_d <= hq_sigmas * std  # NaN samples compare False: never high quality
     counts = torch.zeros(samples.shape[0], k, device=samples.device).scatter_add_(1, nearest, hq.float())
@@ -44,6 +44,13 @@ NEAREST_K = 5  # Naeem et al. 2020 use k = 5
 REAL_SEED = 171009412  # the fixed real sample's seed (the mixup paper's arXiv number): one for every run
 SLICES = 32  # directions of the sliced W1, evenly spaced over [0, π) (a quadrature, no random draw)
 _CHUNK = 1 << 23  # distance-matrix entries computed at once (32 MiB of float32)
+
+
+def project(points: Tensor, dirs: Tensor) -> Tensor:
+    """Points (..., 2) projected on directions (P, 2) → (..., P), as elementwise products: a matmul
+    would batch members into one GEMM, whose rows a BLAS may round differently with the batch's size
+    (a member's metrics must not depend on its stack: docs/design.md, "Randomness")."""
+    return points[..., :1] * dirs[:, 0] + points[..., 1:] * dirs[:, 1]
 
 
 def _cdist(a: Tensor, b: Tensor) -> Tensor:
@@ -95,7 +102,7 @@ def sliced_w1(samples: Tensor, real_sorted: Tensor, dirs: Tensor) -> Tensor:
     same size, given as its sorted projections (P, N) on `dirs` (P, 2): the mean over directions of the
     1-D W1 between the projections (sorted values matched in order). A lower bound of W1, a metric on
     distributions; inf when a sample is not finite."""
-    proj = (samples.float() @ dirs.T).transpose(1, 2).sort(2).values  # (S, P, N)
+    proj = project(samples.float(), dirs).transpose(1, 2).sort(2).values  # (S, P, N)
     w = (proj - real_sorted[None]).abs().mean((1, 2))
     return torch.where(torch.isfinite(samples).all(2).all(1), w, torch.full_like(w, math.inf))
 
@@ -131,11 +138,17 @@ class ToyReference:
         if n not in self._sorted:
             if n > self.real.shape[0]:
                 raise ValueError(f"sliced W1 of {n} samples against {self.real.shape[0]} real points")
-            self._sorted[n] = (self.real[:n] @ self.dirs.T).sort(0).values.T.contiguous()
+            self._sorted[n] = project(self.real[:n], self.dirs).sort(0).values.T.contiguous()
         return self._sorted[n]
 
     def score(self, samples: Tensor, prefix: str = "quality/") -> dict[str, Tensor]:
-        """modes / high_quality / reverse_kl (PacGAN protocol), density, coverage, sliced_w1, loglik."""
+        """modes / high_quality / reverse_kl (PacGAN protocol), density, coverage, sliced_w1, loglik.
+
+        Member by member: a reduction to one value per member is split over the threads at S = 1 and
+        not in a stack (see StackedMLP.grad_norms), and a member's numbers must not depend on S."""
+        if samples.dim() == 3 and samples.shape[0] > 1:
+            per_member = [self.score(x[None], prefix) for x in samples]
+            return {k: torch.cat([m[k] for m in per_member]) for k in per_member[0]}
         out = {k.replace("quality/", prefix): v for k, v in
                mode_stats(samples, self.data.means, self.data.std, self.hq_sigmas).items()}
         dens, cov = density_coverage(samples, self.real[:self.n_real], self.radii)

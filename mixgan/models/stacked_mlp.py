@@ -182,9 +182,15 @@ class StackedMLP(nn.Module):
         return net
 
     def grad_norms(self) -> Tensor:
-        """Each member's L2 norm of all its parameter gradients (S,), as metrics.stability.grad_norm."""
-        per_param = [torch.linalg.vector_norm(p.grad.flatten(1), dim=1) for p in self.stacked()]
-        return torch.linalg.vector_norm(torch.stack(per_param, 1), dim=1)
+        """Each member's L2 norm of all its parameter gradients (S,), as metrics.stability.grad_norm.
+
+        Member by member, not one reduction over dim 1: ATen splits a reduction to one value over the
+        threads but reduces several values one per thread, so a member's sum would be ordered (and
+        rounded) differently alone (S = 1) than in a stack."""
+        params = self.stacked()
+        return torch.stack([torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad[s])
+                                                                  for p in params]))
+                            for s in range(self.members)])
 
     def member_state_dict(self, s: int) -> dict[str, Tensor]:
         """Member s's weights as its own nn.Sequential's state_dict (copies, not views)."""
