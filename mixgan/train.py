@@ -87,7 +87,7 @@ def parse_overrides(rest: list[str]) -> list[tuple[str, Any]]:
             if i + 1 >= len(rest) or rest[i + 1].startswith("--"):
                 raise ConfigError(f"--{key}: missing value (write --{key}=VALUE)")
             value, i = rest[i + 1], i + 1
-        out.append((key, parse_value(value)))
+        out.append((key, parse_value(value, key)))
         i += 1
     return out
 

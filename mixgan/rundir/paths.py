@@ -135,8 +135,11 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
 
 
 def read_json(path: str | Path) -> Any:
-    """Read a JSON file (NaN/Infinity allowed, as written for diverged runs)."""
-    return json.loads(Path(path).read_text())
+    """Read a JSON file (NaN/Infinity allowed, as written for diverged runs) through the limits of
+    config/untrusted.py: a run dir may be foreign or hand-edited."""
+    from mixgan.config.untrusted import read_json_file
+
+    return read_json_file(path)
 
 
 UNKNOWN = "unknown"  # what provenance records for a field it could not read
