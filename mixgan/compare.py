@@ -68,8 +68,10 @@ def _is_run_dir(path: Path) -> bool:
 def find_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
     """Run dirs named directly or found under group dirs; a bad path is a one-line ConfigError."""
     found: list[Path] = []
+    from mixgan.config.untrusted import check_path
+
     for p in map(Path, paths):
-        if not p.exists():
+        if not check_path(p).exists():
             raise ConfigError(f"{p}: no such run dir or group dir")
         if not p.is_dir():
             raise ConfigError(f"{p}: not a run dir (a folder with config.yaml, metrics.jsonl, summary.json)")

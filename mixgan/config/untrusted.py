@@ -257,8 +257,10 @@ def read_jsonl_lines(path: Path | str, what: str = "", limit: int = MAX_JSONL_BY
 
 # --- arrays and checkpoints -------------------------------------------------------------------------
 
-def read_npy(path: Path | str, what: str = "", ndim: int | None = None, limit: int = MAX_NPY_BYTES) -> Any:
-    """A .npy array of numbers (never pickled objects), of `ndim` dimensions when given."""
+def read_npy(path: Path | str, what: str = "", ndim: int | None = None, columns: int | None = None,
+             limit: int = MAX_NPY_BYTES) -> Any:
+    """A .npy array of numbers (never pickled objects), of `ndim` dimensions and `columns` columns
+    when given."""
     import io
 
     import numpy as np
@@ -272,9 +274,11 @@ def read_npy(path: Path | str, what: str = "", ndim: int | None = None, limit: i
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
         raise UntrustedFileError(f"{_where(path, what)}: holds {getattr(array, 'dtype', type(array))}; "
                                  "accepted: an array of numbers")
-    if ndim is not None and array.ndim != ndim:
-        raise UntrustedFileError(f"{_where(path, what)}: an array of shape {tuple(array.shape)}; accepted: "
-                                 f"{ndim} dimensions")
+    if (ndim is not None and array.ndim != ndim) or (columns is not None and array.shape[-1:] != (columns,)):
+        want = " × ".join(x for x in (f"{ndim} dimensions" if ndim else "", f"{columns} columns" if columns
+                                      else "") if x)
+        shape = tuple(array.shape)
+        raise UntrustedFileError(f"{_where(path, what)}: an array of shape {shape}; accepted: {want}")
     return array
 
 
