@@ -86,10 +86,12 @@ def find_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
 
 def find_run_dirs_with_sources(paths: Sequence[str | Path]) -> dict[Path, Path]:
     """Run dir → the path given that it was found under, in order, each run dir once."""
+    from mixgan.config.untrusted import check_path
+
     found: dict[Path, Path] = {}
     seen: set[Path] = set()
     for p in map(Path, paths):
-        if not p.exists():
+        if not check_path(p).exists():
             raise ConfigError(f"{p}: no such run dir or group dir")
         if not p.is_dir():
             raise ConfigError(f"{p}: not a run dir (a folder with config.yaml, metrics.jsonl, summary.json)")
@@ -104,49 +106,13 @@ def find_run_dirs_with_sources(paths: Sequence[str | Path]) -> dict[Path, Path]:
 
 
 def load_run(path: Path) -> Run:
-    """Read one run dir; unreadable files are a one-line ConfigError naming the file."""
-    import json
+    """Read one run dir through the checks of rundir/validate.py (file limits, the config schema, the
+    summary's and rows' fields): a foreign or hand-edited run is a one-line ConfigError naming the file
+    and the field, before any arithmetic (a table that silently dropped a seed would mislead)."""
+    from mixgan.rundir.validate import read_run_dir
 
-    import yaml
-
-    from mixgan.rundir.logger import read_metrics
-
-    try:
-        config = yaml.safe_load((path / "config.yaml").read_text())
-        rows = read_metrics(path)
-        summary = json.loads((path / "summary.json").read_text()) if (path / "summary.json").exists() else {}
-    except (OSError, ValueError, yaml.YAMLError) as err:
-        raise ConfigError(f"{path}: unreadable run dir ({type(err).__name__}: {str(err)[:100]})") from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path / 'config.yaml'}: not a config mapping")
-    _check_contents(path, rows, summary)
+    config, rows, summary = read_run_dir(path)
     return Run(path, flatten(config), rows, summary)
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _check_contents(path: Path, rows: list[dict[str, Any]], summary: Any) -> None:
-    """What the tables read must have the shape the run logger writes: a one-line ConfigError
-    naming the file otherwise (a run dir edited by hand, or from another program)."""
-    where = path / "summary.json"
-    if not isinstance(summary, dict):
-        raise ConfigError(f"{where}: a JSON {type(summary).__name__}, not an object with status and final")
-    final = summary.get("final") or {}
-    if not isinstance(final, dict) or not isinstance(summary.get("status", ""), str):
-        raise ConfigError(f"{where}: 'final' must map metric names to numbers and 'status' be text")
-    bad = next((k for k, v in final.items() if k != "step" and not _is_number(v)), None)
-    if bad is not None:
-        raise ConfigError(f"{where}: final {bad!r} is {final[bad]!r}, not a number")
-    if summary.get("total") is not None and not _is_number(summary["total"]):
-        raise ConfigError(f"{where}: 'total' is {summary['total']!r}, not a number")
-    for i, row in enumerate(rows, 1):
-        bad = next((k for k, v in row.items() if k != "time" and not _is_number(v)), None)
-        if not isinstance(row.get("step"), int) or bad is not None:
-            what = f"{bad!r} is {row[bad]!r}" if bad is not None else "no integer 'step'"
-            raise ConfigError(f"{path / 'metrics.jsonl'}: row {i}: {what}; "
-                              "accepted: numbers and an integer step")
 
 
 def load_runs(paths: Sequence[str | Path]) -> list[Run]:

@@ -22,6 +22,10 @@ class CheckpointError(MixganError):
     """A checkpoint that is missing, truncated or corrupted."""
 
 
+class InputSizeError(ConfigError, ValueError):
+    """Inputs too small (or of a size) a network cannot be built for: bad input, and a ValueError."""
+
+
 def first_line(err: BaseException, limit: int = 200) -> str:
     """An exception as one short line: "Type: first line of its message" (or just "Type")."""
     text = str(err).strip().splitlines()

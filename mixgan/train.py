@@ -84,7 +84,7 @@ def parse_overrides(rest: list[str]) -> list[tuple[str, Any]]:
             if i + 1 >= len(rest) or rest[i + 1].startswith("--"):
                 raise ConfigError(f"--{key}: missing value (write --{key}=VALUE)")
             value, i = rest[i + 1], i + 1
-        out.append((key, parse_value(value)))
+        out.append((key, parse_value(value, key)))
         i += 1
     return out
 
@@ -115,8 +115,13 @@ def make_trainer(cfg: Any) -> Any:
 
 
 def cli_overrides(args: argparse.Namespace, rest: list[str]) -> list[tuple[str, Any]]:
+    """The dotted overrides of the command line; a flag that contradicts another is refused, never
+    silently last-wins (docs/bad_input.md)."""
     overrides = parse_overrides(rest)
     if args.mixup:
+        named = [v for k, v in overrides if k == "objective.name" and v != "mixup"]
+        if named:
+            raise ConfigError(f"--mixup: conflicts with --objective.name={named[0]}; accepted: one of them")
         overrides.append(("objective.name", "mixup"))
     if args.seed is not None:
         overrides.append(("seed", args.seed))
@@ -128,15 +133,10 @@ def cli_overrides(args: argparse.Namespace, rest: list[str]) -> list[tuple[str, 
 def _stopped_before_training(run_dir: Path) -> bool:
     """Whether a run dir without a checkpoint was stopped before its first one (interrupted, failed or
     killed: no summary), so that --resume may train it from step 0 rather than refuse it."""
-    import json
+    from mixgan.rundir.validate import read_summary
 
-    try:
-        status = json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("status")
-    except FileNotFoundError:
-        return True
-    except (OSError, ValueError, AttributeError):
-        return False
-    return status in ("interrupted", "failed")
+    summary = read_summary(run_dir)  # through the file limits: a FIFO or a device is one line
+    return not summary or summary.get("status") in ("interrupted", "failed")
 
 
 def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, dict[str, Any]]:
@@ -252,8 +252,15 @@ def main(argv: list[str] | None = None) -> int:
             raise ConfigError("--seeds: cannot be combined with --seed or --resume")
         if args.seeds is None and args.jobs != 1:
             raise ConfigError("--jobs: only applies with --seeds")
+        if args.resume and (args.config is not None or args.task is not None):
+            flag = "--config" if args.config is not None else "--task"
+            raise ConfigError(f"--resume: cannot be combined with {flag} (a resumed run keeps its saved "
+                              "config and task); accepted: --resume RUN_DIR and the keys a resume may change")
         if args.resume:
+            from mixgan.config.untrusted import check_path
             from mixgan.rundir.paths import check_writable, remove_orphans, run_dir_lock
+
+            check_path(args.resume, "--resume")
             from mixgan.trainers.distributed import world
             from mixgan.trainers.loop import finish_resumed, print_summary, run_loop
 

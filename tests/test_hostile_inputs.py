@@ -34,7 +34,7 @@ CONFIG_FILES = [
     (b"data:\n  std: .inf\n", "data.std: expected a finite number, got inf"),
     (b"data:\n  radius: .nan\n", "data.radius: expected a finite number, got nan"),
     (b"train:\n  lr: 1e400\n", "train.lr: expected a finite number"),
-    (b"model:\n  hidden: 1" + b"0" * 400 + b"\n", "model.hidden: got 1000"),
+    (b"model:\n  hidden: 1" + b"0" * 400 + b"\n", "c.yaml (line 2): an integer of 401 digits"),
 ]
 
 

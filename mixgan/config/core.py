@@ -18,7 +18,8 @@ from typing import Any, Union
 
 import yaml
 
-from mixgan.errors import ConfigError, first_line
+from mixgan.config.untrusted import LimitedLoader, UntrustedFileError, parse_yaml, read_yaml_file, stat_file
+from mixgan.errors import ConfigError
 
 _INT64 = 2**63  # ints must fit in 64 bits: seeds go to torch.manual_seed, sizes to tensors
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
@@ -123,12 +124,17 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return dataclasses.asdict(cfg)
 
 
-def parse_value(text: str) -> Any:
-    """A command-line value, read as YAML scalars/lists (`500` → int, `true` → bool, `[1,2]`)."""
+def parse_value(text: str, key: str = "value") -> Any:
+    """A command-line value, read as YAML scalars/lists (`500` → int, `true` → bool, `[1,2]`); text
+    that is not YAML stays text, a value past the YAML limits (an integer of 5,000 digits) is refused."""
+    if text == "":
+        return ""
     try:
-        return yaml.safe_load(text) if text != "" else ""
-    except yaml.YAMLError:
-        return text
+        return parse_yaml(text, f"--{key}")
+    except UntrustedFileError as err:
+        if "not valid YAML" in str(err):
+            return text
+        raise
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -154,8 +160,9 @@ def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-class UniqueKeyLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML silently keeps the last)."""
+class UniqueKeyLoader(LimitedLoader):
+    """A SafeLoader with the limits of config/untrusted.py that refuses a key given twice in one
+    mapping (PyYAML silently keeps the last)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         self.flatten_mapping(node)
@@ -174,26 +181,16 @@ class UniqueKeyLoader(yaml.SafeLoader):
 
 
 def parse_yaml_file(path: Path, loader: type = UniqueKeyLoader) -> Any:
-    """A YAML file's data (safe loader: data, never code); ConfigError naming the line on bad YAML,
-    a duplicate key, or a file that is not UTF-8 text."""
-    try:
-        text = path.read_bytes().decode("utf-8")
-        return yaml.load(text, Loader=loader)  # noqa: S506 (loader is a SafeLoader subclass)
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file (not UTF-8); accepted: a YAML file") from None
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot be read ({first_line(err)})") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(err, "problem", None)
-        raise ConfigError(f"{path}: not valid YAML{where}{': ' + problem if problem else ''}") from None
+    """A YAML file's data (safe loader: data, never code) within the limits of config/untrusted.py;
+    a one-line ConfigError naming the file (and the line) on bad YAML, a duplicate key, a file that is
+    not UTF-8 text, not a regular file, or past a limit."""
+    return read_yaml_file(path, loader=loader)
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping (configs are data, never code); {} for an empty file."""
     path = Path(path)
-    if not path.is_file():
+    if stat_file(path, 2**62) is None:
         raise ConfigError(f"config file not found: {path}")
     data = parse_yaml_file(path)
     if data is None:
@@ -223,6 +220,8 @@ def config_from_dict(data: dict[str, Any]) -> Any:
     """Build and validate the config of `data["task"]` (default: gan) from a nested dict."""
     from mixgan.tasks import TASKS, schema_of
 
+    if not isinstance(data, dict):
+        raise ConfigError(f"config: expected a mapping of config sections, got {type(data).__name__}")
     name = data.get("task", "gan")
     if not isinstance(name, str) or name not in TASKS:
         raise ConfigError(f"task: unknown task {name!r}; accepted: {', '.join(task_names())}")

@@ -48,7 +48,9 @@ _SweepLoader.add_implicit_resolver(
 
 
 def read_sweep_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
+    from mixgan.config.untrusted import stat_file
+
+    if stat_file(path, 2**62) is None:
         raise ConfigError(f"sweep file not found: {path}")
     data = parse_yaml_file(path, _SweepLoader)
     if not isinstance(data, dict):
@@ -227,8 +229,10 @@ def load_sweep(path: str | Path) -> Sweep:
         if key not in data:
             raise ConfigError(f"{path}: missing key {key}")
     name = data.get("name", path.stem)
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._=+-]*", name):
-        raise ConfigError(f"name: got {name!r}; accepted: letters, digits, . _ = + -")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._=+-]{0,127}", name):
+        shown = name if not isinstance(name, str) or len(name) <= 40 else f"{name[:20]}… ({len(name)} chars)"
+        raise ConfigError(f"name: got {shown!r}; accepted: letters, digits, . _ = + -, at most 128 "
+                          "characters (it names the sweep dir)")
     base = data["base"]
     if isinstance(base, str):
         base_file, base_data = _find_base(base, path), None

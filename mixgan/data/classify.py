@@ -76,6 +76,7 @@ def _embedded(name: str, test_fraction: float, seed: int) -> tuple[Tensor, Tenso
 def _folder(cfg: Any) -> ClassifyData:
     from torchvision import transforms
 
+    from mixgan.data.checks import check_same_classes
     from mixgan.data.images import image_folder
 
     size = cfg.image_size
@@ -84,6 +85,7 @@ def _folder(cfg: Any) -> ClassifyData:
     test_tf = [transforms.Resize(round(size * 8 / 7)), transforms.CenterCrop(size)]
     train = image_folder(cfg.root, "train", transforms.Compose([*train_tf, transforms.ToTensor()]))
     test = image_folder(cfg.root, "val", transforms.Compose([*test_tf, transforms.ToTensor()]))
+    check_same_classes(train, test, Path(cfg.root).expanduser(), "val")  # labels are folder indices
     return ClassifyData(len(train.classes), (3, size, size), train_set=train, test_set=test)
 
 

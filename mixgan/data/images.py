@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gzip
 import pickle
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -14,6 +15,7 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from mixgan.data.checks import check_image_files, check_labels
 from mixgan.errors import DataError, first_line
 
 # Official CIFAR-10 normalization of facebookresearch/mixup-cifar10 (`train.py`, the code of
@@ -185,6 +187,7 @@ def load_cifar(name: str, root: str | Path, train: bool = True) -> tuple[Tensor,
             parts.append(_read_cifar_batch(f, spec["label_key"]))
         except Exception as err:  # the file is untrusted data: whatever breaks in it is "unreadable"
             raise _cifar_error(name, root, f"unreadable batch {f.name} ({first_line(err)})") from None
+        check_labels(parts[-1][1], 100 if name == "cifar100" else 10, f"{name}: {f}")
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
@@ -212,10 +215,15 @@ def read_idx(path: str | Path) -> Tensor:
 
     A ".gz" file is decompressed on the fly. Raises ValueError on a malformed file.
     """
+    from mixgan.config.untrusted import read_bytes
+
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
+    data = read_bytes(path, 2**31)  # a regular file (no FIFO, no device), at most 2 GiB
+    if path.suffix == ".gz":
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as err:  # truncated or not gzip at all
+            raise ValueError(f"{path.name}: not a complete gzip file ({first_line(err)})") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 0x08:
         raise ValueError(f"{path} is not a uint8 IDX file")
     ndim = data[3]
@@ -231,7 +239,7 @@ def read_idx(path: str | Path) -> Tensor:
 
 def _find_idx(raw: Path, stem: str) -> Path | None:
     for candidate in (raw / stem, raw / f"{stem}.gz"):
-        if candidate.is_file():
+        if candidate.exists():  # a FIFO or a device is then refused by read_idx, never opened
             return candidate
     return None
 
@@ -255,12 +263,18 @@ def load_mnist_like(name: str, root: str | Path, train: bool = True) -> tuple[Te
     try:
         images, labels = read_idx(paths[0]), read_idx(paths[1])
     except (OSError, ValueError, RuntimeError) as err:
-        raise DataError(f"{name}: unreadable file in {raw} ({err}): expected {expected}") from err
-    if images.dim() != 3 or labels.dim() != 1 or images.shape[0] != labels.shape[0]:
+        why = first_line(err)
+        raise DataError(f"{name}: unreadable file in {raw} ({why}): expected {expected}") from None
+    if images.dim() != 3 or labels.dim() != 1:
+        bad, shape = (paths[0], images.shape) if images.dim() != 3 else (paths[1], labels.shape)
+        raise DataError(f"{name}: {bad} holds an array of shape {tuple(shape)}; accepted: images (N, H, W) "
+                        "and labels (N,)")
+    if images.shape[0] != labels.shape[0]:
         raise DataError(
             f"{name}: {images.shape[0]} images but {labels.shape[0]} labels in {raw}: "
             f"expected {expected}"
         )
+    check_labels(labels, 10, f"{name}: {paths[1]}")
     return images.unsqueeze(1), labels.long()
 
 
@@ -308,7 +322,9 @@ def image_folder(
     if not folder.is_dir():
         raise DataError(f"image_folder: no data in {folder}: {expected}")
     try:
-        return datasets.ImageFolder(str(folder), transform=transform or transforms.ToTensor())
+        ds = datasets.ImageFolder(str(folder), transform=transform or transforms.ToTensor())
     except (FileNotFoundError, RuntimeError) as err:
         reason = " ".join(str(err).split())  # torchvision's message, kept on one line
-        raise DataError(f"image_folder: {reason.rstrip('.')} in {folder}: {expected}") from err
+        raise DataError(f"image_folder: {reason.rstrip('.')} in {folder}: {expected}") from None
+    check_image_files(ds.samples, folder)  # a corrupt file: one line now, not a worker's traceback later
+    return ds

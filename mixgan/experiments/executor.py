@@ -39,10 +39,14 @@ def run_state(run_dir: Path) -> str:
     if (run_dir / FAILED).exists():  # only the latest attempt's failure is kept
         return "failed"
     if (run_dir / SUMMARY).exists():
-        try:
-            status = read_json(run_dir / SUMMARY).get("status")
+        try:  # a summary past the limits of config/untrusted.py is a one-line error naming it
+            summary = read_json(run_dir / SUMMARY)
         except (OSError, ValueError):
-            status = None
+            summary = None
+        if summary is not None and not isinstance(summary, dict):
+            raise ConfigError(f"{run_dir / SUMMARY}: a JSON {type(summary).__name__}, not an object with "
+                              "status and final; accepted: a run dir as mixgan.train writes it")
+        status = summary.get("status") if summary else None
         if status in FINISHED:
             return status
     return "interrupted" if (run_dir / CHECKPOINT).exists() else "partial"

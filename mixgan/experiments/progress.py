@@ -13,7 +13,11 @@ from typing import Any
 
 def last_step(run_dir: Path) -> int:
     """The step of a run's last complete metrics.jsonl row (0 when there is none)."""
+    from mixgan.config.untrusted import is_file
+
     path = run_dir / "metrics.jsonl"
+    if not is_file(path):  # never open a FIFO or a device
+        return 0
     try:
         with path.open("rb") as f:
             f.seek(0, os.SEEK_END)

@@ -74,6 +74,10 @@ def plan_runs(cfg: Any, seeds: list[int]) -> tuple[Path, list[SeedRun]]:
     from mixgan.rundir.paths import new_run_dir, safe_name
 
     base = safe_name(base_name(cfg))
+    longest = f"{base}-s{max(seeds)}"
+    if len(longest) > 128:  # safe_name would cut the seed runs' names apart from their paths
+        raise ConfigError(f"run.name: the seed runs would be named {longest[:20]}… ({len(longest)} "
+                          "characters); accepted: names of at most 128 characters with their -s<seed>")
     configs = []
     for seed in seeds:
         data = to_dict(cfg)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+from mixgan.errors import InputSizeError
+
 
 def dcgan_plan(image_size: int) -> tuple[int, int]:
     """(start size s0, number of x2 up/down-samplings k) with image_size = s0 * 2**k, 4 <= s0 <= 7.
@@ -17,7 +19,7 @@ def dcgan_plan(image_size: int) -> tuple[int, int]:
     while s > 7 and s % 2 == 0:
         s, k = s // 2, k + 1
     if k == 0 or not 4 <= s <= 7:
-        raise ValueError(
+        raise InputSizeError(
             f"DCGAN image_size must be s0 * 2**k with 4 <= s0 <= 7 and k >= 1 (e.g. 8, 28, 32, "
             f"64), got {image_size}"
         )

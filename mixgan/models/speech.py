@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mixgan.errors import InputSizeError
 from mixgan.models.resnet import MixFn, check_mix, mix_through
 
 VGG11 = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
@@ -46,7 +47,7 @@ class LeNet(_TwoLinear):
         c, h, w = in_shape
         side = (_lenet_side(h), _lenet_side(w))
         if min(side) < 1:
-            raise ValueError(f"LeNet needs inputs of at least 16 x 16, got {h} x {w}")
+            raise InputSizeError(f"LeNet needs inputs of at least 16 x 16, got {h} x {w}")
         self.conv1 = nn.Conv2d(c, width, 5)
         self.conv2 = nn.Conv2d(width, width, 5)
         self.drop2d = nn.Dropout2d(dropout)
@@ -79,7 +80,8 @@ class SpeechVGG(_TwoLinear):
         super().__init__()
         c, h, w = in_shape
         if min(h, w) < 32:
-            raise ValueError(f"VGG-11 needs inputs of at least 32 x 32 (five 2x2 max-pools), got {h} x {w}")
+            raise InputSizeError(f"VGG-11 needs inputs of at least 32 x 32 (five 2x2 max-pools), got "
+                                 f"{h} x {w}")
         stages, layers = [], []
         for v in VGG11:
             if v == "M":

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from mixgan.config.untrusted import read_npy
 from mixgan.report.plots import _plt, off_picture, off_picture_note
 from mixgan.trainers.gan import FINAL_SAMPLES  # the GAN trainer's last fixed-noise samples
 
@@ -121,7 +122,8 @@ def samples_figure(groups: list[Any], max_seeds: int = 10) -> Any:
                 continue
             run = g.runs[j]
             file = run.path / FINAL_SAMPLES
-            samples = np.load(file) if file.is_file() else None
+            # a foreign file (pickled objects, a FIFO, a 1-D array) is one line (config/untrusted.py)
+            samples = read_npy(file, ndim=2, columns=2) if file.exists() or file.is_symlink() else None
             note = "" if samples is not None else (run.status if run.status != "completed" else "no samples")
             scatter_samples(ax, samples, data_means(run.config), note)
             modes = run.final.get("quality/modes")

@@ -18,7 +18,7 @@ from typing import Any
 from mixgan.config.sweep import Sweep, name_value
 from mixgan.experiments.executor import run_state
 from mixgan.report.stats import Described, describe, fmt
-from mixgan.rundir.paths import read_json
+from mixgan.rundir.validate import read_summary
 
 COUNTS = ("completed", "diverged", "failed", "todo")  # todo: not run yet, or interrupted
 
@@ -41,8 +41,6 @@ class RowStats:
 
 def collect(sweep: Sweep, sweep_dir: Path) -> list[RowStats]:
     """Read every run's state and final metrics. Diverged seeds are counted, not averaged."""
-    from mixgan.trainers.loop import SUMMARY
-
     rows = {r.row: RowStats(r.row, r.variant, dict(r.point), sweep.paper.get(r.row, {}))
             for r in sweep.rows()}
     for run in sweep.runs:
@@ -51,7 +49,7 @@ def collect(sweep: Sweep, sweep_dir: Path) -> list[RowStats]:
         stats.counts[state if state in COUNTS else "todo"] += 1
         if state != "completed":
             continue
-        final = read_json(sweep_dir / run.name / SUMMARY).get("final", {})
+        final = read_summary(sweep_dir / run.name).get("final", {})  # its fields checked
         for m in sweep.metrics:
             v = final.get(m)
             if isinstance(v, int | float) and math.isfinite(v):
@@ -132,11 +130,9 @@ def missing_metrics(sweep: Sweep, table: list[RowStats], sweep_dir: Path) -> lis
 
 
 def available_metrics(sweep: Sweep, sweep_dir: Path) -> list[str]:
-    from mixgan.trainers.loop import SUMMARY
-
     for run in sweep.runs:
         if run_state(sweep_dir / run.name) == "completed":
-            return sorted(read_json(sweep_dir / run.name / SUMMARY).get("final", {}))
+            return sorted(read_summary(sweep_dir / run.name).get("final", {}))
     return []
 
 

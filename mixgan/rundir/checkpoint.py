@@ -7,9 +7,7 @@ checkpoint can never run code, and an interrupted write never leaves a half file
 from __future__ import annotations
 
 import os
-import pickle
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -56,17 +54,16 @@ def all_finite(state: Any) -> bool:
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint as data; a missing, truncated or foreign file gives a CheckpointError."""
+    from mixgan.config.untrusted import load_torch
+
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile,
-            pickle.UnpicklingError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise CheckpointError(f"checkpoint {path} is truncated or corrupted ({first[:120]})") from None
+    state = load_torch(path, "checkpoint", map_location)  # kind, size, zip CRCs, weights_only
     if not isinstance(state, dict) or "step" not in state or "config" not in state:
         raise CheckpointError(f"checkpoint {path} is not a mixgan checkpoint (no step/config)")
+    step = state["step"]
+    if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < 2**63:
+        raise CheckpointError(f"checkpoint {path}: step is {step!r}; accepted: an integer >= 0 (a "
+                              "checkpoint mixgan wrote)")
     return state
 
 

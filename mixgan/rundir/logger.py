@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 METRICS_FILE = "metrics.jsonl"
+_NONFINITE = ("nan", "inf", "-inf", "+inf", "infinity", "-infinity")  # what _jsonable writes, as text
 
 
 def _jsonable(v: float) -> float | str:
@@ -23,9 +24,11 @@ def _warn(message: str) -> None:
 
 def parse_row(line: str) -> dict[str, Any] | None:
     """One metrics.jsonl line as a row, or None when it is not one (cut off by a kill or a full disk)."""
+    from mixgan.config.untrusted import UntrustedFileError, parse_json
+
     try:
-        row = json.loads(line)
-    except ValueError:
+        row = parse_json(line, METRICS_FILE)
+    except UntrustedFileError:  # not JSON, or past a limit: not a row mixgan wrote
         return None
     return row if isinstance(row, dict) and isinstance(row.get("step"), int) else None
 
@@ -34,24 +37,28 @@ def read_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     """The rows of a run's metrics.jsonl, with "nan"/"inf" strings turned back into floats.
 
     A last line cut off mid-write (the process was killed, the disk was full) is dropped with a
-    warning; an unreadable line before it, or a row that is not an object, is a ValueError.
+    warning; an unreadable line before it, a row that is not an object, or a file past the limits of
+    config/untrusted.py (a FIFO, a device, not UTF-8) is a one-line UntrustedFileError naming the file.
     """
-    rows = []
+    from mixgan.config.untrusted import UntrustedFileError, parse_json, read_jsonl_lines, stat_file
+
+    rows: list[dict[str, Any]] = []
     path = Path(run_dir) / METRICS_FILE
-    if not path.exists():
+    if stat_file(path, 2**62) is None:
         return rows
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    lines = read_jsonl_lines(path)
     for i, line in enumerate(lines, 1):
         try:
-            row = json.loads(line)
-        except ValueError:
+            row = parse_json(line, f"{path}: row {i}")
+        except UntrustedFileError:
             if i < len(lines):
                 raise
             _warn(f"{path}: its last line was cut off mid-write; dropped")
             break
-        if not isinstance(row, dict):  # a hand-edited or foreign file: the caller names it
-            raise ValueError(f"{METRICS_FILE}: a row is a JSON {type(row).__name__}, not an object")
-        rows.append({k: float(v) if isinstance(v, str) and k != "time" else v for k, v in row.items()})
+        if not isinstance(row, dict):  # a hand-edited or foreign file
+            raise UntrustedFileError(f"{path}: a row is a JSON {type(row).__name__}, not an object")
+        rows.append({k: float(v) if isinstance(v, str) and k != "time" and v.lower() in _NONFINITE else v
+                     for k, v in row.items()})
     return rows
 
 
@@ -91,9 +98,10 @@ class RunLogger:
     def _keep_rows_until(self, step: int) -> None:
         """Drop the rows logged after the checkpoint (they are measured again) and any line cut off by
         a crash; rewritten atomically, so that a kill now loses nothing."""
+        from mixgan.config.untrusted import read_jsonl_lines
         from mixgan.rundir.paths import write_text_atomic
 
-        lines = self.path.read_text().splitlines()
+        lines = read_jsonl_lines(self.path)
         rows = [(line, parse_row(line)) for line in lines if line.strip()]
         torn = sum(row is None for _, row in rows)
         if torn:

@@ -27,8 +27,11 @@ def safe_name(name: str) -> str:
 
 def check_writable(path: str | Path, key: str) -> None:
     """Refuse in one line a folder that is a file, or lies under one, or cannot be written (a
-    read-only file system, no permission). Creates nothing: a temp file is made and gone at once."""
-    path = probe = Path(path).expanduser()
+    read-only file system, no permission), or a path with a NUL byte or a name past the file system's
+    limit. Creates nothing: a temp file is made and gone at once."""
+    from mixgan.config.untrusted import check_path
+
+    path = probe = check_path(Path(path).expanduser(), key)
     while not probe.exists() and probe.parent != probe:  # the nearest folder that exists
         probe = probe.parent
     if not probe.is_dir():
@@ -46,9 +49,12 @@ def new_run_dir(parent: str | Path, name: str, unique: bool) -> Path:
 
     An existing run dir is never overwritten: without `unique` that is an error (use --resume).
     """
+    from mixgan.config.untrusted import check_path
+
     parent = Path(parent)
     check_writable(parent, "run.dir")
     base = safe_name(name)
+    check_path(f"{base}-9999", "run.name")  # with the suffix `unique` may add
     for i in range(1, 10_000):
         cand = parent / (base if i == 1 else f"{base}-{i}")
         try:
@@ -84,7 +90,7 @@ def run_dir_lock(run_dirs: Iterable[str | Path]) -> Iterator[None]:
             if key in _HELD:
                 _HELD[key][1] += 1
             else:
-                fd = os.open(key / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+                fd = _open_lock(key / LOCK)
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -99,6 +105,22 @@ def run_dir_lock(run_dirs: Iterable[str | Path]) -> Iterator[None]:
             _HELD[key][1] -= 1
             if _HELD[key][1] == 0:
                 os.close(_HELD.pop(key)[0])
+
+
+def _open_lock(path: Path) -> int:
+    """The lock file, opened without blocking (a FIFO put in its place) and refused in one line when it
+    is not a regular file (a folder, a device)."""
+    import stat
+
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot be opened as the run's lock ({first_line(err)}); accepted: a "
+                          "regular file (delete it: mixgan makes it)") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ConfigError(f"{path}: not a regular file; accepted: a regular file (delete it)")
+    return fd
 
 
 _ORPHAN = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # a mkstemp name of the atomic writes here
@@ -135,8 +157,11 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
 
 
 def read_json(path: str | Path) -> Any:
-    """Read a JSON file (NaN/Infinity allowed, as written for diverged runs)."""
-    return json.loads(Path(path).read_text())
+    """Read a JSON file (NaN/Infinity allowed, as written for diverged runs) through the limits of
+    config/untrusted.py: a run dir may be foreign or hand-edited."""
+    from mixgan.config.untrusted import read_json_file
+
+    return read_json_file(path)
 
 
 UNKNOWN = "unknown"  # what provenance records for a field it could not read

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from mixgan.data.augment import augment
+from mixgan.data.checks import check_input_size
 from mixgan.data.classify import NORMALIZATION, load_classify_data
 from mixgan.metrics.classify import (
     between_examples,
@@ -89,6 +90,7 @@ class ClassifierTrainer:
         torch.manual_seed(cfg.seed)  # parameter init, identical on every rank
         self.model = make_classifier(cfg.model, self.data.in_shape, self.data.num_classes,
                                      NORMALIZATION.get(cfg.data.name)).to(device)
+        check_input_size(self.model, self.data.in_shape, f"model.name={cfg.model.name}")  # before training
         self.channels_last = self.cuda and cfg.train.channels_last and self.data.is_image
         if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)

@@ -1,0 +1,111 @@
+"""Reading a run dir that mixgan may not have written (compare, sweep reports, resume, ablate).
+
+Every file goes through the limits of config/untrusted.py; then config.yaml is checked against the
+same typed schema as a fresh run (`config_from_dict`), and summary.json and each metrics.jsonl row
+against the fields and types docs/run-dir.md documents, before any arithmetic. A foreign or
+hand-edited run dir is one ConfigError naming the file and the field.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from mixgan.config.untrusted import read_yaml_file, stat_file
+from mixgan.errors import ConfigError
+
+CONFIG, SUMMARY, METRICS = "config.yaml", "summary.json", "metrics.jsonl"
+STATUSES = ("completed", "diverged", "interrupted", "failed")
+_INT64 = 2**63
+# summary.json: the fields a reader does arithmetic on, and their kinds (docs/run-dir.md)
+_SUMMARY_INTS = ("step", "total", "diverged_at")
+_SUMMARY_NUMBERS = ("wall_time_s",)
+
+
+def is_number(v: Any) -> bool:
+    """A JSON number a reader may do float arithmetic on: a float (NaN/inf: a diverged run) or an int
+    that fits in 64 bits (a bigger one overflows float())."""
+    if isinstance(v, bool):
+        return False
+    return isinstance(v, float) or (isinstance(v, int) and -_INT64 <= v < _INT64)
+
+
+def _is_step(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < _INT64
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """A run dir's config.yaml as nested data, checked against the task's schema (as a fresh run's)."""
+    from mixgan.config.core import UniqueKeyLoader, config_from_dict
+
+    where = path / CONFIG
+    data = read_yaml_file(where, loader=UniqueKeyLoader)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: not a config mapping (a {type(data).__name__}); accepted: the config "
+                          "mixgan.train saves")
+    try:
+        config_from_dict(data)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    return data
+
+
+def check_summary(where: Path, summary: Any) -> dict[str, Any]:
+    """summary.json's documented fields with their types; the summary itself."""
+    if not isinstance(summary, dict):
+        raise ConfigError(f"{where}: a JSON {type(summary).__name__}, not an object with status and final")
+    final = summary.get("final") or {}
+    if not isinstance(final, dict) or not isinstance(summary.get("status", ""), str):
+        raise ConfigError(f"{where}: 'final' must map metric names to numbers and 'status' be text")
+    bad = next((k for k, v in final.items() if k != "step" and not is_number(v)), None)
+    if bad is not None:
+        raise ConfigError(f"{where}: final {bad!r} is {_short(final[bad])}, not a number (accepted: a "
+                          "float or an integer that fits in 64 bits)")
+    for key in _SUMMARY_INTS:
+        if summary.get(key) is not None and not _is_step(summary[key]):
+            raise ConfigError(f"{where}: {key!r} is {_short(summary[key])}, not a number; accepted: an "
+                              "integer >= 0 that fits in 64 bits, or null")
+    for key in _SUMMARY_NUMBERS:
+        if summary.get(key) is not None and not (is_number(summary[key]) and math.isfinite(summary[key])):
+            raise ConfigError(f"{where}: {key!r} is {_short(summary[key])}, not a finite number")
+    return summary
+
+
+def check_rows(where: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each metrics.jsonl row: an integer step >= 0 in 64 bits and numbers (a `time` of any kind)."""
+    for i, row in enumerate(rows, 1):
+        bad = next((k for k, v in row.items() if k not in ("time", "step") and not is_number(v)), None)
+        if not _is_step(row.get("step")) or bad is not None:
+            what = (f"{bad!r} is {_short(row[bad])}" if bad is not None
+                    else f"'step' is {_short(row.get('step'))}" if "step" in row else "no integer 'step'")
+            raise ConfigError(f"{where}: row {i}: {what}; accepted: numbers and an integer step >= 0 that "
+                              "fits in 64 bits")
+    return rows
+
+
+def _short(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 40 else f"{text[:20]}…({len(text)} characters)"
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """A run dir's summary.json, checked; {} when it has none (a run still training)."""
+    from mixgan.rundir.paths import read_json
+
+    where = path / SUMMARY
+    if stat_file(where, 2**62) is None:
+        return {}
+    return check_summary(where, read_json(where))
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """A run dir's metrics.jsonl rows, checked."""
+    from mixgan.rundir.logger import read_metrics
+
+    return check_rows(path / METRICS, read_metrics(path))
+
+
+def read_run_dir(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
+    """(config, metric rows, summary) of a run dir, each checked as above."""
+    return read_config(path), read_rows(path), read_summary(path)
