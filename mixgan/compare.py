@@ -234,7 +234,7 @@ def run_stats(run: Run) -> dict[str, float | None]:
 def logged_columns(runs: list[Run]) -> Iterator[None]:
     """While comparing runs of a loop of your own (task custom, mixgan.run_logger): one column per
     metric they logged (its final value, mean ± std over seeds), besides the built-in columns."""
-    from mixgan.api.runlog import CUSTOM_TASK
+    from mixgan.tasks import CUSTOM_TASK
 
     tags = {c.tag for c in COLUMNS.values()}
     names = sorted({k for r in runs if r.config.get("task") == CUSTOM_TASK for k in r.final} - tags)

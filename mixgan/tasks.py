@@ -24,6 +24,10 @@ class Task:
     trainer: str  # "module:Class" of the trainer (built as Trainer(cfg, device))
 
 
+# What a run of a loop of the user's own records as its task (mixgan.run_logger): no schema, no trainer;
+# readers (compare, run-dir checks) take its config as it is and its logged metrics as columns.
+CUSTOM_TASK = "custom"
+
 TASKS = Registry("task", "mixgan.tasks")
 TASKS.register("gan", Task("mixgan.config.gan:GanConfig", "mixgan.config.gan:validate_gan",
                            "mixgan.trainers.gan:GanTrainer"))

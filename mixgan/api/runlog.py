@@ -17,8 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from mixgan.errors import ConfigError
-
-CUSTOM_TASK = "custom"  # the task a run of the user's own loop records (compare: columns from its metrics)
+from mixgan.tasks import CUSTOM_TASK
 
 
 class RunLog:

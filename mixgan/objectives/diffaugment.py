@@ -16,7 +16,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from mixgan import Stabilizer, config_check
+# The names `mixgan` exports (mixgan/__init__.py), imported from where they live: a folder that
+# shadows the package (a clone beside the runs) leaves `mixgan` without its lazy exports.
+from mixgan.config.core import check as config_check
+from mixgan.objectives.plugins import Stabilizer
 
 POLICIES = ("color", "translation", "cutout")
 

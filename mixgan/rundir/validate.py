@@ -44,6 +44,12 @@ def read_config(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: not a config mapping (a {type(data).__name__}); accepted: the config "
                           "mixgan.train saves")
+    from mixgan.tasks import CUSTOM_TASK
+
+    if data.get("task") == CUSTOM_TASK:  # a loop of the user's own (mixgan.run_logger): no schema
+        if not isinstance(data.get("seed"), int) or isinstance(data.get("seed"), bool):
+            raise ConfigError(f"{where}: seed is {_short(data.get('seed'))}; accepted: an integer")
+        return data
     try:
         config_from_dict(data)
     except ConfigError as err:
