@@ -323,24 +323,50 @@ def make_parser() -> argparse.ArgumentParser:
                         "'mixup α=0.2'), its folder's name or path (grid25-erm), the older label "
                         "(objective.name=erm) or a unique part of a label: interval, Mann-Whitney p, "
                         "effect size, forest.png")
+    p.add_argument("--step", type=int, metavar="N",
+                   help="report every run as it stood at step N (its metrics row of that step), e.g. the "
+                        "main job's length read off a longer study")
     p.add_argument("--no-plots", action="store_true", help="no curves.png and samples.png")
     p.add_argument("--no-tensorboard", action="store_true",
                    help="no TensorBoard run per group (median and 25-75%% band over its seeds)")
     return p
 
 
+def at_step(run: Run, step: int) -> Run:
+    """The run as it stood at `step`: its rows up to there, and the row of that step as its final values
+    (completed there, or diverged if it had by then); a run that never logged that step is unfinished.
+    What a shorter run of the same config and seed would report: measurements never change training."""
+    rows = [r for r in run.rows if r["step"] <= step]
+    row = next((r for r in rows if r["step"] == step), None)
+    if row is None:
+        return Run(run.path, run.config, rows, {"status": "incomplete"}, run.source)
+    diverged_at = run.summary.get("diverged_at")
+    status = "diverged" if diverged_at is not None and diverged_at <= step else "completed"
+    final = {k: v for k, v in row.items() if k != "step"}
+    return Run(run.path, run.config, rows, {"status": status, "final": final, "total": step,
+                                            "diverged_at": diverged_at if status == "diverged" else None},
+               run.source)
+
+
 def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = None, by: str | None = None,
             plots: bool = True, tensorboard: bool = True,
-            baseline: str | None = None) -> tuple[list[Group], list[dict[str, Any]], str]:
+            baseline: str | None = None,
+            step: int | None = None) -> tuple[list[Group], list[dict[str, Any]], str]:
     """Load, group, summarize; write table.md, table.csv, the plots and one TensorBoard run per group
-    to `out` (with `baseline`: differences.md/.csv and forest.png too); return the Markdown."""
+    to `out` (with `baseline`: differences.md/.csv and forest.png too); return the Markdown. With
+    `step`, every run as it stood at that step (`at_step`)."""
     runs = load_runs(paths)
+    if step is not None:
+        if step < 1:
+            raise ConfigError(f"--step: got {step}; accepted: a measured step >= 1")
+        runs = [at_step(r, step) for r in runs]
     with logged_columns(runs):
-        return _compare(runs, out, metrics, by, plots, tensorboard, baseline)
+        return _compare(runs, out, metrics, by, plots, tensorboard, baseline, step)
 
 
 def _compare(runs: list[Run], out: str | Path, metrics: str | None, by: str | None, plots: bool,
-             tensorboard: bool, baseline: str | None) -> tuple[list[Group], list[dict[str, Any]], str]:
+             tensorboard: bool, baseline: str | None,
+             step: int | None = None) -> tuple[list[Group], list[dict[str, Any]], str]:
     from mixgan.report import baseline as against
 
     columns = parse_metrics(metrics, dict.fromkeys(r.config.get("task", "gan") for r in runs))
@@ -352,7 +378,8 @@ def _compare(runs: list[Run], out: str | Path, metrics: str | None, by: str | No
     sources = {r.path.resolve(): r.source for r in runs if r.source is not None}
     base = against.pick_baseline(group_names(groups, sources), baseline) if baseline is not None else None
     refs, verdicts = reference_rows(groups, columns)
-    text = caption(groups) + "\n\n" + markdown(table + refs, columns) + verdicts
+    at = f" · every run as it stood at step {step}" if step is not None else ""
+    text = caption(groups) + at + "\n\n" + markdown(table + refs, columns) + verdicts
     out = Path(out)  # every check is done: from here on, only writing
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.md").write_text(text + "\n\n" + NOTES + "\n")
@@ -380,7 +407,8 @@ def main(argv: list[str] | None = None) -> int:
         args = make_parser().parse_args(argv)
         check_writable(args.out, "--out")
         groups, _, text = compare(args.paths, args.out, args.metrics, args.by, plots=not args.no_plots,
-                                  tensorboard=not args.no_tensorboard, baseline=args.baseline)
+                                  tensorboard=not args.no_tensorboard, baseline=args.baseline,
+                                  step=args.step)
     except MixganError as err:
         print(f"mixgan.compare: error: {err}", file=sys.stderr)
         return 2

@@ -340,3 +340,19 @@ def test_reference_rows_and_the_verdict_against_noise(tmp_path, capsys):
     # the noise row: 20 draws, density about 0.01 (docs/results.md's table), also in table.csv
     noise = next(r for r in csv.DictReader((tmp_path / "out" / "table.csv").open()) if "noise" in r["group"])
     assert noise["seeds"] == "20" and 0.005 < float(noise["density_mean"]) < 0.02
+
+
+def test_step_reads_every_run_as_it_stood_at_that_step(tmp_path, capsys):
+    # Two seeds logged at 100, 200, 300; --step 200 reports their step-200 rows as their final values,
+    # what two 200-step runs of the same config and seed would report (measuring never changes training).
+    for seed, modes in ((0, [3, 9, 25]), (1, [5, 11, 25])):
+        make_run(tmp_path / "runs", "grid25", "mixup", seed,
+                 series(modes, [.1, .2, .3], [1., .5, .1], [1, 1, 1], [1, 1, 1], [.6, .6, .6]))
+    assert main([str(tmp_path / "runs"), f"--out={tmp_path / 'out'}", "--no-plots", "--no-tensorboard",
+                 "--metrics=modes", "--step=200"]) == 0
+    out = capsys.readouterr().out
+    assert "every run as it stood at step 200" in out and "| mixup, grid25 | 2 | 10 ± 1.4 [9, 11] / 25 |" in out
+    assert main([str(tmp_path / "runs"), f"--out={tmp_path / 'o2'}", "--no-plots", "--no-tensorboard",
+                 "--metrics=modes", "--step=250"]) == 0  # no row at 250: unfinished, never averaged in
+    assert "| mixup, grid25 | 2 (2 unfinished) | — |" in capsys.readouterr().out
+    assert main([str(tmp_path / "runs"), f"--out={tmp_path / 'o3'}", "--step=0"]) == 2
