@@ -393,7 +393,8 @@ def _compare(runs: list[Run], out: str | Path, metrics: str | None, by: str | No
 
         tags = list(dict.fromkeys(COLUMNS[c].tag for c in columns if not COLUMNS[c].tag.startswith("final_")))
         plot_curves(groups, tags, out / "curves.png")
-        plot_samples(groups, out / "samples.png")
+        if step is None:  # final_samples.npy holds the samples of a run's end, not of `step`
+            plot_samples(groups, out / "samples.png")
     if tensorboard:
         from mixgan.report.tensorboard import write_group_runs
 

@@ -263,3 +263,22 @@ def test_presets_load_and_stacked_digits_preset_is_the_default():
     for obj in ("erm", "mixup"):
         cfg = load_config(gan / f"dcgan_cifar10_{obj}.yaml")
         assert (cfg.task, cfg.data.name, cfg.objective.name) == ("image_gan", "cifar10", obj)
+
+
+@pytest.mark.parametrize("kind", ["file", "under_a_file", "read_only"])
+def test_a_metrics_cache_that_cannot_be_written_is_one_line(tmp_path, cache, capsys, kind):
+    import os
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file")
+    where = {"file": blocker, "under_a_file": blocker / "cache", "read_only": tmp_path / "ro"}[kind]
+    if kind == "read_only":
+        where.mkdir()
+        where.chmod(0o500)
+        if os.access(where, os.W_OK):  # root ignores the mode bits
+            pytest.skip("root can write into a read-only folder")
+    args = tiny(cache, f"--run.dir={tmp_path / 'runs'}", f"--metrics.cache_dir={where}")
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "metrics.cache_dir" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not (tmp_path / "runs").exists()

@@ -73,9 +73,11 @@ class ImageEvaluator:
     def __init__(self, cfg: Any, train_images: Tensor, device: torch.device) -> None:
         from mixgan.data.gan_images import reference_images
         from mixgan.metrics.digits_net import load_digit_classifier
+        from mixgan.rundir.paths import check_writable
 
         m = cfg.metrics
         self.cfg, self.cuda = cfg, device.type == "cuda"
+        check_writable(m.cache_dir, "metrics.cache_dir")  # a file or read-only: one line, before any work
         self.cache = Path(m.cache_dir).expanduser()
         self.real, self.real_name = reference_images(cfg.data, train_images, m.n_samples)
         self.extractors: list[tuple[str, str, Path]] = []  # (tag suffix, torch-fidelity name, weights)
