@@ -116,6 +116,11 @@ def gan_config(device: torch.device, extra: list[tuple[str, Any]]) -> Any:
     return load_config(None, [("device", device.type), ("run.progress", False), *extra], task="gan")
 
 
+def width(cfg: Any) -> str:
+    """The MLPs' shape as a row label says it: 3×128 (the main job) or 3×512 (the paper)."""
+    return f"{cfg.model.depth}×{cfg.model.hidden}"
+
+
 def gan_flops(trainer: Any) -> float:
     """Matmul FLOPs of one iteration of `trainer` (elementwise work not counted), counted by
     torch.utils.flop_counter over what the objective really sends through D and G (one extra step)."""
@@ -194,7 +199,8 @@ def bench_gan(device: torch.device, t: Table, quick: bool) -> dict[str, float]:
     for name, tr in trainers.items():
         gf = gan_flops(tr) / sec[name] / 1e9
         mm = sec[f"{name}:mm"]
-        t.add(f"toy GAN iteration, {name}", "5 D + 1 G steps, batch 128, 3×512 MLPs" + CUDA_NOTE[device.type],
+        t.add(f"toy GAN iteration, {name}", f"5 D + 1 G steps, batch 128, {width(tr.cfg)} MLPs"
+              + CUDA_NOTE[device.type],
               f"{sec[name] * 1e3:.1f} ms/it ({gf:.0f} GFLOP/s); its matmuls alone {mm * 1e3:.1f} ms",
               f"{mm / sec[name]:.2f} of the time is matmul")
     return sec
@@ -241,7 +247,8 @@ def bench_main_job(device: torch.device, t: Table, sec: dict[str, float],
           f"{total * 1e3:.1f} ms/it; matmul floor {floor * 1e3:.1f} ms/it (its iteration's matmuls alone, "
           f"same run){not_floor}",
           f"{floor / total:.2f} of it is the floor; {total / demo:.2f} of the demo structure's "
-          f"{demo * 1e3:.1f} ms (same run); {total * 1e3 / DEMO_MS[1]:.2f}–{total * 1e3 / DEMO_MS[0]:.2f} "
+          f"{demo * 1e3:.1f} ms (same run; the demo at 3×512, the main job at {width(cfg)}); "
+          f"{total * 1e3 / DEMO_MS[1]:.2f}–{total * 1e3 / DEMO_MS[0]:.2f} "
           "of issue 7's figure", "≤ 0.5 of the demo")
     t.add("metric overhead of the main job (time in metrics / its training time)",
           "default cadence, as above", f"{100 * metrics / total:.1f} %", "", "< 5 %")
@@ -274,7 +281,7 @@ def bench_batched(device: torch.device, t: Table, seeds: int, quick: bool) -> fl
                     for s, tr in enumerate(single))
     agree = ("members equal runs alone" + (" bit for bit" if device.type == "cpu" else " to tolerance")
              if close else "MEMBERS DIFFER FROM RUNS ALONE")
-    t.add(f"{seeds} seeds stacked vs {seeds} sequential runs, {PAPER_NAME}", "3×512, batch 128",
+    t.add(f"{seeds} seeds stacked vs {seeds} sequential runs, {PAPER_NAME}", f"{width(cfgs[0])}, batch 128",
           f"{sec['stacked'] * 1e3 / seeds:.1f} vs {sec['sequential'] * 1e3 / seeds:.1f} ms per "
           f"member-iteration; {agree}", f"{sec['sequential'] / sec['stacked']:.2f}× throughput",
           "≥ 3× (S = 8, CPU)")
@@ -303,7 +310,8 @@ def bench_cuda_graph(device: torch.device, t: Table) -> None:
     eager, g32, gtf = (sec[k] for k in trainers)
     fast = trainers["graph TF32"]._fast
     state = "captured" if fast.captured else f"NOT captured: {fast.failed}"
-    t.add(f"toy GAN iteration, CUDA graph vs eager, {PAPER_NAME}", f"5 D + 1 G, batch 128, 3×512 ({state})",
+    t.add(f"toy GAN iteration, CUDA graph vs eager, {PAPER_NAME}",
+          f"5 D + 1 G, batch 128, {width(trainers['graph TF32'].cfg)} ({state})",
           f"graph TF32 {gtf * 1e3:.2f}, graph fp32 {g32 * 1e3:.2f}, eager fp32 {eager * 1e3:.2f} ms/it",
           f"graph {eager / g32:.1f}× eager; TF32 {g32 / gtf:.1f}× fp32")
 
