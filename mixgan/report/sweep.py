@@ -88,9 +88,9 @@ def markdown(sweep: Sweep, table: list[RowStats],
 def reference_rows(sweep: Sweep, sweep_dir: Path) -> list[tuple[str, dict[str, list[float]]]]:
     """For toy-GAN sweeps whose metrics the references have: one row per reference generator, scored by
     the runs' code at the first finished run's sample sizes (report/references.py)."""
-    from mixgan.compare import load_run
     from mixgan.errors import MixganError
     from mixgan.report import references
+    from mixgan.report.runs import load_run
 
     done = [sweep_dir / r.name for r in sweep.runs if run_state(sweep_dir / r.name) == "completed"]
     if sweep.task != "gan" or not done:
