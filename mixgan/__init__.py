@@ -26,6 +26,7 @@ _EXPORTS = {
     **{name: f"mixgan.registries:{name}" for name in (
         "register_stabilizer", "register_toy_data", "register_image_model", "registry")},
     # your G and D through mixgan's loop (mixgan/api/train.py); your loop logged as mixgan's runs
+    "train_gan": "mixgan.api.train:train_gan",
     **{name: f"mixgan.api.runlog:{name}" for name in ("run_logger", "probe_discriminator", "compare_runs")},
     "ConfigError": "mixgan.errors:ConfigError",
     "MixganError": "mixgan.errors:MixganError",

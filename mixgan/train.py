@@ -17,8 +17,8 @@ import torch
 from mixgan.config.core import config_from_dict, load_config, parse_value, save_config
 from mixgan.errors import CheckpointError, ConfigError, MixganError, first_line
 from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
+from mixgan.tasks import CUSTOM_TASK, trainer_class
 from mixgan.tasks import TASKS as TRAINERS  # the one task registry (schema, validator, trainer)
-from mixgan.tasks import trainer_class
 
 # keys that may change when a run is resumed (e.g. to extend it); anything else would fork it
 RESUME_KEYS = {"train.iterations", "train.epochs", "run.progress", "run.checkpoint_every", "device"}
@@ -156,6 +156,10 @@ def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, d
     data = state["config"]
     if not isinstance(data, dict):
         raise CheckpointError(f"checkpoint {path} has no config mapping (got {type(data).__name__})")
+    if data.get("task") == CUSTOM_TASK:  # models that live in the user's code, not in a config
+        raise ConfigError(f"{run_dir} was trained by your own code (mixgan.train_gan or mixgan.run_logger): "
+                          f"mixgan cannot rebuild its G and D from a file; resume it from that code, "
+                          f"mixgan.train_gan(..., resume={str(run_dir)!r})")
     check_own_checkpoint(run_dir, data, path)
     saved = copy.deepcopy(data)
     for key, value in overrides:

@@ -1,0 +1,202 @@
+"""`mixgan.train_gan`: your G, D and data trained through mixgan's one loop (api/own_gan.py), with a
+run dir that `python -m mixgan.compare` reads like any other, and `resume=` for its checkpoints."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from mixgan.errors import CheckpointError, ConfigError
+from mixgan.tasks import CUSTOM_TASK
+
+# What a resume may change: the length (only longer), the bookkeeping and the device.
+RESUMABLE = ("train.steps", "run.", "device")
+
+
+def _positive(value: Any, key: str, zero: bool = False) -> int:
+    low = 0 if zero else 1
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise ConfigError(f"train_gan({key}={value!r}); accepted: an integer >= {low}")
+    return value
+
+
+def _latent(value: Any) -> list[int]:
+    shape = [value] if isinstance(value, int) and not isinstance(value, bool) else value
+    if not isinstance(shape, list | tuple) or not shape or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape):
+        raise ConfigError(f"train_gan(latent={value!r}); accepted: an integer > 0 or a shape such as "
+                          "(100, 1, 1)")
+    return list(shape)
+
+
+def _record(loss: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The objective's keys it reads, and only the stabilizers that are on (config.yaml, HParams)."""
+    from mixgan.objectives.gan import GAN_OBJECTIVES
+    from mixgan.objectives.plugins import unused_keys
+
+    obj = dataclasses.asdict(loss.objective)
+    reads = GAN_OBJECTIVES[obj["name"]].reads
+    objective = {k: v for k, v in obj.items() if k == "name" or k in reads or k == "loss"}
+    st = dataclasses.asdict(loss.stabilizers)
+    off = {k.split(".")[1] for k in unused_keys(st)}
+    return objective, {k: v for k, v in st.items() if k not in off}
+
+
+def _plain(data: dict[str, Any]) -> dict[str, Any]:
+    from mixgan.config.core import flatten
+
+    return json.loads(json.dumps(flatten(data), default=str))  # tuples and lists alike, as YAML holds them
+
+
+def _check_same_run(saved: dict[str, Any], new: dict[str, Any], run_dir: Path) -> None:
+    """A resume continues the same experiment: every key equal but those in RESUMABLE; steps only grow."""
+    old, ours = _plain(saved), _plain(new)
+    for key in sorted(set(old) | set(ours)):
+        if key.startswith(RESUMABLE):
+            continue
+        if old.get(key, "<missing>") != ours.get(key, "<missing>"):
+            raise ConfigError(f"train_gan(resume={str(run_dir)!r}): {key} is {ours.get(key, '<missing>')!r} "
+                              f"but the run has {old.get(key, '<missing>')!r}; accepted: the arguments "
+                              "the run was started with (only steps may grow)")
+    if ours["train.steps"] < old.get("train.steps", 0):
+        raise ConfigError(f"train_gan(steps={ours['train.steps']}): below the run's {old['train.steps']}; "
+                          "accepted: a resume can only extend a run")
+
+
+def train_gan(*, G: Callable[[], nn.Module], D: Callable[[], nn.Module], data: Any, loss: Any = None,
+              latent: int | tuple[int, ...] = 2, steps: int = 1000, batch_size: int = 64,
+              lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), seed: int = 0,
+              device: str = "auto", dir: str | Path = "runs", name: str = "",
+              config: Mapping[str, Any] | None = None,
+              evaluate: Callable[[nn.Module, int], Mapping[str, float]] | None = None,
+              metrics_every: int = 100, image_every: int = 1000, checkpoint_every: int = 1000,
+              progress: bool = True, resume: str | Path | None = None) -> dict[str, Any]:
+    """Train your G and D on `data` with `loss` (a mixgan.GANLoss; ERM when None) through mixgan's loop.
+
+    G, D: functions that build the modules (called after `torch.manual_seed(seed)`: G, then D).
+    data: a toy data set's name ("grid25", "ring8": the toy quality scores are measured too), a float
+    tensor of examples (N, ...) drawn with replacement, or `data(n, generator) -> (n, ...)`.
+    latent: the noise's shape per sample (N(0, I)). Adam(lr, betas) for both; `loss.d_steps` D steps
+    per G step. evaluate(G, step) -> {name: number}: your metrics, logged at every measurement.
+    config: your settings that make the experiment (compare pools runs that differ only in seed).
+    resume: a run dir this function wrote; the same arguments (steps may grow) continue it exactly.
+    Returns the summary (status completed, diverged, interrupted or failed; final metrics; run_dir).
+    """
+    from mixgan.api.losses import GANLoss
+    from mixgan.api.own_gan import MetricSettings, OwnGanConfig, OwnGanTrainer, RunSettings, _builder
+    from mixgan.config.core import flatten
+    from mixgan.train import resolve_device
+
+    G, D = _builder(G, "G"), _builder(D, "D")
+    loss = GANLoss() if loss is None else loss
+    if not isinstance(loss, GANLoss):
+        raise ConfigError(f"train_gan(loss={type(loss).__name__}); accepted: mixgan.GANLoss(...)")
+    for key, value in (("steps", steps), ("batch_size", batch_size), ("seed", seed)):
+        _positive(value, key, zero=key == "seed")
+    for key, value in (("metrics_every", metrics_every), ("checkpoint_every", checkpoint_every)):
+        _positive(value, key, zero=True)
+    if not isinstance(image_every, int) or image_every < -1:
+        raise ConfigError(f"train_gan(image_every={image_every!r}); accepted: an integer >= -1")
+    if not (isinstance(lr, int | float) and lr > 0):
+        raise ConfigError(f"train_gan(lr={lr!r}); accepted: a number > 0")
+    if not (isinstance(betas, list | tuple) and len(betas) == 2 and all(isinstance(b, int | float) and
+                                                                      0 <= b < 1 for b in betas)):
+        raise ConfigError(f"train_gan(betas={betas!r}); accepted: two numbers in [0, 1)")
+    pack = loss.stabilizers.pack
+    if batch_size % pack:
+        raise ConfigError(f"train_gan(batch_size={batch_size}): PacGAN packs {pack} samples; accepted: "
+                          f"a multiple of {pack}")
+    user = dict(config or {})
+    flatten(user)  # nested mappings of plain values
+    dev = resolve_device(device)
+    objective, stabilizers = _record(loss)
+
+    def build(run: RunSettings, source: dict[str, Any]) -> OwnGanConfig:
+        return OwnGanConfig(
+            task=CUSTOM_TASK, seed=seed, device=device, model=model_record, data=source,
+            objective=objective, stabilizers=stabilizers,
+            train={"steps": steps, "batch_size": batch_size, "latent": _latent(latent), "lr": float(lr),
+                   "betas": [float(b) for b in betas], "d_steps": loss.d_steps},
+            metrics=MetricSettings(every=metrics_every, image_every=image_every),
+            run=run, user=user)
+
+    model_record = {"G": "", "D": ""}
+    run = RunSettings(dir=str(dir), name=name, progress=progress, checkpoint_every=checkpoint_every)
+    cfg = build(run, {})
+    trainer = OwnGanTrainer(cfg, G, D, data, loss, evaluate, dev)
+    model_record.update(G=type(trainer.G).__name__, D=type(trainer.D).__name__,
+                        G_params=sum(p.numel() for p in trainer.G.parameters()),
+                        D_params=sum(p.numel() for p in trainer.D.parameters()))
+    cfg.data = trainer.source.record
+    if resume is not None:
+        return _resume(Path(resume), cfg, trainer, progress)
+    return _fresh(cfg, trainer, progress)
+
+
+def _fresh(cfg: Any, trainer: Any, progress: bool) -> dict[str, Any]:
+    import shutil
+
+    import yaml
+
+    from mixgan.config.core import to_dict
+    from mixgan.rundir.paths import check_writable, new_run_dir
+    from mixgan.trainers.loop import print_summary, run_loop
+
+    check_writable(cfg.run.dir, "dir")
+    name = cfg.run.name or f"{cfg.objective['name']}-s{cfg.seed}"
+    run_dir = new_run_dir(cfg.run.dir, name, unique=not cfg.run.name)
+    try:
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    except OSError:  # a full disk before the run started: no half-made run dir
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    summary = run_loop(trainer, cfg, run_dir)
+    if progress:
+        print_summary(summary, trainer.summary_keys)
+    return summary
+
+
+def _resume(run_dir: Path, cfg: Any, trainer: Any, progress: bool) -> dict[str, Any]:
+    from mixgan.config.core import read_yaml, to_dict
+    from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
+    from mixgan.rundir.paths import remove_orphans, run_dir_lock
+    from mixgan.trainers.loop import finish_resumed, print_summary, run_loop
+
+    if not (run_dir / "config.yaml").is_file():
+        raise ConfigError(f"train_gan(resume={str(run_dir)!r}): no config.yaml there; accepted: a run dir "
+                          "train_gan wrote")
+    saved = read_yaml(run_dir / "config.yaml")
+    if not isinstance(saved, dict) or saved.get("task") != CUSTOM_TASK or "train" not in saved:
+        raise ConfigError(f"train_gan(resume={str(run_dir)!r}): not a train_gan run (task "
+                          f"{saved.get('task') if isinstance(saved, dict) else None!r}); accepted: a run "
+                          "dir train_gan wrote (others resume with python -m mixgan.train --resume)")
+    cfg.run = dataclasses.replace(cfg.run, dir=str(run_dir.parent), name=run_dir.name)
+    _check_same_run(saved, to_dict(cfg), run_dir)
+    with run_dir_lock([run_dir]):
+        path, wall = run_dir / CHECKPOINT, 0.0
+        if path.exists():
+            state = load_checkpoint(path)  # weights_only: a checkpoint stays data
+            _check_same_run(state["config"], to_dict(cfg), run_dir)
+            try:
+                trainer.load_state_dict(state["trainer"])
+            except (KeyError, TypeError, ValueError, RuntimeError) as err:
+                raise CheckpointError(f"checkpoint {path} does not fit these G and D ({err})") from None
+            trainer.step, wall = int(state["step"]), float(state.get("wall_time", 0.0))
+        # else: stopped before its first checkpoint, it trains again from step 0 (the logger drops rows)
+        remove_orphans(run_dir)
+        import yaml
+
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))  # steps grown
+        if trainer.step >= trainer.total:
+            summary = finish_resumed(trainer, cfg, run_dir, wall)
+        else:
+            summary = run_loop(trainer, cfg, run_dir, resumed=True, wall_time=wall)
+    if progress:
+        print_summary(summary, trainer.summary_keys)
+    return summary
+

@@ -1,0 +1,141 @@
+"""Issue 24, item 4: your own G, D and data through mixgan's one loop (`mixgan.train_gan`), with only
+names `mixgan` exports: run dirs compare reads, seeds, resume equal to an uninterrupted run,
+divergence as a result, Ctrl-C, and bad input refused in one line."""
+
+import json
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from torch import nn
+
+import mixgan
+
+
+def G():
+    return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 2))
+
+
+def D():
+    return nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 1))
+
+
+def loss():
+    return mixgan.GANLoss(mixgan.Mixup(alpha=0.2), stabilizers=[mixgan.R1(weight=1.0), mixgan.LeCam(weight=0.1)])
+
+
+def spread(g, step):
+    """The user's own metric: how far G's outputs spread (from a fixed noise batch)."""
+    z = torch.randn(256, 2, generator=torch.Generator().manual_seed(7))
+    with torch.no_grad():
+        return {"mine/spread": g(z).std(0).mean()}
+
+
+def run(tmp, steps=40, **kw):
+    args = dict(G=G, D=D, data="grid25", loss=loss(), steps=steps, batch_size=32, dir=tmp, metrics_every=10,
+                image_every=0, checkpoint_every=10, evaluate=spread, progress=False,
+                config={"method": "mixup+r1+lecam"})
+    return mixgan.train_gan(**{**args, **kw})
+
+
+def rows(run_dir):
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def weights(run_dir):
+    return torch.load(run_dir / "checkpoint.pt", weights_only=True)["trainer"]
+
+
+def test_seeds_pool_in_compare_with_the_users_metric_and_toy_quality(tmp_path):
+    summaries = [run(tmp_path / "runs", seed=s) for s in (0, 1, 2)]
+    assert [s["status"] for s in summaries] == ["completed"] * 3
+    final = summaries[0]["final"]
+    for key in ("loss/D", "stability/grad_input_real", "stability/lecam_anchor_real", "quality/coverage",
+                "final_large/coverage", "mine/spread"):
+        assert key in final
+    # seeds change the initial weights and the draws; the same seed gives the same numbers
+    assert summaries[0]["final"]["loss/D"] != summaries[1]["final"]["loss/D"]
+    again = run(tmp_path / "again", seed=1)
+    assert again["final"] == summaries[1]["final"]
+    text = mixgan.compare_runs([tmp_path / "runs"], tmp_path / "cmp", plots=False, tensorboard=False)
+    assert "mine/spread" in text
+    row = next(line for line in text.splitlines() if "mixup" in line and "|" in line)
+    assert row.split("|")[2].strip() == "3"  # the three seeds in one row
+    from pathlib import Path
+
+    cfg = (Path(summaries[0]["run_dir"]) / "config.yaml").read_text()
+    assert "task: custom" in cfg and "dcgan" not in cfg and "lecam" in cfg and "gp" not in cfg
+
+
+def test_resume_after_ctrl_c_equals_the_uninterrupted_run(tmp_path):
+    whole = run(tmp_path / "whole", name="r")
+
+    def interrupting(g, step):
+        if step == 20:  # Ctrl-C during the run: checkpoint at this step, stop
+            signal.raise_signal(signal.SIGINT)
+        return spread(g, step)
+
+    cut = run(tmp_path / "cut", name="r", evaluate=interrupting)
+    assert cut["status"] == "interrupted" and cut["step"] == 20
+    done = run(tmp_path / "cut", resume=tmp_path / "cut" / "r")
+    assert done["status"] == "completed" and done["final"] == whole["final"]
+    assert rows(tmp_path / "cut" / "r") == rows(tmp_path / "whole" / "r")
+    a, b = weights(tmp_path / "whole" / "r"), weights(tmp_path / "cut" / "r")
+    for part in ("G", "D"):
+        assert all(torch.equal(a[part][k], b[part][k]) for k in a[part])
+    assert torch.equal(a["loss"]["lecam.anchors"], b["loss"]["lecam.anchors"])
+    # a resume may extend the run, never change it
+    longer = run(tmp_path / "cut", steps=50, resume=tmp_path / "cut" / "r")
+    assert longer["step"] == 50
+    with pytest.raises(mixgan.ConfigError, match="lr"):
+        run(tmp_path / "cut", steps=50, lr=1e-3, resume=tmp_path / "cut" / "r")
+
+
+def test_a_diverging_run_is_a_result(tmp_path):
+    bad = torch.full((16, 2), float("nan"))
+    summary = run(tmp_path, data=bad, loss=mixgan.GANLoss())
+    assert summary["status"] == "diverged" and summary["diverged_at"] == 10
+
+
+def test_images_and_a_data_function(tmp_path):
+    def conv_G():
+        return nn.Sequential(nn.Linear(8, 64), nn.Tanh(), nn.Unflatten(1, (1, 8, 8)))
+
+    def conv_D():
+        return nn.Sequential(nn.Conv2d(1, 4, 3, 2, 1), nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(64, 1))
+
+    def data(n, gen):
+        return torch.rand(n, 1, 8, 8, generator=gen) * 2 - 1
+
+    summary = mixgan.train_gan(G=conv_G, D=conv_D, data=data, latent=8, steps=6, batch_size=8, dir=tmp_path,
+                               metrics_every=3, image_every=3, progress=False)
+    assert summary["status"] == "completed"
+    from pathlib import Path
+
+    assert (Path(summary["run_dir"]) / "samples.png").is_file()
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    ({"G": nn.Linear(2, 2)}, "a function that builds the module"),
+    ({"data": "spiral"}, "spiral"),
+    ({"data": torch.zeros(5, dtype=torch.long)}, "float examples"),
+    ({"steps": 0}, "steps"),
+    ({"lr": -1.0}, "lr"),
+    ({"betas": (0.5, 1.5)}, "betas"),
+    ({"latent": (2, 0)}, "latent"),
+    ({"loss": "mixup"}, "GANLoss"),
+])
+def test_bad_arguments_fail_before_anything_is_written(tmp_path, kw, match):
+    with pytest.raises(mixgan.ConfigError, match=match):
+        run(tmp_path / "runs", **kw)
+    assert not (tmp_path / "runs").exists()
+
+
+def test_the_cli_says_how_to_resume_such_a_run(tmp_path):
+    summary = run(tmp_path, steps=10)
+    out = subprocess.run([sys.executable, "-m", "mixgan.train", "--resume", summary["run_dir"]],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "mixgan.train_gan(..., resume=" in out.stderr and len(out.stderr.strip().splitlines()) == 1
