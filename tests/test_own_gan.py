@@ -49,7 +49,7 @@ def weights(run_dir):
 
 
 def test_seeds_pool_in_compare_with_the_users_metric_and_toy_quality(tmp_path):
-    summaries = [run(tmp_path / "runs", seed=s) for s in (0, 1, 2)]
+    summaries = [run(tmp_path / "runs", seed=s, steps=20) for s in (0, 1, 2)]
     assert [s["status"] for s in summaries] == ["completed"] * 3
     final = summaries[0]["final"]
     for key in ("loss/D", "stability/grad_input_real", "stability/lecam_anchor_real", "quality/coverage",
@@ -57,7 +57,7 @@ def test_seeds_pool_in_compare_with_the_users_metric_and_toy_quality(tmp_path):
         assert key in final
     # seeds change the initial weights and the draws; the same seed gives the same numbers
     assert summaries[0]["final"]["loss/D"] != summaries[1]["final"]["loss/D"]
-    again = run(tmp_path / "again", seed=1)
+    again = run(tmp_path / "again", seed=1, steps=20)
     assert again["final"] == summaries[1]["final"]
     text = mixgan.compare_runs([tmp_path / "runs"], tmp_path / "cmp", plots=False, tensorboard=False)
     assert "mine/spread" in text
@@ -70,16 +70,17 @@ def test_seeds_pool_in_compare_with_the_users_metric_and_toy_quality(tmp_path):
 
 
 def test_resume_after_ctrl_c_equals_the_uninterrupted_run(tmp_path):
-    whole = run(tmp_path / "whole", name="r")
+    data = torch.randn(500, 2, generator=torch.Generator().manual_seed(3))  # a tensor of examples
+    whole = run(tmp_path / "whole", name="r", data=data)
 
     def interrupting(g, step):
         if step == 20:  # Ctrl-C during the run: checkpoint at this step, stop
             signal.raise_signal(signal.SIGINT)
         return spread(g, step)
 
-    cut = run(tmp_path / "cut", name="r", evaluate=interrupting)
+    cut = run(tmp_path / "cut", name="r", data=data, evaluate=interrupting)
     assert cut["status"] == "interrupted" and cut["step"] == 20
-    done = run(tmp_path / "cut", resume=tmp_path / "cut" / "r")
+    done = run(tmp_path / "cut", data=data, resume=tmp_path / "cut" / "r")
     assert done["status"] == "completed" and done["final"] == whole["final"]
     assert rows(tmp_path / "cut" / "r") == rows(tmp_path / "whole" / "r")
     a, b = weights(tmp_path / "whole" / "r"), weights(tmp_path / "cut" / "r")
@@ -87,10 +88,10 @@ def test_resume_after_ctrl_c_equals_the_uninterrupted_run(tmp_path):
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part])
     assert torch.equal(a["loss"]["lecam.anchors"], b["loss"]["lecam.anchors"])
     # a resume may extend the run, never change it
-    longer = run(tmp_path / "cut", steps=50, resume=tmp_path / "cut" / "r")
+    longer = run(tmp_path / "cut", steps=50, data=data, resume=tmp_path / "cut" / "r")
     assert longer["step"] == 50
     with pytest.raises(mixgan.ConfigError, match="lr"):
-        run(tmp_path / "cut", steps=50, lr=1e-3, resume=tmp_path / "cut" / "r")
+        run(tmp_path / "cut", steps=50, data=data, lr=1e-3, resume=tmp_path / "cut" / "r")
 
 
 def test_a_diverging_run_is_a_result(tmp_path):
@@ -134,7 +135,7 @@ def test_bad_arguments_fail_before_anything_is_written(tmp_path, kw, match):
 
 
 def test_the_cli_says_how_to_resume_such_a_run(tmp_path):
-    summary = run(tmp_path, steps=10)
+    summary = run(tmp_path, steps=2, data=torch.randn(8, 2))
     out = subprocess.run([sys.executable, "-m", "mixgan.train", "--resume", summary["run_dir"]],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "Traceback" not in out.stderr

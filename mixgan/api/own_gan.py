@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from mixgan.errors import ConfigError
 
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
+_REFERENCES: dict[tuple, Any] = {}  # toy data set and sizes -> its ToyReference (metrics/toy.py)
 
 
 @dataclasses.dataclass
@@ -220,9 +221,12 @@ class OwnGanTrainer:
         from mixgan.trainers.gan import eval_generator
 
         mc = self.cfg.metrics
-        if self._reference is None:
-            self._reference = ToyReference(self.source.toy, mc.n_samples, max(mc.n_samples, mc.final_samples),
-                                           self.device, mc.hq_sigmas)
+        if self._reference is None:  # the same fixed real sample for every run of a data set: made once
+            key = (self.cfg.data["name"], mc.n_samples, mc.final_samples, str(self.device), mc.hq_sigmas)
+            if key not in _REFERENCES:
+                _REFERENCES[key] = ToyReference(self.source.toy, mc.n_samples,
+                                                max(mc.n_samples, mc.final_samples), self.device, mc.hq_sigmas)
+            self._reference = _REFERENCES[key]
         out = {k: v[0] for k, v in self._reference.score(self.G(self.noise(mc.n_samples, gen))[None]).items()}
         if self.step == self.total and mc.final_samples > 0:  # its own stream: the values above unchanged
             big = self.G(self.noise(mc.final_samples, eval_generator(self.cfg.seed, -1, self.device)))
