@@ -29,3 +29,15 @@ def test_dcgan_mixup_example_runs_three_seeds_and_compares(tmp_path):
                and line.startswith("|") and "seeds" not in line)
     assert row.split("|")[2].strip() == "3"
     assert len(list((tmp_path / "runs").glob("*/summary.json"))) == 3
+
+
+def test_own_gan_example_trains_resumes_and_compares(tmp_path):
+    out = str(tmp_path / "runs")
+    text = load("own_gan").main(["--out", out, "--steps", "4", "--seeds", "2", "--every", "2", "--quiet"])
+    assert "mine/radius" in text
+    text = load("own_gan").main(["--out", out, "--steps", "6", "--every", "2", "--resume", f"{out}/mixup-s1",
+                                   "--quiet"])
+    import json
+
+    summary = json.loads((tmp_path / "runs" / "mixup-s1" / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["step"] == 6

@@ -23,7 +23,8 @@ def D():
 
 
 def loss():
-    return mixgan.GANLoss(mixgan.Mixup(alpha=0.2), stabilizers=[mixgan.R1(weight=1.0), mixgan.LeCam(weight=0.1)])
+    return mixgan.GANLoss(mixgan.Mixup(alpha=0.2),
+                          stabilizers=[mixgan.R1(weight=1.0), mixgan.LeCam(weight=0.1)])
 
 
 def spread(g, step):

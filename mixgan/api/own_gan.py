@@ -224,8 +224,9 @@ class OwnGanTrainer:
         if self._reference is None:  # the same fixed real sample for every run of a data set: made once
             key = (self.cfg.data["name"], mc.n_samples, mc.final_samples, str(self.device), mc.hq_sigmas)
             if key not in _REFERENCES:
-                _REFERENCES[key] = ToyReference(self.source.toy, mc.n_samples,
-                                                max(mc.n_samples, mc.final_samples), self.device, mc.hq_sigmas)
+                n_max = max(mc.n_samples, mc.final_samples)
+                _REFERENCES[key] = ToyReference(self.source.toy, mc.n_samples, n_max, self.device,
+                                                mc.hq_sigmas)
             self._reference = _REFERENCES[key]
         out = {k: v[0] for k, v in self._reference.score(self.G(self.noise(mc.n_samples, gen))[None]).items()}
         if self.step == self.total and mc.final_samples > 0:  # its own stream: the values above unchanged
