@@ -299,7 +299,9 @@ def _compare(runs: list[Run], out: str | Path, metrics: str | None, by: str | No
         from mixgan.report.plots_compare import plot_curves, plot_samples
 
         tags = list(dict.fromkeys(COLUMNS[c].tag for c in columns if not COLUMNS[c].tag.startswith("final_")))
-        plot_curves(groups, tags, out / "curves.png")
+        from mixgan.report.references import curve_lines
+
+        plot_curves(groups, tags, out / "curves.png", curve_lines([r for g in groups for r in g.runs]))
         if step is None:  # final_samples.npy holds the samples of a run's end, not of `step`
             plot_samples(groups, out / "samples.png")
     if tensorboard:

@@ -357,3 +357,25 @@ def test_step_reads_every_run_as_it_stood_at_that_step(tmp_path, capsys):
                  "--metrics=modes", "--step=250"]) == 0  # no row at 250: unfinished, never averaged in
     assert "| mixup, grid25 | 2 (2 unfinished) | — |" in capsys.readouterr().out
     assert main([str(tmp_path / "runs"), f"--out={tmp_path / 'o3'}", "--step=0"]) == 2
+
+
+def test_curves_draw_the_reference_lines(tmp_path):
+    # compare's curves.png: a horizontal line per reference at its mean score, labelled in the legend.
+    from mixgan.report.plots_compare import curves_figure
+    from mixgan.report.references import curve_lines
+    from mixgan.report.runs import load_runs
+
+    for seed in range(2):
+        make_run(tmp_path / "runs", "grid25", "mixup", seed,
+                 series([12, 13], [.01, .01], [.5, .5], [1, 1], [1, 1], [.7, .7]))
+    runs = load_runs([tmp_path / "runs"])
+    lines = curve_lines(runs)
+    assert set(lines) >= {"data", "noise", "one mode"}
+    assert lines["data"]["quality/modes"] == 25 and lines["one mode"]["quality/modes"] == 1
+    assert 15 < lines["noise"]["quality/modes"] < 20  # 17.0 ± 2.1 over draws (issue 23)
+    fig = curves_figure([type("G", (), {"runs": runs, "label": "mixup"})()], ["quality/modes"], lines)
+    ax = fig.axes[0]
+    flat = {line.get_label(): line.get_ydata()[0] for line in ax.get_lines()
+            if "reference" in line.get_label()}
+    assert flat["data (reference)"] == 25 and flat["one mode (reference)"] == 1
+    assert {t.get_text() for t in fig.legends[0].get_texts()} >= {"mixup (n=2)", "noise (reference)"}

@@ -33,13 +33,19 @@ YLABELS = {"quality/modes": "modes covered", "quality/high_quality": "high-quali
 BAND_NOTE = "line: median over a group's seeds · band: 25–75 % of its seeds (n = seeds)"
 
 
-def curves_figure(groups: list[Any], tags: list[str]) -> Any:
-    """One panel per metric, one line per group: the median over seeds with a 25–75% band."""
+REFERENCE_STYLE = {"data": ("0.2", "--"), "noise": ("0.45", ":"), "one mode": ("0.6", "-."),
+                   "blur": ("0.75", (0, (1, 3)))}
+
+
+def curves_figure(groups: list[Any], tags: list[str],
+                  references: dict[str, dict[str, float]] | None = None) -> Any:
+    """One panel per metric, one line per group: the median over seeds with a 25–75% band; grey
+    horizontal lines: the reference generators' scores (report/references.curve_lines), where given."""
     plt = _plt()
     tags = [t for t in tags if any(t in row for g in groups for r in g.runs for row in r.rows)] or tags[:1]
     cols = min(3, len(tags))
     rows = math.ceil(len(tags) / cols)
-    legend_rows = math.ceil(len(groups) / 2)
+    legend_rows = math.ceil((len(groups) + len(references or {})) / 2)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.3 * rows + 0.3 + 0.25 * legend_rows),
                              dpi=100, squeeze=False)
     for ax, tag in zip(axes.flat, tags):
@@ -49,13 +55,21 @@ def curves_figure(groups: list[Any], tags: list[str]) -> Any:
                 color = f"C{i % 10}"
                 ax.plot(steps, med, color=color, lw=1.5, label=f"{g.label} (n={len(g.runs)})")
                 ax.fill_between(steps, lo, hi, color=color, alpha=0.2, lw=0)
+        for name, values in (references or {}).items():
+            if tag in values:
+                color, style = REFERENCE_STYLE.get(name.split(" ")[0], ("0.5", "--"))
+                ax.axhline(values[tag], color=color, ls=style, lw=1, label=f"{name} (reference)")
         ax.set_title(tag, fontsize=10)
         ax.set_xlabel("iteration", fontsize=9)
         ax.set_ylabel(YLABELS.get(tag, tag.split("/")[-1]), fontsize=9)
         ax.tick_params(labelsize=9)
     for ax in list(axes.flat)[len(tags):]:
         ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    legend: dict[str, Any] = {}  # groups, then the references drawn on any panel
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    handles, labels = list(legend.values()), list(legend)
     if handles:
         fig.legend(handles, labels, loc="lower center", ncol=min(2, len(labels)), fontsize=9, frameon=False)
     fig.suptitle(BAND_NOTE, fontsize=10)
@@ -64,10 +78,11 @@ def curves_figure(groups: list[Any], tags: list[str]) -> Any:
     return fig
 
 
-def plot_curves(groups: list[Any], tags: list[str], path: str | Path) -> None:
+def plot_curves(groups: list[Any], tags: list[str], path: str | Path,
+                references: dict[str, dict[str, float]] | None = None) -> None:
     """curves.png: `curves_figure` saved."""
     plt = _plt()
-    fig = curves_figure(groups, tags)
+    fig = curves_figure(groups, tags, references)
     fig.savefig(path)
     plt.close(fig)
 

@@ -153,3 +153,17 @@ def forest_lines(runs: list[Any], columns: list[str]) -> dict[str, dict[str, flo
                 out[SHORT[name]] = {c: statistics.fmean(vals[FINAL_VALUE[c]]) for c in columns
                                     if FINAL_VALUE.get(c) in vals}
     return out
+
+
+def curve_lines(runs: list[Any]) -> dict[str, dict[str, float]]:
+    """reference name → tag (quality/*, protocol size) → its mean over draws: the horizontal lines of
+    compare's curves.png (what the data, one mode and uniform noise score at every measurement)."""
+    from mixgan.metrics.toy_reference import SHORT
+
+    out: dict[str, dict[str, float]] = {}
+    for _, scores in references(runs)[:1]:  # one data set: the lines of the first
+        for name, vals in scores.items():
+            if name in SHORT:
+                out[SHORT[name]] = {t: statistics.fmean(v) for t, v in vals.items()
+                                    if t.startswith("quality/")}
+    return out
