@@ -104,7 +104,7 @@ class DataSource:
             got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
             raise ConfigError(f"train_gan(data=...): data({n}, generator) returned {got}; accepted: a "
                               f"tensor of {n} examples")
-        return out
+        return out.to(gen.device)  # a no-op where your function already draws on the run's device
 
 
 class OwnGanTrainer:
