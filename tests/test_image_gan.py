@@ -16,20 +16,9 @@ from mixgan.metrics.stacked import digit_mode_stats, image_mode_stats
 from mixgan.train import main
 from mixgan.trainers.image_gan import ImageGanTrainer
 
-from runhelp import Touch, ctrl_c_at, rows
+from runhelp import CLF, Touch, ctrl_c_at, rows
 
-CLF = {"epochs": 8, "width": 16}  # the defaults: ~99% test accuracy in a few seconds
-
-
-pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
-
-
-@pytest.fixture(scope="session")
-def cache(tmp_path_factory):
-    """A metrics cache with the digit classifier trained once for the whole session (never ~/.cache)."""
-    folder = tmp_path_factory.mktemp("mixgan-cache")
-    load_digit_classifier(folder, CLF["epochs"], 0, CLF["width"], 4 * CLF["width"])
-    return folder
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py (and its `cache` fixture)
 
 
 def tiny(cache, *extra):
