@@ -117,9 +117,9 @@ def _tiny_mnist(root):
 def test_inception_weights_in_the_hub_cache_are_passed_to_torch_fidelity(tmp_path, cache, monkeypatch):
     # torch-fidelity's own Inception (95 MB, ~20 s for 24 images on this CPU) is replaced by a stub
     # that checks what mixgan hands over: the weights file, uint8 RGB images, the reference cache name.
-    import torch_fidelity
     from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
+    from mixgan.metrics import fidelity
     from mixgan.metrics.fidelity import KEYS
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
@@ -133,7 +133,7 @@ def test_inception_weights_in_the_hub_cache_are_passed_to_torch_fidelity(tmp_pat
         seen.append(kw)
         return dict.fromkeys(KEYS, 1.0)
 
-    monkeypatch.setattr(torch_fidelity, "calculate_metrics", fake_calculate_metrics)
+    monkeypatch.setattr(fidelity, "calculate_metrics", fake_calculate_metrics)  # torch-fidelity's, + d/c
     _tiny_mnist(tmp_path)
     assert main(tiny(cache, "--data.name=mnist", f"--data.root={tmp_path}", f"--run.dir={tmp_path}",
                      "--run.name=r", "--train.iterations=15", "--metrics.n_samples=20")) == 0
@@ -146,6 +146,7 @@ def test_inception_weights_in_the_hub_cache_are_passed_to_torch_fidelity(tmp_pat
     assert len(fake) == 20 and kw["input2_cache_name"].startswith("mixgan-mnist-")
     last = rows(tmp_path / "r")[-1]
     assert last["fidelity/fid_inception"] == 1.0 and last["fidelity_ema/precision_inception"] == 1.0
+    assert last["fidelity/density_inception"] == 1.0 and last["fidelity_ema/coverage_inception"] == 1.0
     assert not any(k.startswith("quality") for k in last)  # modes only on digit data
 
 

@@ -36,7 +36,7 @@ from mixgan.trainers.image_eval import DASHBOARD, ImageEvaluator, preserve_buffe
 
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
 # The values of metrics.fidelity.KEYS, not imported from there: torch-fidelity takes seconds to import.
-FIDELITY_NAMES = ("fid", "kid", "is", "precision", "recall")
+FIDELITY_NAMES = ("fid", "kid", "is", "precision", "recall", "density", "coverage")
 STOP_SYNC_EVERY = 20  # iterations between the ranks' Ctrl-C agreement under torchrun
 
 
