@@ -156,8 +156,18 @@ def test_resume_equals_uninterrupted_with_ema_grids_and_quality(tmp_path, cache,
     full = rows(tmp_path / "full")
     assert [r["step"] for r in full] == [10, 15, 20, 30]
     for key in ("loss/D", "stability/grad_input_mixed", "quality/modes", "quality_ema/reverse_kl",
-                "fidelity/fid_digits", "fidelity_ema/kid_digits", "fidelity/precision_digits"):
+                "fidelity/fid_digits", "fidelity_ema/kid_digits", "fidelity/precision_digits",
+                "fidelity/recall_digits", "fidelity/density_digits", "fidelity_ema/coverage_digits"):
         assert key in full[-1], key
+    final = json.loads((tmp_path / "full" / "summary.json").read_text())["final"]
+    assert 0 <= final["fidelity/coverage_digits"] <= 1 and final["fidelity_ema/density_digits"] >= 0
+    # compare's image-GAN table: precision, recall, density and coverage on the digit features.
+    from mixgan.compare import compare
+
+    _, table, text = compare([tmp_path / "full"], tmp_path / "cmp", plots=False, tensorboard=False)
+    for c in ("precision_digits", "recall_digits", "density_digits", "coverage_digits"):
+        assert table[0][c]["value"] == final[f"fidelity/{c}"], c
+    assert "| coverage (digits net) |" in text.splitlines()[2]
     # What a sweep's `metrics:` is checked against (issue 17) is what the last step reports.
     from mixgan.config.core import load_config
     from mixgan.metrics.fidelity import KEYS

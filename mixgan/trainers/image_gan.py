@@ -51,6 +51,8 @@ class ImageGanTrainer:
     unit = "it"
     watch_keys = ("loss/D", "loss/G")
     summary_keys = ("quality/modes", "quality/reverse_kl", "fidelity/fid_digits", "fidelity/fid_inception",
+                    *(f"fidelity/{k}_{t}" for t in ("digits", "inception")  # those the run has
+                      for k in ("precision", "recall", "density", "coverage")),
                     "quality_ema/modes", "quality_ema/reverse_kl", "fidelity_ema/fid_digits",
                     "fidelity_ema/fid_inception", "loss/D", "loss/G")
     dashboard = DASHBOARD
