@@ -76,6 +76,7 @@ def test_one_extraction_per_evaluation_and_torch_fidelitys_numbers(digits, cache
     kw = {"cache_root": cache / "once", "kid_subsets": 3, "kid_subset_size": 200}
     first = fidelity.fidelity_metrics(fake, real, name, weights, "test-once", **kw)
     assert sum(images) == 2 * N  # fake and real, each once
+    assert len(list((cache / "once").glob("test-once-mixgan-digits-*-knn5-features.pt"))) == 1  # real radii
     images.clear()
     assert fidelity.fidelity_metrics(fake, real, name, weights, "test-once", **kw) == first
     assert sum(images) == N  # the fake images only: the real features come from the cache

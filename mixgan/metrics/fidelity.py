@@ -22,6 +22,7 @@ from torch_fidelity.metric_isc import isc_featuresdict_to_metric
 from torch_fidelity.metric_kid import kid_featuresdict_to_metric
 from torch_fidelity.metric_prc import prc_featuresdict_to_metric
 from torch_fidelity.utils import (
+    cache_lookup_one_recompute_on_miss,
     create_feature_extractor,
     extract_featuresdict_from_input_id_cached,
     get_cacheable_input_name,
@@ -30,7 +31,7 @@ from torch_fidelity.utils import (
 
 from mixgan.errors import DataError, first_line
 from mixgan.metrics.digits_net import load_digit_model, u8_to_input
-from mixgan.metrics.toy import density_coverage, knn_radii
+from mixgan.metrics.toy import NEAREST_K, density_coverage, knn_radii
 
 INCEPTION = "inception-v3-compat"
 # torch-fidelity's names → ours (the `_<extractor>` suffix is added by `fidelity_metrics`)
@@ -192,7 +193,8 @@ def calculate_metrics(**kw: Any) -> dict[str, float]:
 
     The steps of torch-fidelity 0.4.0's `calculate_metrics_one_feature_extractor`, through its own
     functions, kept here so that the feature dicts it extracts once (input2's from its cache) also give
-    density and coverage: no second pass over the images.
+    density and coverage: no second pass over the images. The reals' k-NN radii (half the cost) are
+    cached like their features.
     """
     layer = {m: resolve_feature_layer_for_metric(m, **kw) for m in ("isc", "fid", "kid", "prc")}
     net = create_feature_extractor(kw["feature_extractor"], sorted(set(layer.values())), **kw)
@@ -204,6 +206,10 @@ def calculate_metrics(**kw: Any) -> dict[str, float]:
     out.update(kid_featuresdict_to_metric(feats[1], feats[2], layer["kid"], **kw))
     out.update(prc_featuresdict_to_metric(feats[1], feats[2], layer["prc"], **kw))
     fake_f, real_f = feats[1][layer["fid"]], feats[2][layer["fid"]]
-    density, coverage = density_coverage(fake_f[None], real_f, knn_radii(real_f.float()))
+    real_name = get_cacheable_input_name(2, **kw)  # the k-NN radii of the reals: cached beside their features
+    radii = (cache_lookup_one_recompute_on_miss(f"{real_name}-{net.get_name()}-knn{NEAREST_K}-{layer['fid']}",
+                                                lambda: knn_radii(real_f), **kw)
+             if real_name is not None else knn_radii(real_f))
+    density, coverage = density_coverage(fake_f[None], real_f, radii)
     out.update(density=density.item(), coverage=coverage.item())
     return out
