@@ -9,6 +9,10 @@ from typing import Any
 
 from mixgan.train import main
 
+# The digit classifier of the offline image metrics (the defaults: ~99% test accuracy in a few seconds),
+# trained once per session by the `cache` fixture (tests/conftest.py).
+CLF = {"epochs": 8, "width": 16}
+
 # A small network and few iterations: the whole CLI path runs in about a second.
 TINY = ["--model.hidden=32", "--train.iterations=40", "--metrics.every=10", "--metrics.image_every=20",
         "--metrics.n_samples=200", "--run.progress=false", "--run.checkpoint_every=20"]

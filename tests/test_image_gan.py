@@ -16,20 +16,9 @@ from mixgan.metrics.stacked import digit_mode_stats, image_mode_stats
 from mixgan.train import main
 from mixgan.trainers.image_gan import ImageGanTrainer
 
-from runhelp import Touch, ctrl_c_at, rows
+from runhelp import CLF, Touch, ctrl_c_at, rows
 
-CLF = {"epochs": 8, "width": 16}  # the defaults: ~99% test accuracy in a few seconds
-
-
-pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
-
-
-@pytest.fixture(scope="session")
-def cache(tmp_path_factory):
-    """A metrics cache with the digit classifier trained once for the whole session (never ~/.cache)."""
-    folder = tmp_path_factory.mktemp("mixgan-cache")
-    load_digit_classifier(folder, CLF["epochs"], 0, CLF["width"], 4 * CLF["width"])
-    return folder
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py (and its `cache` fixture)
 
 
 def tiny(cache, *extra):
@@ -128,9 +117,9 @@ def _tiny_mnist(root):
 def test_inception_weights_in_the_hub_cache_are_passed_to_torch_fidelity(tmp_path, cache, monkeypatch):
     # torch-fidelity's own Inception (95 MB, ~20 s for 24 images on this CPU) is replaced by a stub
     # that checks what mixgan hands over: the weights file, uint8 RGB images, the reference cache name.
-    import torch_fidelity
     from torch_fidelity.feature_extractor_inceptionv3 import URL_INCEPTION_V3
 
+    from mixgan.metrics import fidelity
     from mixgan.metrics.fidelity import KEYS
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
@@ -144,7 +133,7 @@ def test_inception_weights_in_the_hub_cache_are_passed_to_torch_fidelity(tmp_pat
         seen.append(kw)
         return dict.fromkeys(KEYS, 1.0)
 
-    monkeypatch.setattr(torch_fidelity, "calculate_metrics", fake_calculate_metrics)
+    monkeypatch.setattr(fidelity, "calculate_metrics", fake_calculate_metrics)  # torch-fidelity's, + d/c
     _tiny_mnist(tmp_path)
     assert main(tiny(cache, "--data.name=mnist", f"--data.root={tmp_path}", f"--run.dir={tmp_path}",
                      "--run.name=r", "--train.iterations=15", "--metrics.n_samples=20")) == 0
@@ -157,6 +146,7 @@ def test_inception_weights_in_the_hub_cache_are_passed_to_torch_fidelity(tmp_pat
     assert len(fake) == 20 and kw["input2_cache_name"].startswith("mixgan-mnist-")
     last = rows(tmp_path / "r")[-1]
     assert last["fidelity/fid_inception"] == 1.0 and last["fidelity_ema/precision_inception"] == 1.0
+    assert last["fidelity/density_inception"] == 1.0 and last["fidelity_ema/coverage_inception"] == 1.0
     assert not any(k.startswith("quality") for k in last)  # modes only on digit data
 
 
@@ -166,8 +156,18 @@ def test_resume_equals_uninterrupted_with_ema_grids_and_quality(tmp_path, cache,
     full = rows(tmp_path / "full")
     assert [r["step"] for r in full] == [10, 15, 20, 30]
     for key in ("loss/D", "stability/grad_input_mixed", "quality/modes", "quality_ema/reverse_kl",
-                "fidelity/fid_digits", "fidelity_ema/kid_digits", "fidelity/precision_digits"):
+                "fidelity/fid_digits", "fidelity_ema/kid_digits", "fidelity/precision_digits",
+                "fidelity/recall_digits", "fidelity/density_digits", "fidelity_ema/coverage_digits"):
         assert key in full[-1], key
+    final = json.loads((tmp_path / "full" / "summary.json").read_text())["final"]
+    assert 0 <= final["fidelity/coverage_digits"] <= 1 and final["fidelity_ema/density_digits"] >= 0
+    # compare's image-GAN table: precision, recall, density and coverage on the digit features.
+    from mixgan.compare import compare
+
+    _, table, text = compare([tmp_path / "full"], tmp_path / "cmp", plots=False, tensorboard=False)
+    for c in ("precision_digits", "recall_digits", "density_digits", "coverage_digits"):
+        assert table[0][c]["value"] == final[f"fidelity/{c}"], c
+    assert "| coverage (digits net) |" in text.splitlines()[2]
     # What a sweep's `metrics:` is checked against (issue 17) is what the last step reports.
     from mixgan.config.core import load_config
     from mixgan.metrics.fidelity import KEYS

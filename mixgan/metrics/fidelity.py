@@ -1,6 +1,7 @@
-"""FID, KID, IS and precision/recall through `torch_fidelity.calculate_metrics` (never reimplemented),
-with torch-fidelity's Inception when its weights are on disk, or with our digit classifier registered
-as a feature extractor (offline; its numbers are NOT comparable to Inception FID: tags end in `_digits`).
+"""FID, KID, IS and precision/recall through torch-fidelity's own functions (never reimplemented), and
+density/coverage (Naeem et al. 2020) on the same features, with torch-fidelity's Inception when its
+weights are on disk, or with our digit classifier registered as a feature extractor (offline; its numbers
+are NOT comparable to Inception FID: tags end in `_digits`).
 """
 
 from __future__ import annotations
@@ -15,14 +16,28 @@ import torch
 import torch_fidelity
 from torch import Tensor
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.helpers import get_kwarg
+from torch_fidelity.metric_fid import fid_featuresdict_to_statistics_cached, fid_statistics_to_metric
+from torch_fidelity.metric_isc import isc_featuresdict_to_metric
+from torch_fidelity.metric_kid import kid_featuresdict_to_metric
+from torch_fidelity.metric_prc import prc_featuresdict_to_metric
+from torch_fidelity.utils import (
+    cache_lookup_one_recompute_on_miss,
+    create_feature_extractor,
+    extract_featuresdict_from_input_id_cached,
+    get_cacheable_input_name,
+    resolve_feature_layer_for_metric,
+)
 
 from mixgan.errors import DataError, first_line
 from mixgan.metrics.digits_net import load_digit_model, u8_to_input
+from mixgan.metrics.toy import NEAREST_K, density_coverage, knn_radii
 
 INCEPTION = "inception-v3-compat"
 # torch-fidelity's names → ours (the `_<extractor>` suffix is added by `fidelity_metrics`)
 KEYS = {"frechet_inception_distance": "fid", "kernel_inception_distance_mean": "kid",
-        "inception_score_mean": "is", "precision": "precision", "recall": "recall"}
+        "inception_score_mean": "is", "precision": "precision", "recall": "recall",
+        "density": "density", "coverage": "coverage"}  # the last two are ours (metrics/toy.py)
 
 
 class ImageTensors(torch.utils.data.Dataset):
@@ -115,8 +130,9 @@ def inception_weights(path: str = "") -> tuple[Path | None, str]:
         return _plain_weights(cached), ""
     else:
         where = f"no weights in {cached}"
-    return None, (f"Inception FID/KID/IS/precision/recall skipped ({where}): download {URL_INCEPTION_V3} and "
-                  f"pass --metrics.inception_weights=PATH (or put it in {cached.parent}); training continues")
+    return None, (f"Inception FID/KID/IS/precision/recall/density/coverage skipped ({where}): "
+                  f"download {URL_INCEPTION_V3} and pass --metrics.inception_weights=PATH "
+                  f"(or put it in {cached.parent}); training continues")
 
 
 def _plain_weights(file: Path) -> Path:
@@ -149,15 +165,16 @@ def _blas_threads(n: int) -> Any:
 def fidelity_metrics(fake: Tensor, real: Tensor, extractor: str, weights: str | Path, real_name: str,
                      cache_root: str | Path, cuda: bool = False, kid_subsets: int = 100,
                      kid_subset_size: int = 1000, rgb: bool = False) -> dict[str, float]:
-    """FID, KID, IS (of `fake`), precision and recall of uint8 `fake` against uint8 `real` images.
+    """FID, KID, IS (of `fake`), precision, recall, density and coverage of uint8 `fake` against uint8
+    `real` images, with the named feature extractor.
 
-    One call of `torch_fidelity.calculate_metrics` with the named feature extractor. The features
-    and FID statistics of `real` are cached in `cache_root` under `real_name` and the extractor's
-    name (the name must change whenever the reference images do). Keys: fid, kid, is, precision,
-    recall (precision: fakes on the real manifold; recall: reals on the fake manifold).
+    One feature extraction of `fake` (`calculate_metrics`, below). The features and FID statistics of
+    `real` are cached in `cache_root` under `real_name` and the extractor's name (the name must change
+    whenever the reference images do). Precision / density: how much of `fake` lies on the real
+    manifold (fidelity); recall / coverage: how much of the real manifold `fake` reaches (diversity).
     """
     with _blas_threads(torch.get_num_threads()):
-        out = torch_fidelity.calculate_metrics(
+        out = calculate_metrics(
             input1=ImageTensors(fake, rgb), input2=ImageTensors(real, rgb), input2_cache_name=real_name,
             cache_root=str(Path(cache_root).expanduser()), cache=True, feature_extractor=extractor,
             feature_extractor_weights_path=str(weights), isc=True, fid=True, kid=True, prc=True,
@@ -167,3 +184,32 @@ def fidelity_metrics(fake: Tensor, real: Tensor, extractor: str, weights: str | 
             cuda=cuda, batch_size=256, verbose=False,
         )
     return {ours: float(out[theirs]) for theirs, ours in KEYS.items()}
+
+
+def calculate_metrics(**kw: Any) -> dict[str, float]:
+    """`torch_fidelity.calculate_metrics(**kw)` for one feature extractor with isc, fid, kid and prc, plus
+    `density` and `coverage` (Naeem et al. 2020, §3, k = 5: metrics/toy.py, tested against `prdc`) on
+    the FID/KID features.
+
+    The steps of torch-fidelity 0.4.0's `calculate_metrics_one_feature_extractor`, through its own
+    functions, kept here so that the feature dicts it extracts once (input2's from its cache) also give
+    density and coverage: no second pass over the images. The reals' k-NN radii (half the cost) are
+    cached like their features.
+    """
+    layer = {m: resolve_feature_layer_for_metric(m, **kw) for m in ("isc", "fid", "kid", "prc")}
+    net = create_feature_extractor(kw["feature_extractor"], sorted(set(layer.values())), **kw)
+    feats = {i: extract_featuresdict_from_input_id_cached(i, net, **kw) for i in (1, 2)}  # fake, real
+    out = dict(isc_featuresdict_to_metric(feats[1], layer["isc"], **kw))
+    stats = [fid_featuresdict_to_statistics_cached(feats[i], get_cacheable_input_name(i, **kw), net,
+                                                   layer["fid"], **kw) for i in (1, 2)]
+    out.update(fid_statistics_to_metric(*stats, get_kwarg("verbose", kw)))
+    out.update(kid_featuresdict_to_metric(feats[1], feats[2], layer["kid"], **kw))
+    out.update(prc_featuresdict_to_metric(feats[1], feats[2], layer["prc"], **kw))
+    fake_f, real_f = feats[1][layer["fid"]], feats[2][layer["fid"]]
+    real_name = get_cacheable_input_name(2, **kw)  # the k-NN radii of the reals: cached beside their features
+    radii = (cache_lookup_one_recompute_on_miss(f"{real_name}-{net.get_name()}-knn{NEAREST_K}-{layer['fid']}",
+                                                lambda: knn_radii(real_f), **kw)
+             if real_name is not None else knn_radii(real_f))
+    density, coverage = density_coverage(fake_f[None], real_f, radii)
+    out.update(density=density.item(), coverage=coverage.item())
+    return out

@@ -46,6 +46,11 @@ COLUMNS: dict[str, Column] = {
     "fid_digits": Column("FID (digits net)", "mean_std", "fidelity/fid_digits", final=True),
     "fid_inception": Column("FID (Inception)", "mean_std", "fidelity/fid_inception", final=True),
     "is_inception": Column("IS (Inception)", "mean_std", "fidelity/is_inception", final=True),
+    # Image GANs, on the FID features of each extractor: fidelity (precision, density), diversity (recall,
+    # coverage); precision/recall by torch-fidelity (k = 3), density/coverage by metrics/toy.py (k = 5).
+    **{f"{m}_{t}": Column(f"{m} ({name})", "mean_std", f"fidelity/{m}_{t}", final=True)
+       for t, name in (("digits", "digits net"), ("inception", "Inception"))
+       for m in ("precision", "recall", "density", "coverage")},
     "error": Column("test error", "mean_std", "test/error", final=True),
     "error_best": Column("best test error", "mean_std", "test/error_best", final=True),
     "ece": Column("test ECE", "mean_std", "test/ece", final=True),
@@ -75,7 +80,8 @@ TASK_COLUMNS: dict[str, list[str]] = {
     "gan": ["modes", "high_quality", "reverse_kl", "density", "coverage", "sliced_w1", "large_density",
             "large_coverage", "large_sliced_w1", "coverage_last_sd", "all_modes", "collapsed",
             "first_all_modes", *STABILITY, "mode_drops"],
-    "image_gan": ["modes", "reverse_kl", "fid_digits", "fid_inception", "is_inception", *STABILITY],
+    "image_gan": ["modes", "reverse_kl", "fid_digits", "fid_inception", "is_inception", "precision_digits",
+                  "recall_digits", "density_digits", "coverage_digits", *STABILITY],
     "classify": ["error", "error_best", "ece"],
     "custom": ["grad_D_mean", "grad_D_max", "grad_input_mean", "grad_input_max"],  # mixgan.run_logger
 }
@@ -106,7 +112,9 @@ NOTES = ("mean ± std [95 % bootstrap interval of the mean] over the seeds that 
          "first measured iteration with every mode (— when at least half never get there); ‖∇θD‖: "
          "stability/grad_norm_D, ‖∇xD‖: stability/grad_input_real, mean and max over each run; var "
          "loss/D over the second half of training; mode drops: times quality/modes fell between two "
-         "measurements; FID / IS: torch-fidelity's at the end, per feature extractor; test error, best "
+         "measurements; FID / IS: torch-fidelity's at the end, per feature extractor; precision, recall "
+         "(torch-fidelity, k = 3), density and coverage (k = 5) of image GANs: at the end, on the same "
+         "features as FID; test error, best "
          "test error (the lowest over the epochs) and test ECE in %. density, coverage (Naeem et al. "
          "2020, k = 5), sliced W1 (to the fixed real sample) "
          "and log-lik. (under the true mixture) at metrics.n_samples; N large: the final model scored again "

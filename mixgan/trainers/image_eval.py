@@ -31,8 +31,14 @@ DASHBOARD = {  # TensorBoard custom scalars (mixgan/rundir/dashboard.py): G and 
         "FID, digit-classifier features (not Inception FID)": [rf"^fidelity{_G_EMA}/fid_digits$"],
         "FID (Inception)": [rf"^fidelity{_G_EMA}/fid_inception$"],
         "KID": [rf"^fidelity{_G_EMA}/kid_"],
-        "precision / recall": [rf"^fidelity{_G_EMA}/(precision|recall)_"],
         "IS": [rf"^fidelity{_G_EMA}/is_"],
+    },
+    # On the FID/KID features: precision (Kynkäänniemi et al. 2019, k = 3) and recall by torch-fidelity,
+    # density and coverage (Naeem et al. 2020, k = 5) by metrics/toy.py.
+    "Precision, recall, density, coverage": {
+        "fidelity: precision, density (fakes on the real manifold)": [
+            rf"^fidelity{_G_EMA}/(precision|density)_"],
+        "diversity: recall, coverage (the real manifold reached)": [rf"^fidelity{_G_EMA}/(recall|coverage)_"],
     },
 }
 
@@ -100,7 +106,8 @@ class ImageEvaluator:
                 self.extractors.append(("inception", INCEPTION, weights))
 
     def evaluate(self, fake: Tensor, suffix: str = "") -> dict[str, float]:
-        """quality{suffix}/modes, /reverse_kl (digit data) and fidelity{suffix}/<metric>_<extractor>."""
+        """quality{suffix}/modes, /reverse_kl (digit data) and fidelity{suffix}/<metric>_<extractor>
+        (fid, kid, is, precision, recall, density, coverage: metrics/fidelity.py)."""
         from mixgan.metrics.fidelity import fidelity_metrics
         from mixgan.metrics.stacked import image_mode_stats
 

@@ -36,7 +36,7 @@ from mixgan.trainers.image_eval import DASHBOARD, ImageEvaluator, preserve_buffe
 
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
 # The values of metrics.fidelity.KEYS, not imported from there: torch-fidelity takes seconds to import.
-FIDELITY_NAMES = ("fid", "kid", "is", "precision", "recall")
+FIDELITY_NAMES = ("fid", "kid", "is", "precision", "recall", "density", "coverage")
 STOP_SYNC_EVERY = 20  # iterations between the ranks' Ctrl-C agreement under torchrun
 
 
@@ -51,6 +51,8 @@ class ImageGanTrainer:
     unit = "it"
     watch_keys = ("loss/D", "loss/G")
     summary_keys = ("quality/modes", "quality/reverse_kl", "fidelity/fid_digits", "fidelity/fid_inception",
+                    *(f"fidelity/{k}_{t}" for t in ("digits", "inception")  # those the run has
+                      for k in ("precision", "recall", "density", "coverage")),
                     "quality_ema/modes", "quality_ema/reverse_kl", "fidelity_ema/fid_digits",
                     "fidelity_ema/fid_inception", "loss/D", "loss/G")
     dashboard = DASHBOARD
