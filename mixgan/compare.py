@@ -23,7 +23,7 @@ from typing import Any
 from mixgan.config.core import set_dotted
 from mixgan.errors import ConfigError, MixganError
 from mixgan.report.labels import group_names, long_label, readable_label
-from mixgan.report.runs import Run, at_step, load_runs
+from mixgan.report.runs import Run, at_step, is_toy_gan, load_runs, task_of
 from mixgan.report.tables import (
     COLUMNS,
     NOTES,
@@ -111,11 +111,9 @@ def group_runs(runs: list[Run], by: str | None = None) -> list[Group]:
 def num_modes(run: Run) -> int | None:
     """Modes of the run's toy data set (ring8 = 8, grid25 = 25), from mixgan.data.GAN_DATA."""
     from mixgan.data import GAN_DATA
-
-    name = run.config.get("data.name")
-    if run.config.get("task", "gan") != "gan" or name not in GAN_DATA:
+    if not is_toy_gan(run.config):
         return None
-    return GAN_DATA[name]().num_modes
+    return GAN_DATA[run.config["data.name"]]().num_modes
 
 
 def _finite(values: list[float]) -> list[float]:
@@ -157,10 +155,13 @@ def run_stats(run: Run) -> dict[str, float | None]:
 def logged_columns(runs: list[Run]) -> Iterator[None]:
     """While comparing runs of a loop of your own (task custom, mixgan.run_logger): one column per
     metric they logged (its final value, mean ± std over seeds), besides the built-in columns."""
+    from mixgan.report.runs import MEASURED
     from mixgan.tasks import CUSTOM_TASK
 
     tags = {c.tag for c in COLUMNS.values()}
-    names = sorted({k for r in runs if r.config.get("task") == CUSTOM_TASK for k in r.final} - tags)
+    # a train_gan run on toy data: its own metrics (evaluate), not mixgan's toy measurement again
+    names = sorted({k for r in runs if r.config.get("task") == CUSTOM_TASK for k in r.final
+                    if not (is_toy_gan(r.config) and k.startswith(MEASURED))} - tags)
     added = {n: Column(n, "mean_std", n, logged=True) for n in names if n not in COLUMNS}
     COLUMNS.update(added)
     try:
@@ -189,7 +190,7 @@ def summarize(groups: list[Group], columns: list[str]) -> list[dict[str, Any]]:
     return table
 
 
-RUN_LENGTH = (("train.iterations", "iterations"), ("train.epochs", "epochs"))
+RUN_LENGTH = (("train.iterations", "iterations"), ("train.steps", "iterations"), ("train.epochs", "epochs"))
 
 
 def caption(groups: list[Group]) -> str:
@@ -276,7 +277,7 @@ def _compare(runs: list[Run], out: str | Path, metrics: str | None, by: str | No
              step: int | None = None) -> tuple[list[Group], list[dict[str, Any]], str]:
     from mixgan.report import baseline as against
 
-    columns = parse_metrics(metrics, dict.fromkeys(r.config.get("task", "gan") for r in runs))
+    columns = parse_metrics(metrics, dict.fromkeys(task_of(r.config) for r in runs))
     if metrics is None:  # and a column per metric that runs of a loop of your own logged
         columns += [n for n, c in COLUMNS.items() if c.logged and n not in columns]
     groups = group_runs(runs, by)

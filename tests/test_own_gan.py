@@ -61,7 +61,12 @@ def test_seeds_pool_in_compare_with_the_users_metric_and_toy_quality(tmp_path):
     again = run(tmp_path / "again", seed=1, steps=20)
     assert again["final"] == summaries[1]["final"]
     text = mixgan.compare_runs([tmp_path / "runs"], tmp_path / "cmp", plots=False, tensorboard=False)
-    assert "mine/spread" in text
+    assert "mine/spread" in text and "20 iterations" in text
+    # on a registered toy data set a train_gan run reads as a toy-GAN run: its quality columns, the
+    # reference rows and the verdict against noise; mixgan's own measurements are not repeated as columns
+    assert "| group | seeds | modes | high quality |" in text
+    assert "| reference: uniform noise over the data's box | 20 |" in text and "uniform noise (" not in text
+    assert "stability/D_fake" not in text and "Against uniform noise" in text
     row = next(line for line in text.splitlines() if "mixup" in line and "|" in line)
     assert row.split("|")[2].strip() == "3"  # the three seeds in one row
     from pathlib import Path

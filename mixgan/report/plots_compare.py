@@ -90,9 +90,10 @@ def plot_curves(groups: list[Any], tags: list[str], path: str | Path,
 def data_means(config: dict[str, Any]) -> np.ndarray | None:
     """The mixture means of a toy-GAN run's data set (dotted config), or None for other tasks."""
     from mixgan.data import GAN_DATA
+    from mixgan.report.runs import is_toy_gan
 
     name = config.get("data.name")
-    if config.get("task", "gan") != "gan" or name not in GAN_DATA:
+    if not is_toy_gan(config):
         return None
     kw = {k: config[f"data.{k}"] for k in ("std", "radius", "spacing") if f"data.{k}" in config}
     return GAN_DATA[name](**kw).means.numpy()

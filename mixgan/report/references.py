@@ -29,9 +29,9 @@ ALPHA = 0.05
 def _key(config: dict[str, Any]) -> tuple | None:
     """What the references of a run depend on (dotted config), or None for a run they do not fit."""
     from mixgan.config.gan import GanConfig
-    from mixgan.data import GAN_DATA
+    from mixgan.report.runs import is_toy_gan
 
-    if config.get("task", "gan") != "gan" or config.get("data.name") not in GAN_DATA:
+    if not is_toy_gan(config):
         return None
     d, m = GanConfig().data, GanConfig().metrics
     get = config.get

@@ -41,6 +41,30 @@ class Run:
         return [(int(r["step"]), float(r[tag])) for r in self.rows if tag in r]
 
 
+# The tag families mixgan's own toy-GAN measurement writes (a train_gan run's logged columns skip them).
+MEASURED = ("loss/", "stability/", "quality/", "quality_ema/", "final_large/")
+
+
+def task_of(config: dict[str, Any]) -> str:
+    """The task a run reads as (dotted config): its own, except that a `mixgan.train_gan` run (task
+    custom) on a registered toy data set reads as a toy-GAN run: mixgan measured it with the toy-GAN
+    metrics at the same sample sizes, so its modes, columns and reference rows are the toy GAN's."""
+    from mixgan.data import GAN_DATA
+    from mixgan.tasks import CUSTOM_TASK
+
+    task = config.get("task", "gan")
+    if task == CUSTOM_TASK and config.get("data.name") in GAN_DATA and "metrics.n_samples" in config:
+        return "gan"
+    return task
+
+
+def is_toy_gan(config: dict[str, Any]) -> bool:
+    """A run of a registered toy data set measured by mixgan's toy metrics (task gan, or train_gan's)."""
+    from mixgan.data import GAN_DATA
+
+    return task_of(config) == "gan" and config.get("data.name") in GAN_DATA
+
+
 def _is_run_dir(path: Path) -> bool:
     return (path / "config.yaml").is_file()
 
