@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from mixgan.errors import ConfigError
+from mixgan.streams import MemberStreams
 
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
 _REFERENCES: dict[tuple, Any] = {}  # toy data set and sizes -> its ToyReference (metrics/toy.py)
@@ -74,9 +76,8 @@ class DataSource:
 
     def __init__(self, data: Any, device: torch.device) -> None:
         from mixgan.data import GAN_DATA
-        from mixgan.streams import MemberStreams
 
-        self.toy, self.tensor, self.fn, self._streams = None, None, None, MemberStreams
+        self.toy, self.tensor, self.fn = None, None, None
         if isinstance(data, str):
             self.toy = GAN_DATA[data]().to(device)  # unknown: one line naming the data sets
             self.record: dict[str, Any] = {"name": data}
@@ -95,7 +96,7 @@ class DataSource:
 
     def sample(self, n: int, gen: torch.Generator) -> Tensor:
         if self.toy is not None:
-            return self.toy.sample(n, self._streams([gen]))[0]
+            return self.toy.sample(n, MemberStreams([gen]))[0]
         if self.tensor is not None:
             idx = torch.randint(self.tensor.shape[0], (n,), generator=gen, device=self.tensor.device)
             return self.tensor[idx]
@@ -132,8 +133,7 @@ class OwnGanTrainer:
         self.d_params = [p for p in self.D.parameters() if p.requires_grad]
         self.source = DataSource(data, device)
         self.gen = torch.Generator(device).manual_seed(cfg.seed)  # data, noise and the loss's draws
-        opt = dataclasses.make_dataclass("Opt", [("lr", float), ("beta1", float), ("beta2", float)])
-        hp = opt(tr["lr"], tr["betas"][0], tr["betas"][1])
+        hp = SimpleNamespace(lr=tr["lr"], beta1=tr["betas"][0], beta2=tr["betas"][1])  # make_adam reads these
         self.opt_G, self.opt_D = make_adam(self.G.parameters(), hp, device), make_adam(self.D.parameters(),
                                                                                       hp, device)
         self.probability = cfg.objective["loss"] == "bce"
@@ -257,7 +257,8 @@ class OwnGanTrainer:
 
             real = self.source.sample(512, torch.Generator(self.device).manual_seed(self.cfg.seed))
             heat = toy_heatmap(self.critic, real, self.device) if self.probability else None
-            fig = toy_samples_figure(real.cpu(), fake.cpu(), heat, f"{self.cfg.model['G']}, step {self.step}")
+            title = f"{self.cfg.objective['name']}, step {self.step}"
+            fig = toy_samples_figure(real.cpu(), fake.cpu(), heat, title)
             if last:
                 np.save(logger.run_dir / FINAL_SAMPLES, fake.cpu().numpy())
                 fig.savefig(logger.run_dir / SAMPLES_PNG)

@@ -116,22 +116,19 @@ def train_gan(*, G: Callable[[], nn.Module], D: Callable[[], nn.Module], data: A
     dev = resolve_device(device)
     objective, stabilizers = _record(loss)
 
-    def build(run: RunSettings, source: dict[str, Any]) -> OwnGanConfig:
-        return OwnGanConfig(
-            task=CUSTOM_TASK, seed=seed, device=device, model=model_record, data=source,
-            objective=objective, stabilizers=stabilizers,
-            train={"steps": steps, "batch_size": batch_size, "latent": _latent(latent), "lr": float(lr),
-                   "betas": [float(b) for b in betas], "d_steps": loss.d_steps},
-            metrics=MetricSettings(every=metrics_every, image_every=image_every),
-            run=run, user=user)
-
-    model_record = {"G": "", "D": ""}
-    run = RunSettings(dir=str(dir), name=name, progress=progress, checkpoint_every=checkpoint_every)
-    cfg = build(run, {})
+    cfg = OwnGanConfig(
+        task=CUSTOM_TASK, seed=seed, device=device, model={}, data={}, objective=objective,
+        stabilizers=stabilizers,
+        train={"steps": steps, "batch_size": batch_size, "latent": _latent(latent), "lr": float(lr),
+               "betas": [float(b) for b in betas], "d_steps": loss.d_steps},
+        metrics=MetricSettings(every=metrics_every, image_every=image_every),
+        run=RunSettings(dir=str(dir), name=name, progress=progress, checkpoint_every=checkpoint_every),
+        user=user)
     trainer = OwnGanTrainer(cfg, G, D, data, loss, evaluate, dev)
-    model_record.update(G=type(trainer.G).__name__, D=type(trainer.D).__name__,
-                        G_params=sum(p.numel() for p in trainer.G.parameters()),
-                        D_params=sum(p.numel() for p in trainer.D.parameters()))
+    # what the modules and data turned out to be (classes, sizes, the data's name or shape)
+    cfg.model = {"G": type(trainer.G).__name__, "D": type(trainer.D).__name__,
+                 "G_params": sum(p.numel() for p in trainer.G.parameters()),
+                 "D_params": sum(p.numel() for p in trainer.D.parameters())}
     cfg.data = trainer.source.record
     if resume is not None:
         return _resume(Path(resume), cfg, trainer, progress)
