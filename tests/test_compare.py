@@ -379,3 +379,20 @@ def test_curves_draw_the_reference_lines(tmp_path):
             if "reference" in line.get_label()}
     assert flat["data (reference)"] == 25 and flat["one mode (reference)"] == 1
     assert {t.get_text() for t in fig.legends[0].get_texts()} >= {"mixup (n=2)", "noise (reference)"}
+
+
+def test_the_last_evaluations_give_a_runs_spread_and_level_at_the_end():
+    # quality_stats: the std and the mean of a run's last LAST_K evaluations (non-finite ones left out),
+    # beside its final value; a run with one evaluation has no spread.
+    import statistics
+
+    from mixgan.report.tables import LAST_K, quality_stats
+
+    cov = [0.9, 0.1, 0.2, float("nan"), 0.3, 0.4, 0.5]
+    rows = {"quality/coverage": list(enumerate(cov)), "quality/density": [(0, 0.7)], "quality/modes": []}
+    out = quality_stats({"quality/coverage": 0.5}, lambda tag: rows[tag])
+    last = [0.2, 0.3, 0.4, 0.5]  # the last 5 evaluations, the NaN left out
+    assert LAST_K == 5 and out["coverage"] == 0.5
+    assert out["coverage_last_mean"] == pytest.approx(statistics.fmean(last))
+    assert out["coverage_last_sd"] == pytest.approx(statistics.stdev(last))
+    assert out["density_last_mean"] == 0.7 and out["density_last_sd"] is None and out["modes_last_sd"] is None
