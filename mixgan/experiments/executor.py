@@ -32,7 +32,7 @@ FINISHED = ("completed", "diverged")  # a diverged run is a result, not somethin
 def run_state(run_dir: Path) -> str:
     """pending | completed | diverged | interrupted | failed | partial (started, nothing to resume)."""
     from mixgan.rundir.checkpoint import CHECKPOINT
-    from mixgan.trainers.loop import SUMMARY
+    from mixgan.rundir.paths import SUMMARY
 
     if not run_dir.is_dir():
         return "pending"

@@ -14,8 +14,9 @@ from typing import Any
 
 from mixgan.config.untrusted import read_yaml_file, stat_file
 from mixgan.errors import ConfigError
+from mixgan.rundir.paths import SUMMARY
 
-CONFIG, SUMMARY, METRICS = "config.yaml", "summary.json", "metrics.jsonl"
+CONFIG, METRICS = "config.yaml", "metrics.jsonl"
 STATUSES = ("completed", "diverged", "interrupted", "failed")
 _INT64 = 2**63
 # summary.json: the fields a reader does arithmetic on, and their kinds (docs/run-dir.md)

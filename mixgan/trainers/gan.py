@@ -36,12 +36,11 @@ from mixgan.objectives.plugins import (
 from mixgan.objectives.plugins import member_keys as stabilizer_member_keys
 from mixgan.rundir.dashboard import GAN_LAYOUT, gan_layout
 from mixgan.rundir.logger import RunLogger
+from mixgan.rundir.paths import FINAL_SAMPLES, SAMPLES_PNG
 from mixgan.streams import MemberStreams
 from mixgan.trainers.adam_members import load_member_adam, member_adam_state
 from mixgan.trainers.cuda_graph import fast_iteration
 
-FINAL_SAMPLES = "final_samples.npy"
-SAMPLES_PNG = "samples.png"  # the final sample picture (the TensorBoard image `samples` at the last step)
 # Summed on the device every iteration, averaged over the window at each measurement.
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
 
