@@ -34,14 +34,6 @@ class DigitNet:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()[:10]
 
 
-def digits_u8() -> tuple[Tensor, Tensor]:
-    """scikit-learn's digits as uint8 (1797,1,8,8) in 0..255 (what GAN metrics see) and labels."""
-    from mixgan.data.images import load_digits_images
-
-    x, y = load_digits_images()
-    return (x * 255).round().to(torch.uint8), y
-
-
 def u8_to_input(x: Tensor) -> Tensor:
     """uint8 (N,C,H,W) images → float (N*C,1,8,8) in [0,1]: one single-channel digit per channel."""
     n, c, h, w = x.shape
