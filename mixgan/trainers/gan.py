@@ -157,7 +157,7 @@ class GanTrainer:
 
     def hparams(self, config: dict[str, Any]) -> dict[str, float | str | bool]:
         """What the loop logs as this run's hparams (mixgan/rundir/dashboard.py)."""
-        from mixgan.rundir.dashboard import toy_gan_hparams
+        from mixgan.trainers.gan_hparams import toy_gan_hparams
 
         return toy_gan_hparams(config, self.device.type)
 
