@@ -17,10 +17,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from mixgan.config.core import MAX_SEEDS
 from mixgan.errors import ConfigError, first_line
 
 SEEDS_FILE = "seeds.json"  # the group's per-seed status table, next to the run dirs
-MAX_SEEDS = 10_000  # seeds per job (`--seeds`, a sweep's `seeds:`); more: refused before anything is written
 
 
 @dataclasses.dataclass
