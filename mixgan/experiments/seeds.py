@@ -96,8 +96,8 @@ def plan_runs(cfg: Any, seeds: list[int]) -> tuple[Path, list[SeedRun]]:
 def run_seed(run: SeedRun) -> SeedRun:
     """Train one seed in this process; an exception becomes status 'failed' (recorded in the run dir)."""
     from mixgan.config.core import config_from_dict
+    from mixgan.experiments.run import run_one
     from mixgan.experiments.stacks import failed_summary
-    from mixgan.train import run_one
 
     start = time.perf_counter()
     try:

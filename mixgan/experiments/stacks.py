@@ -62,8 +62,8 @@ def train_stack(cfgs: list[Any], run_dirs: list[Path]) -> list[dict[str, Any]]:
 
     A crash of the stack (an exception in the shared step) is every unfinished member's result.
     """
+    from mixgan.experiments.run import resolve_device
     from mixgan.rundir.paths import SUMMARY
-    from mixgan.train import resolve_device
     from mixgan.trainers.gan import GanTrainer
     from mixgan.trainers.loop import print_summary, run_stack
 
@@ -85,14 +85,9 @@ def train_stack(cfgs: list[Any], run_dirs: list[Path]) -> list[dict[str, Any]]:
 
 def configs_of(member_args: list[list[str]]) -> list[Any]:
     """Each member's config, built from its `python -m mixgan.train` arguments as train would."""
-    from mixgan.config.core import load_config
-    from mixgan.train import cli_overrides, make_parser
+    from mixgan.config.cli import config_from_args
 
-    cfgs = []
-    for argv in member_args:
-        args, rest = make_parser().parse_known_args(argv)
-        cfgs.append(load_config(args.config, cli_overrides(args, rest), task=args.task))
-    return cfgs
+    return [config_from_args(argv) for argv in member_args]
 
 
 def main(argv: list[str] | None = None) -> int:
