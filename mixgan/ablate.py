@@ -18,17 +18,16 @@ from typing import Any
 from mixgan.config.sweep import Run, Sweep, cli_value, load_sweep, select
 from mixgan.errors import ConfigError, MixganError
 from mixgan.experiments.executor import (
-    FINISHED,
     LOCKS,
     Children,
     Job,
     default_jobs,
     make_submitit,
     run_local,
-    run_state,
     run_submitit,
 )
 from mixgan.rundir.paths import check_writable
+from mixgan.rundir.validate import FINISHED, run_state
 
 
 class _Parser(argparse.ArgumentParser):
@@ -192,6 +191,28 @@ def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Nam
     return children.stop.is_set()
 
 
+def stability_table(sweep: Sweep, sweep_dir: Path) -> str | None:
+    """For GAN sweeps: mixgan.compare's stability table over the finished runs (None if unavailable)."""
+    if sweep.task != "gan":
+        return None
+    try:
+        from mixgan.compare import compare
+    except ImportError:
+        return None
+    dirs = [sweep_dir / r.name for r in sweep.runs
+            if run_state(sweep_dir / r.name) in ("completed", "diverged")]
+    if not dirs:
+        return None
+    rows = list(dict.fromkeys(r.row for r in sweep.runs))
+    # Differences to the first row (the sweep's first variant) when the rows share one data set.
+    baseline = rows[0] if len(rows) > 1 and "data.name" not in sweep.grid_keys else None
+    try:
+        _, _, text = compare(dirs, sweep_dir / "stability", plots=False, by="row", baseline=baseline)
+    except MixganError as err:
+        return f"(mixgan.compare: {err})"
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code."""
     try:
@@ -227,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         return 0
     print()
-    print(write_report(sweep, sweep_dir))
+    print(write_report(sweep, sweep_dir, stability_table))
     print(f"\nwrote {sweep_dir / 'report.md'} and {sweep_dir / 'report.csv'}")
     if interrupted:
         print(f"interrupted: run the same command again to continue ({sweep_dir})", file=sys.stderr)

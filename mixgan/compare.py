@@ -52,7 +52,7 @@ def unread_keys(config: dict[str, Any]) -> set[str]:
     stabilizers that are off: runs that differ only in them are one experiment, and no label names them."""
     from mixgan.objectives.classify import CLASSIFY_OBJECTIVES
     from mixgan.objectives.gan import GAN_OBJECTIVES
-    from mixgan.rundir.dashboard import unused_stabilizers
+    from mixgan.trainers.gan_hparams import unused_stabilizers
 
     registry = CLASSIFY_OBJECTIVES if config.get("task") == "classify" else GAN_OBJECTIVES
     cls = registry.get(config.get("objective.name"))

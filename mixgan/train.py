@@ -12,21 +12,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from mixgan.config.core import config_from_dict, load_config, parse_value, save_config
+# The parser and run_one live below the commands (config/cli.py, experiments/run.py), so that stacks and
+# seeds share them; re-exported here for scripts and tests (`from mixgan.train import parse_overrides`).
+from mixgan.config.cli import cli_overrides, train_parser
+from mixgan.config.cli import parse_overrides as parse_overrides
+from mixgan.config.core import config_from_dict, load_config
 from mixgan.errors import CheckpointError, ConfigError, MixganError, first_line
+from mixgan.experiments.run import make_trainer, resolve_device, run_one
 from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
-from mixgan.tasks import CUSTOM_TASK, trainer_class
+from mixgan.tasks import CUSTOM_TASK
 from mixgan.tasks import TASKS as TRAINERS  # the one task registry (schema, validator, trainer)
 
 # keys that may change when a run is resumed (e.g. to extend it); anything else would fork it
 RESUME_KEYS = {"train.iterations", "train.epochs", "run.progress", "run.checkpoint_every", "device"}
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        raise ConfigError(message)
 
 
 # The objective to train next for a comparison, named in the hint that ends a job.
@@ -57,77 +55,8 @@ def other_objective(argv: list[str], cfg: Any) -> tuple[str, str] | None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m mixgan.train", description=__doc__.splitlines()[0],
-                epilog="Any config key can be set as --section.key=value (e.g. "
-                       "--train.iterations=500 --objective.alpha=0.5).")
-    p.add_argument("--config", help="YAML preset (e.g. configs/gan/ring8_fig5.yaml)")
-    p.add_argument("--task", help=f"task when no --config sets it: {', '.join(TRAINERS)}")
-    p.add_argument("--mixup", action="store_true", help="use the mixup objective (objective.name=mixup)")
-    p.add_argument("--seed", type=int, help="random seed (config key seed)")
-    p.add_argument("--device", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
-    p.add_argument("--seeds", help="one run per seed under one group dir: 0-9, 0,3,7 or 0-3,8")
-    p.add_argument("--jobs", type=int, default=1, help="with --seeds: seeds run at once")
-    return p
-
-
-def parse_overrides(rest: list[str]) -> list[tuple[str, Any]]:
-    """`--a.b=c` and `--a.b c` pairs; anything else is an error naming the argument."""
-    out: list[tuple[str, Any]] = []
-    i = 0
-    while i < len(rest):
-        arg = rest[i]
-        if not arg.startswith("--") or len(arg) < 3:
-            raise ConfigError(f"unexpected argument {arg!r}; config keys are given as --section.key=value")
-        key, eq, value = arg[2:].partition("=")
-        if not eq:
-            if i + 1 >= len(rest) or rest[i + 1].startswith("--"):
-                raise ConfigError(f"--{key}: missing value (write --{key}=VALUE)")
-            value, i = rest[i + 1], i + 1
-        out.append((key, parse_value(value, key)))
-        i += 1
-    return out
-
-
-def resolve_device(name: str) -> torch.device:
-    """`auto` picks CUDA when present; asking for CUDA without one is a config error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device: {name} requested but CUDA is not available; accepted: auto, cpu")
-    return torch.device(name)
-
-
-def make_trainer(cfg: Any) -> Any:
-    """The task's trainer on its device, refused in one line when it cannot fit in memory."""
-    from mixgan.experiments.fits import check_fits
-
-    trainer = trainer_class(cfg.task)
-    device = resolve_device(cfg.device)
-    check_fits(cfg, device)  # an estimate, before anything is allocated
-    try:
-        return trainer(cfg, device)
-    except (MemoryError, RuntimeError) as err:  # torch.OutOfMemoryError is a RuntimeError
-        if not isinstance(err, MemoryError | torch.OutOfMemoryError) and "memory" not in str(err):
-            raise
-        raise ConfigError(f"the run does not fit in {device.type} memory ({first_line(err)}); "
-                          "accepted: smaller sizes") from None
-
-
-def cli_overrides(args: argparse.Namespace, rest: list[str]) -> list[tuple[str, Any]]:
-    """The dotted overrides of the command line; a flag that contradicts another is refused, never
-    silently last-wins (docs/bad_input.md)."""
-    overrides = parse_overrides(rest)
-    if args.mixup:
-        named = [v for k, v in overrides if k == "objective.name" and v != "mixup"]
-        if named:
-            raise ConfigError(f"--mixup: conflicts with --objective.name={named[0]}; accepted: one of them")
-        overrides.append(("objective.name", "mixup"))
-    if args.seed is not None:
-        overrides.append(("seed", args.seed))
-    if args.device is not None:
-        overrides.append(("device", args.device))
-    return overrides
+    """The train command's parser (config/cli.py), with this module's usage line as its description."""
+    return train_parser(__doc__.splitlines()[0])
 
 
 def _stopped_before_training(run_dir: Path) -> bool:
@@ -221,28 +150,6 @@ def check_total(cfg: Any, saved: dict[str, Any], step: int, path: Path) -> None:
     if isinstance(old, int) and isinstance(new, int) and new < old:
         raise ConfigError(f"{key}: got {new}, below the run's {old} (its checkpoint {path} is at step "
                           f"{step}); accepted: >= {old} (a resume can only extend a run)")
-
-
-def run_one(cfg: Any, trainer: Any | None = None) -> dict[str, Any]:
-    """Create the run dir (never reusing one), save the config, train, return the summary."""
-    from mixgan.rundir.paths import new_run_dir
-    from mixgan.trainers.loop import print_summary, run_loop
-
-    trainer = trainer or make_trainer(cfg)
-    if getattr(trainer, "rank", 0) != 0:  # a torchrun worker: rank 0 alone writes the run dir
-        return trainer.run_worker()
-    name = cfg.run.name or f"{cfg.data.name}-{cfg.objective.name}-s{cfg.seed}"
-    run_dir = new_run_dir(cfg.run.dir, name, unique=not cfg.run.name)
-    try:
-        save_config(cfg, run_dir / "config.yaml")
-    except OSError:  # a full disk before the run started: leave no half-made run dir behind
-        import shutil
-
-        shutil.rmtree(run_dir, ignore_errors=True)
-        raise
-    summary = run_loop(trainer, cfg, run_dir)
-    print_summary(summary, trainer.summary_keys)
-    return summary
 
 
 def main(argv: list[str] | None = None) -> int:

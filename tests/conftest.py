@@ -17,7 +17,7 @@ def one_thread():
 @pytest.fixture(scope="session")
 def cache(tmp_path_factory):
     """A metrics cache with the digit classifier trained once for the whole session (never ~/.cache)."""
-    from mixgan.metrics.digits_net import load_digit_classifier
+    from mixgan.trainers.digits_net import load_digit_classifier
 
     from runhelp import CLF
 

@@ -11,9 +11,9 @@ from mixgan.config.gan import GanObjective
 from mixgan.objectives import stabilizers as st
 from mixgan.objectives.augment import augment, draw_flip_translate, flip_translate
 from mixgan.objectives.gan import ErmGan, make_gan_objective
-from mixgan.rundir.dashboard import unused_stabilizers
 from mixgan.streams import MemberStreams
 from mixgan.train import main
+from mixgan.trainers.gan_hparams import unused_stabilizers
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 

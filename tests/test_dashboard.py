@@ -9,8 +9,9 @@ from tensorboard.plugins.hparams import api_pb2, metadata
 from tensorboard.util import tensor_util
 
 from mixgan.config.core import load_config, to_dict
-from mixgan.rundir.dashboard import GAN_LAYOUT, flat_hparams, toy_gan_hparams
+from mixgan.rundir.dashboard import GAN_LAYOUT, flat_hparams
 from mixgan.trainers.gan import GanTrainer
+from mixgan.trainers.gan_hparams import toy_gan_hparams
 
 from runhelp import poison_at, train
 

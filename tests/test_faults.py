@@ -30,12 +30,12 @@ def assert_one_line(capsys, fragment):
 
 
 def test_a_disk_full_before_the_run_starts_is_one_line_and_leaves_no_run_dir(tmp_path, monkeypatch, capsys):
-    import mixgan.train as train_mod
+    import mixgan.experiments.run as run_mod  # where run_one saves the config
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(train_mod, "save_config", full)
+    monkeypatch.setattr(run_mod, "save_config", full)
     assert main([*TINY, f"--run.dir={tmp_path}", "--run.name=r"]) == 1
     assert_one_line(capsys, "No space left on device")
     assert not (tmp_path / "r").exists()

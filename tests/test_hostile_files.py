@@ -230,7 +230,7 @@ def test_compare_foreign_run_dir_names_file_and_field(tmp_path, capsys, name, te
 def test_compare_foreign_final_samples(tmp_path, capsys, array, fragment):
     import numpy as np
 
-    from mixgan.trainers.gan import FINAL_SAMPLES
+    from mixgan.rundir.paths import FINAL_SAMPLES
 
     run = two_runs(tmp_path)
     np.save(run.parent / run.name.replace("s1", "s0") / FINAL_SAMPLES, np.zeros((5, 2)))

@@ -9,9 +9,9 @@ import pytest
 import torch
 import torch_fidelity
 
-from mixgan.data.images import stacked_digits
+from mixgan.data.images import digits_u8, stacked_digits
 from mixgan.metrics import fidelity
-from mixgan.metrics.digits_net import digits_u8, load_digit_classifier
+from mixgan.trainers.digits_net import load_digit_classifier
 
 from runhelp import CLF
 

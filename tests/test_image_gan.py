@@ -9,11 +9,11 @@ import sys
 import pytest
 import torch
 
-from mixgan.data.images import stacked_digits
-from mixgan.metrics.digits_net import digits_u8, load_digit_classifier
+from mixgan.data.images import digits_u8, stacked_digits
 from mixgan.metrics.fidelity import fidelity_metrics, inception_weights, register_digits
 from mixgan.metrics.stacked import digit_mode_stats, image_mode_stats
 from mixgan.train import main
+from mixgan.trainers.digits_net import load_digit_classifier
 from mixgan.trainers.image_gan import ImageGanTrainer
 
 from runhelp import CLF, Touch, ctrl_c_at, rows

@@ -244,7 +244,7 @@ class OwnGanTrainer:
     def pictures(self, logger: Any) -> None:
         """2-D data: the fixed-noise samples over σ(D) (and final_samples.npy for compare's grid);
         images (N, C, H, W) in [-1, 1]: a grid. Other shapes: no picture."""
-        from mixgan.trainers.gan import FINAL_SAMPLES, SAMPLES_PNG
+        from mixgan.rundir.paths import FINAL_SAMPLES, SAMPLES_PNG
         from mixgan.trainers.image_eval import preserve_buffers
 
         with torch.no_grad(), preserve_buffers(self.G):

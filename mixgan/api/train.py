@@ -90,7 +90,7 @@ def train_gan(*, G: Callable[[], nn.Module], D: Callable[[], nn.Module], data: A
     from mixgan.api.losses import GANLoss
     from mixgan.api.own_gan import MetricSettings, OwnGanConfig, OwnGanTrainer, RunSettings, _builder
     from mixgan.config.core import flatten
-    from mixgan.train import resolve_device
+    from mixgan.experiments.run import resolve_device
 
     G, D = _builder(G, "G"), _builder(D, "D")
     loss = GANLoss() if loss is None else loss

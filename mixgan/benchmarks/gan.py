@@ -30,11 +30,12 @@ ERM_NAME = "ERM = `train` without --mixup"
 
 
 def main_job_overrides() -> list[tuple[str, Any]]:
-    """What `python -m mixgan.train --mixup` sets on the default config, read from train.py's own
-    parser (objective.name=mixup today), so that the main-job row cannot drift from the main job."""
-    from mixgan.train import cli_overrides, make_parser
+    """What `python -m mixgan.train --mixup` sets on the default config, read from the train command's
+    parser (config/cli.py; objective.name=mixup today), so that the main-job row cannot drift from the
+    main job."""
+    from mixgan.config.cli import cli_overrides, train_parser
 
-    args, rest = make_parser().parse_known_args(["--mixup"])
+    args, rest = train_parser().parse_known_args(["--mixup"])
     return cli_overrides(args, rest)
 
 
@@ -341,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--{name}: got {getattr(args, name)}; accepted: an integer >= 0 (0: the default)")
     from mixgan.config.gan import check_device
     from mixgan.errors import MixganError
-    from mixgan.train import resolve_device
+    from mixgan.experiments.run import resolve_device
 
     try:
         check_device(args.device)

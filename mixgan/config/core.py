@@ -23,6 +23,7 @@ from mixgan.errors import ConfigError
 
 _INT64 = 2**63  # ints must fit in 64 bits: seeds go to torch.manual_seed, sizes to tensors
 _FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+MAX_SEEDS = 10_000  # seeds per job (`--seeds`, a sweep's `seeds:`); more: refused before anything is written
 
 
 def task_names() -> list[str]:

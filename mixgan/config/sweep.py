@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from mixgan.config.core import (
+    MAX_SEEDS,
     UniqueKeyLoader,
     config_from_dict,
     parse_value,
@@ -77,8 +78,6 @@ def name_value(value: Any) -> str:
 
 def parse_seeds(value: Any) -> list[int]:
     """`3`, `[0, 1, 2]`, `"0-4"` or `"0,3,7"` → a list of distinct seeds >= 0."""
-    from mixgan.experiments.seeds import MAX_SEEDS
-
     accepted = 'a list of integers >= 0, an integer, "0-4" or "0,3,7"'
     too_many = f"seeds: {str(value)[:60]!r} is more than {MAX_SEEDS:,} seeds; accepted: at most {MAX_SEEDS:,}"
     seeds: list[Any]

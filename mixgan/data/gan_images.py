@@ -36,8 +36,7 @@ def _image_folder(root: str, size: int) -> Tensor:
 
 def load_gan_images(data: Any) -> Tensor:
     """Training images of `data` (the config's data section): uint8 (N,C,H,W), C = 1 or 3."""
-    from mixgan.data.images import load_local_images, stacked_digits
-    from mixgan.metrics.digits_net import digits_u8
+    from mixgan.data.images import digits_u8, load_local_images, stacked_digits
 
     if data.name in ("digits", "stacked_digits"):
         x, y = digits_u8()
@@ -60,8 +59,7 @@ def reference_images(data: Any, train: Tensor, n: int) -> tuple[Tensor, str]:
     """
     size = train.shape[-1]
     if data.name == "stacked_digits":
-        from mixgan.data.images import stacked_digits
-        from mixgan.metrics.digits_net import digits_u8
+        from mixgan.data.images import digits_u8, stacked_digits
 
         x = resize_u8(stacked_digits(n, REFERENCE_DRAW, *digits_u8())[0], data.image_size)
         return x, f"mixgan-stacked_digits-{size}px-draw{REFERENCE_DRAW}-n{n}"

@@ -71,6 +71,12 @@ def load_digits_images() -> tuple[Tensor, Tensor]:
     return x, y
 
 
+def digits_u8() -> tuple[Tensor, Tensor]:
+    """scikit-learn's digits as uint8 (1797,1,8,8) in 0..255 (what GAN metrics see) and labels."""
+    x, y = load_digits_images()
+    return (x * 255).round().to(torch.uint8), y
+
+
 def stacked_digits(n: int, seed: int, images: Tensor, labels: Tensor) -> tuple[Tensor, Tensor]:
     """Stacked-MNIST-style data: each channel is an independently drawn single-channel digit.
 

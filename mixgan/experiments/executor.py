@@ -22,34 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from mixgan.errors import ConfigError
-from mixgan.rundir.paths import read_json, write_json_atomic
+from mixgan.rundir.paths import FAILED, write_json_atomic
+from mixgan.rundir.validate import FINISHED, run_state
 
-FAILED = "failed.json"
 LOCKS, LOGS = ".locks", ".logs"
-FINISHED = ("completed", "diverged")  # a diverged run is a result, not something to redo
-
-
-def run_state(run_dir: Path) -> str:
-    """pending | completed | diverged | interrupted | failed | partial (started, nothing to resume)."""
-    from mixgan.rundir.checkpoint import CHECKPOINT
-    from mixgan.trainers.loop import SUMMARY
-
-    if not run_dir.is_dir():
-        return "pending"
-    if (run_dir / FAILED).exists():  # only the latest attempt's failure is kept
-        return "failed"
-    if (run_dir / SUMMARY).exists():
-        try:  # a summary past the limits of config/untrusted.py is a one-line error naming it
-            summary = read_json(run_dir / SUMMARY)
-        except (OSError, ValueError):
-            summary = None
-        if summary is not None and not isinstance(summary, dict):
-            raise ConfigError(f"{run_dir / SUMMARY}: a JSON {type(summary).__name__}, not an object with "
-                              "status and final; accepted: a run dir as mixgan.train writes it")
-        status = summary.get("status") if summary else None
-        if status in FINISHED:
-            return status
-    return "interrupted" if (run_dir / CHECKPOINT).exists() else "partial"
 
 
 @dataclass

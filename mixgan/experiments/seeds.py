@@ -17,10 +17,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from mixgan.config.core import MAX_SEEDS
 from mixgan.errors import ConfigError, first_line
 
 SEEDS_FILE = "seeds.json"  # the group's per-seed status table, next to the run dirs
-MAX_SEEDS = 10_000  # seeds per job (`--seeds`, a sweep's `seeds:`); more: refused before anything is written
 
 
 @dataclasses.dataclass
@@ -96,8 +96,8 @@ def plan_runs(cfg: Any, seeds: list[int]) -> tuple[Path, list[SeedRun]]:
 def run_seed(run: SeedRun) -> SeedRun:
     """Train one seed in this process; an exception becomes status 'failed' (recorded in the run dir)."""
     from mixgan.config.core import config_from_dict
+    from mixgan.experiments.run import run_one
     from mixgan.experiments.stacks import failed_summary
-    from mixgan.train import run_one
 
     start = time.perf_counter()
     try:

@@ -48,8 +48,7 @@ def pack(cfgs: list[Any], max_members: int = MAX_MEMBERS) -> list[list[int]]:
 
 def failed_summary(run_dir: Path, error: str, wall: float) -> dict[str, Any]:
     """summary.json of a run that crashed: status failed and the error's first line."""
-    from mixgan.rundir.paths import provenance, write_json_atomic
-    from mixgan.trainers.loop import SUMMARY
+    from mixgan.rundir.paths import SUMMARY, provenance, write_json_atomic
 
     summary = {"status": "failed", "error": error, "step": None, "total": None, "diverged_at": None,
                "final": {}, "wall_time_s": round(wall, 3), "run_dir": str(run_dir), "versions": provenance()}
@@ -63,9 +62,10 @@ def train_stack(cfgs: list[Any], run_dirs: list[Path]) -> list[dict[str, Any]]:
 
     A crash of the stack (an exception in the shared step) is every unfinished member's result.
     """
-    from mixgan.train import resolve_device
+    from mixgan.experiments.run import resolve_device
+    from mixgan.rundir.paths import SUMMARY
     from mixgan.trainers.gan import GanTrainer
-    from mixgan.trainers.loop import SUMMARY, print_summary, run_stack
+    from mixgan.trainers.loop import print_summary, run_stack
 
     start = time.perf_counter()
     try:
@@ -85,14 +85,9 @@ def train_stack(cfgs: list[Any], run_dirs: list[Path]) -> list[dict[str, Any]]:
 
 def configs_of(member_args: list[list[str]]) -> list[Any]:
     """Each member's config, built from its `python -m mixgan.train` arguments as train would."""
-    from mixgan.config.core import load_config
-    from mixgan.train import cli_overrides, make_parser
+    from mixgan.config.cli import config_from_args
 
-    cfgs = []
-    for argv in member_args:
-        args, rest = make_parser().parse_known_args(argv)
-        cfgs.append(load_config(args.config, cli_overrides(args, rest), task=args.task))
-    return cfgs
+    return [config_from_args(argv) for argv in member_args]
 
 
 def main(argv: list[str] | None = None) -> int:

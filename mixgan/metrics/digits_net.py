@@ -1,12 +1,11 @@
 """The digit classifier behind the offline image-GAN metrics: a SmallCNN trained on scikit-learn's 8x8
-digits, cached on disk, used as a torch-fidelity feature extractor and to count Stacked-digits modes.
+digits (trainers/digits_net.py trains and caches it), read here from its file, used as a torch-fidelity
+feature extractor and to count Stacked-digits modes.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,14 +33,6 @@ class DigitNet:
         return hashlib.sha256(self.path.read_bytes()).hexdigest()[:10]
 
 
-def digits_u8() -> tuple[Tensor, Tensor]:
-    """scikit-learn's digits as uint8 (1797,1,8,8) in 0..255 (what GAN metrics see) and labels."""
-    from mixgan.data.images import load_digits_images
-
-    x, y = load_digits_images()
-    return (x * 255).round().to(torch.uint8), y
-
-
 def u8_to_input(x: Tensor) -> Tensor:
     """uint8 (N,C,H,W) images → float (N*C,1,8,8) in [0,1]: one single-channel digit per channel."""
     n, c, h, w = x.shape
@@ -51,54 +42,10 @@ def u8_to_input(x: Tensor) -> Tensor:
     return x
 
 
-def train_digit_classifier(epochs: int = 8, seed: int = 0, width: int = 16,
-                           hidden: int = 64) -> tuple[SmallCNN, float]:
-    """A SmallCNN trained by mixgan's classifier trainer (`task: classify`, ERM) on 80% of the digits,
-    with ±1 px random shifts; returns (the network, its accuracy on the held-out 20%).
-
-    Trained in this process alone, even under torchrun (only rank 0 measures image quality), and
-    with the global RNG state put back afterwards, so that training it changes no GAN run.
-    """
-    from mixgan.config.core import config_from_dict
-    from mixgan.trainers.classifier import ClassifierTrainer
-
-    cfg = config_from_dict({
-        "task": "classify", "seed": seed, "device": "cpu",
-        "data": {"name": "digits", "test_fraction": 0.2, "split_seed": seed, "augment": True, "pad": 1,
-                 "flip": False},
-        "model": {"name": "small_cnn", "width": width, "hidden": hidden},
-        "train": {"epochs": epochs, "batch_size": 64, "optimizer": "adam", "lr": 3e-3, "weight_decay": 0.0,
-                  "milestones": []},
-    })
-    threads, world = torch.get_num_threads(), os.environ.pop("WORLD_SIZE", None)
-    torch.set_num_threads(1)  # 8x8 convolutions: intra-op threads cost more than they save (10x, busy CPU)
-    try:
-        with torch.random.fork_rng(devices=[]):
-            trainer = ClassifierTrainer(cfg, torch.device("cpu"))
-            while trainer.step < trainer.total:
-                trainer.advance()
-            error = trainer.measure()["test/error"]
-    finally:
-        torch.set_num_threads(threads)
-        if world is not None:
-            os.environ["WORLD_SIZE"] = world
-    return trainer.model.net.eval(), 1 - error / 100
-
-
-def load_digit_classifier(cache_dir: str | Path, epochs: int = 8, seed: int = 0, width: int = 16,
-                          hidden: int = 64) -> DigitNet:
-    """The cached classifier of these settings; trained once (a few seconds) and written atomically."""
-    from mixgan.rundir.checkpoint import save_checkpoint
-
-    folder = Path(cache_dir).expanduser()
-    path = folder / f"digit_classifier-small_cnn-w{width}-h{hidden}-e{epochs}-s{seed}.pt"
-    if not path.is_file():
-        print(f"mixgan: training the digit classifier for the offline metrics once (cached in {path})",
-              file=sys.stderr)
-        model, acc = train_digit_classifier(epochs, seed, width, hidden)
-        folder.mkdir(parents=True, exist_ok=True)
-        save_checkpoint({"state_dict": model.state_dict(), "accuracy": acc, "width": width,
-                         "hidden": hidden}, path)
+def read_digit_net(path: str | Path) -> DigitNet:
+    """The classifier in `path` (written by trainers/digits_net.load_digit_classifier), its accuracy and
+    file, read with weights_only=True; metrics only read the net, trainers/digits_net trains it."""
+    path = Path(path)
     state = _load(path)
     return DigitNet(_model_from(state), path, float(state["accuracy"]))
 
@@ -112,7 +59,7 @@ def _load(path: Path) -> dict:
 
 
 def load_digit_model(path: str | Path) -> SmallCNN:
-    """A SmallCNN from a file written by `load_digit_classifier` (read with weights_only=True)."""
+    """A SmallCNN from a file written by trainers/digits_net.load_digit_classifier (weights_only=True)."""
     return _model_from(_load(Path(path)))
 
 

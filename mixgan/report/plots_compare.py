@@ -10,7 +10,7 @@ import numpy as np
 
 from mixgan.config.untrusted import read_npy
 from mixgan.report.plots import _plt, off_picture, off_picture_note
-from mixgan.trainers.gan import FINAL_SAMPLES  # the GAN trainer's last fixed-noise samples
+from mixgan.rundir.paths import FINAL_SAMPLES  # the GAN trainer's last fixed-noise samples
 
 
 def band(runs: list[Any], tag: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -11,14 +11,14 @@ import csv
 import io
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mixgan.config.sweep import Sweep, name_value
-from mixgan.experiments.executor import run_state
 from mixgan.report.stats import Described, describe, fmt
-from mixgan.rundir.validate import read_summary
+from mixgan.rundir.validate import read_summary, run_state
 
 COUNTS = ("completed", "diverged", "failed", "todo")  # todo: not run yet, or interrupted
 
@@ -136,29 +136,6 @@ def available_metrics(sweep: Sweep, sweep_dir: Path) -> list[str]:
     return []
 
 
-def stability_table(sweep: Sweep, sweep_dir: Path) -> str | None:
-    """For GAN sweeps: mixgan.compare's stability table over the finished runs (None if unavailable)."""
-    if sweep.task != "gan":
-        return None
-    try:
-        from mixgan.compare import compare
-        from mixgan.errors import MixganError
-    except ImportError:
-        return None
-    dirs = [sweep_dir / r.name for r in sweep.runs
-            if run_state(sweep_dir / r.name) in ("completed", "diverged")]
-    if not dirs:
-        return None
-    rows = list(dict.fromkeys(r.row for r in sweep.runs))
-    # Differences to the first row (the sweep's first variant) when the rows share one data set.
-    baseline = rows[0] if len(rows) > 1 and "data.name" not in sweep.grid_keys else None
-    try:
-        _, _, text = compare(dirs, sweep_dir / "stability", plots=False, by="row", baseline=baseline)
-    except MixganError as err:
-        return f"(mixgan.compare: {err})"
-    return text
-
-
 def _write_atomic(path: Path, text: str) -> None:
     """Temp file + rename: a reader (or a Ctrl-C) never sees half a report."""
     tmp = path.with_name(f".{path.name}.tmp")
@@ -166,8 +143,11 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_report(sweep: Sweep, sweep_dir: Path) -> str:
-    """Write report.md and report.csv next to the runs; return the text to print."""
+def write_report(sweep: Sweep, sweep_dir: Path,
+                 stability_table: Callable[[Sweep, Path], str | None] | None = None) -> str:
+    """Write report.md and report.csv next to the runs; return the text to print. `stability_table`:
+    the GAN stability section's text, or None (mixgan.ablate passes mixgan.compare's; report/ stays
+    below the commands)."""
     table = collect(sweep, sweep_dir)
     refs = reference_rows(sweep, sweep_dir)
     text = markdown(sweep, table, refs)
@@ -180,7 +160,7 @@ def write_report(sweep: Sweep, sweep_dir: Path) -> str:
     if missing:
         notes.append(f"warning: no completed run reports {', '.join(missing)}; the runs report: "
                      f"{', '.join(available_metrics(sweep, sweep_dir))}")
-    stability = stability_table(sweep, sweep_dir)
+    stability = stability_table(sweep, sweep_dir) if stability_table is not None else None
     command = f"python -m mixgan.ablate {sweep.path} --out {sweep_dir}"
     body = [f"# {sweep.name}", "", *([sweep.description, ""] if sweep.description else []),
             f"Runs: `{command}` ({len(sweep.runs)} runs, task {sweep.task}).", "", text, "", *notes]

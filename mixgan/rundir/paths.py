@@ -14,6 +14,13 @@ from typing import Any
 
 from mixgan.errors import ConfigError, first_line
 
+# Files of a run dir that several layers read or write (docs/run-dir.md); the checkpoint's name is
+# rundir/checkpoint.CHECKPOINT, the metrics file's rundir/logger.METRICS_FILE.
+SUMMARY = "summary.json"  # the run's result (trainers/loop.write_summary)
+FINAL_SAMPLES = "final_samples.npy"  # the toy GAN's last fixed-noise samples (compare's sample grid)
+SAMPLES_PNG = "samples.png"  # the final sample picture (the TensorBoard image `samples` at the last step)
+FAILED = "failed.json"  # the sweep executor's record of a run whose process failed (experiments/executor.py)
+
 _SAFE = re.compile(r"[^A-Za-z0-9._=+-]+")
 
 

@@ -14,9 +14,11 @@ from typing import Any
 
 from mixgan.config.untrusted import read_yaml_file, stat_file
 from mixgan.errors import ConfigError
+from mixgan.rundir.paths import FAILED, SUMMARY
 
-CONFIG, SUMMARY, METRICS = "config.yaml", "summary.json", "metrics.jsonl"
+CONFIG, METRICS = "config.yaml", "metrics.jsonl"
 STATUSES = ("completed", "diverged", "interrupted", "failed")
+FINISHED = ("completed", "diverged")  # a diverged run is a result, not something to redo
 _INT64 = 2**63
 # summary.json: the fields a reader does arithmetic on, and their kinds (docs/run-dir.md)
 _SUMMARY_INTS = ("step", "total", "diverged_at")
@@ -115,3 +117,26 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
 def read_run_dir(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
     """(config, metric rows, summary) of a run dir, each checked as above."""
     return read_config(path), read_rows(path), read_summary(path)
+
+
+def run_state(run_dir: Path) -> str:
+    """pending | completed | diverged | interrupted | failed | partial (started, nothing to resume)."""
+    from mixgan.rundir.checkpoint import CHECKPOINT
+    from mixgan.rundir.paths import read_json
+
+    if not run_dir.is_dir():
+        return "pending"
+    if (run_dir / FAILED).exists():  # only the latest attempt's failure is kept
+        return "failed"
+    if (run_dir / SUMMARY).exists():
+        try:  # a summary past the limits of config/untrusted.py is a one-line error naming it
+            summary = read_json(run_dir / SUMMARY)
+        except (OSError, ValueError):
+            summary = None
+        if summary is not None and not isinstance(summary, dict):
+            raise ConfigError(f"{run_dir / SUMMARY}: a JSON {type(summary).__name__}, not an object with "
+                              "status and final; accepted: a run dir as mixgan.train writes it")
+        status = summary.get("status") if summary else None
+        if status in FINISHED:
+            return status
+    return "interrupted" if (run_dir / CHECKPOINT).exists() else "partial"

@@ -36,12 +36,11 @@ from mixgan.objectives.plugins import (
 from mixgan.objectives.plugins import member_keys as stabilizer_member_keys
 from mixgan.rundir.dashboard import GAN_LAYOUT, gan_layout
 from mixgan.rundir.logger import RunLogger
+from mixgan.rundir.paths import FINAL_SAMPLES, SAMPLES_PNG
 from mixgan.streams import MemberStreams
 from mixgan.trainers.adam_members import load_member_adam, member_adam_state
 from mixgan.trainers.cuda_graph import fast_iteration
 
-FINAL_SAMPLES = "final_samples.npy"
-SAMPLES_PNG = "samples.png"  # the final sample picture (the TensorBoard image `samples` at the last step)
 # Summed on the device every iteration, averaged over the window at each measurement.
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
 
@@ -158,7 +157,7 @@ class GanTrainer:
 
     def hparams(self, config: dict[str, Any]) -> dict[str, float | str | bool]:
         """What the loop logs as this run's hparams (mixgan/rundir/dashboard.py)."""
-        from mixgan.rundir.dashboard import toy_gan_hparams
+        from mixgan.trainers.gan_hparams import toy_gan_hparams
 
         return toy_gan_hparams(config, self.device.type)
 

@@ -78,8 +78,8 @@ class ImageEvaluator:
 
     def __init__(self, cfg: Any, train_images: Tensor, device: torch.device) -> None:
         from mixgan.data.gan_images import reference_images
-        from mixgan.metrics.digits_net import load_digit_classifier
         from mixgan.rundir.paths import check_writable
+        from mixgan.trainers.digits_net import load_digit_classifier
 
         m = cfg.metrics
         self.cfg, self.cuda = cfg, device.type == "cuda"

@@ -23,9 +23,7 @@ from mixgan.config.core import to_dict
 from mixgan.errors import CheckpointError, first_line
 from mixgan.rundir.checkpoint import CHECKPOINT, all_finite, save_checkpoint
 from mixgan.rundir.logger import RunLogger, read_metrics
-from mixgan.rundir.paths import provenance, run_dir_lock, write_json_atomic
-
-SUMMARY = "summary.json"
+from mixgan.rundir.paths import SUMMARY, provenance, run_dir_lock, write_json_atomic
 
 
 class Trainer(Protocol):
