@@ -114,25 +114,17 @@ def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, d
 def check_own_checkpoint(run_dir: Path, ckpt_config: dict[str, Any], path: Path) -> None:
     """The checkpoint must be the run dir's own: its config equals `config.yaml` but for the keys a
     resume may change, else resuming would overwrite this run's metrics with another run's (issue 17)."""
-    import json
-
-    from mixgan.config.core import flatten, read_yaml
+    from mixgan.config.core import first_difference, read_yaml
 
     yaml_path = run_dir / "config.yaml"
     if not yaml_path.is_file():
         raise CheckpointError(f"{run_dir}: no config.yaml beside {path}, so the checkpoint cannot be "
                               f"checked against its run; accepted: a run dir as mixgan.train writes it")
-
-    def plain(data: dict[str, Any]) -> dict[str, Any]:  # tuples and lists alike, as YAML holds them
-        return json.loads(json.dumps(flatten(data), default=str))
-
-    ours, theirs = plain(read_yaml(yaml_path)), plain(ckpt_config)
-    keys = sorted(set(ours) | set(theirs), key=lambda k: (k != "task", k))  # the task first
-    for key in keys:
-        if key not in RESUME_KEYS and ours.get(key, "<missing>") != theirs.get(key, "<missing>"):
-            raise CheckpointError(f"checkpoint {path} is not this run's: it has {key}="
-                                  f"{theirs.get(key, '<missing>')!r} but {yaml_path} has "
-                                  f"{ours.get(key, '<missing>')!r}; accepted: the checkpoint the run wrote")
+    diff = first_difference(read_yaml(yaml_path), ckpt_config, lambda key: key in RESUME_KEYS)
+    if diff is not None:
+        key, ours, theirs = diff
+        raise CheckpointError(f"checkpoint {path} is not this run's: it has {key}={theirs!r} but "
+                              f"{yaml_path} has {ours!r}; accepted: the checkpoint the run wrote")
 
 
 def total_key(task: str) -> str:

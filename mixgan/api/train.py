@@ -4,7 +4,6 @@ run dir that `python -m mixgan.compare` reads like any other, and `resume=` for 
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -47,25 +46,20 @@ def _record(loss: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return objective, {k: v for k, v in st.items() if k not in off}
 
 
-def _plain(data: dict[str, Any]) -> dict[str, Any]:
-    from mixgan.config.core import flatten
-
-    return json.loads(json.dumps(flatten(data), default=str))  # tuples and lists alike, as YAML holds them
-
-
 def _check_same_run(saved: dict[str, Any], new: dict[str, Any], run_dir: Path) -> None:
     """A resume continues the same experiment: every key equal but those in RESUMABLE; steps only grow."""
-    old, ours = _plain(saved), _plain(new)
-    for key in sorted(set(old) | set(ours)):
-        if key.startswith(RESUMABLE):
-            continue
-        if old.get(key, "<missing>") != ours.get(key, "<missing>"):
-            raise ConfigError(f"train_gan(resume={str(run_dir)!r}): {key} is {ours.get(key, '<missing>')!r} "
-                              f"but the run has {old.get(key, '<missing>')!r}; accepted: the arguments "
-                              "the run was started with (only steps may grow)")
-    if ours["train.steps"] < old.get("train.steps", 0):
-        raise ConfigError(f"train_gan(steps={ours['train.steps']}): below the run's {old['train.steps']}; "
-                          "accepted: a resume can only extend a run")
+    from mixgan.config.core import first_difference
+
+    diff = first_difference(saved, new, lambda key: key.startswith(RESUMABLE))
+    if diff is not None:
+        key, theirs, ours = diff
+        raise ConfigError(f"train_gan(resume={str(run_dir)!r}): {key} is {ours!r} but the run has "
+                          f"{theirs!r}; accepted: the arguments the run was started with (only steps "
+                          "may grow)")
+    old, steps = saved.get("train", {}).get("steps", 0), new["train"]["steps"]
+    if steps < old:
+        raise ConfigError(f"train_gan(steps={steps}): below the run's {old}; accepted: a resume can only "
+                          "extend a run")
 
 
 def train_gan(*, G: Callable[[], nn.Module], D: Callable[[], nn.Module], data: Any, loss: Any = None,

@@ -12,7 +12,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Union
 
@@ -147,6 +147,23 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def first_difference(a: dict[str, Any], b: dict[str, Any],
+                     skip: Callable[[str], bool]) -> tuple[str, Any, Any] | None:
+    """The first dotted key (task first, then sorted) where two nested configs differ, with a's and b's
+    values ("<missing>" where absent); keys `skip` accepts are left out. Tuples and lists compare alike,
+    as YAML holds them. None when they agree: a resume checks that it continues the same run."""
+    import json
+
+    def plain(data: dict[str, Any]) -> dict[str, Any]:
+        return json.loads(json.dumps(flatten(data), default=str))
+
+    pa, pb = plain(a), plain(b)
+    for key in sorted(set(pa) | set(pb), key=lambda k: (k != "task", k)):
+        if not skip(key) and pa.get(key, "<missing>") != pb.get(key, "<missing>"):
+            return key, pa.get(key, "<missing>"), pb.get(key, "<missing>")
+    return None
 
 
 def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
