@@ -70,25 +70,25 @@ def _stopped_before_training(run_dir: Path) -> bool:
 
 def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, dict[str, Any]]:
     """Rebuild a run from its checkpoint (weights, optimizers, step, RNG) and saved config."""
-    from mixgan.config.core import set_dotted
+    from mixgan.config.core import read_yaml, set_dotted
 
     path = run_dir / CHECKPOINT
+    if (run_dir / "config.yaml").is_file():
+        own = read_yaml(run_dir / "config.yaml")  # through the file limits (config/untrusted.py)
+        if isinstance(own, dict) and own.get("task") == CUSTOM_TASK:
+            _refuse_custom(run_dir)
     if not path.exists() and not path.is_symlink() and (run_dir / "config.yaml").is_file() \
             and _stopped_before_training(run_dir):
         # Stopped (a second Ctrl-C, a kill) before its first checkpoint: it trains again from step 0
         # in the same dir, with the numbers of a fresh run (the logger drops the old rows).
-        from mixgan.config.core import read_yaml
-
         state = {"step": 0, "config": read_yaml(run_dir / "config.yaml"), "wall_time": 0.0, "trainer": None}
     else:
         state = load_checkpoint(path)
     data = state["config"]
     if not isinstance(data, dict):
         raise CheckpointError(f"checkpoint {path} has no config mapping (got {type(data).__name__})")
-    if data.get("task") == CUSTOM_TASK:  # models that live in the user's code, not in a config
-        raise ConfigError(f"{run_dir} was trained by your own code (mixgan.train_gan or mixgan.run_logger): "
-                          f"mixgan cannot rebuild its G and D from a file; resume it from that code, "
-                          f"mixgan.train_gan(..., resume={str(run_dir)!r})")
+    if data.get("task") == CUSTOM_TASK:
+        _refuse_custom(run_dir)
     check_own_checkpoint(run_dir, data, path)
     saved = copy.deepcopy(data)
     for key, value in overrides:
@@ -109,6 +109,13 @@ def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, d
         raise CheckpointError(f"checkpoint {path} does not fit a {cfg.task} trainer of this config "
                               f"({first_line(err)})") from None
     return cfg, trainer, state
+
+
+def _refuse_custom(run_dir: Path) -> None:
+    """A run of the user's own code: its models live there, not in a config (one line, how to resume)."""
+    raise ConfigError(f"{run_dir} was trained by your own code (mixgan.train_gan or mixgan.run_logger): "
+                      f"mixgan cannot rebuild its G and D from a file; resume it from that code, "
+                      f"mixgan.train_gan(..., resume={str(run_dir)!r})")
 
 
 def check_own_checkpoint(run_dir: Path, ckpt_config: dict[str, Any], path: Path) -> None:

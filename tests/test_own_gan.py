@@ -146,3 +146,9 @@ def test_the_cli_says_how_to_resume_such_a_run(tmp_path):
                          capture_output=True, text=True)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "mixgan.train_gan(..., resume=" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    # a run of a loop of your own (mixgan.run_logger, no checkpoint) gets the same line
+    with mixgan.run_logger(dir=tmp_path / "logged", seed=0, config={"method": "mine"}) as logged:
+        logged.log(1, {"loss/D": 0.5})
+    out = subprocess.run([sys.executable, "-m", "mixgan.train", "--resume", str(logged.run_dir)],
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "trained by your own code" in out.stderr and "Traceback" not in out.stderr
