@@ -3,6 +3,7 @@ run dir that `python -m mixgan.compare` reads like any other, and `resume=` for 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -90,6 +91,7 @@ def train_gan(*, G: Callable[[], nn.Module], D: Callable[[], nn.Module], data: A
     loss = GANLoss() if loss is None else loss
     if not isinstance(loss, GANLoss):
         raise ConfigError(f"train_gan(loss={type(loss).__name__}); accepted: mixgan.GANLoss(...)")
+    loss = copy.deepcopy(loss)  # each run its own stabilizer state (LeCam's anchors), from the start
     for key, value in (("steps", steps), ("batch_size", batch_size), ("seed", seed)):
         _positive(value, key, zero=key == "seed")
     for key, value in (("metrics_every", metrics_every), ("checkpoint_every", checkpoint_every)):
