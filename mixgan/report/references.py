@@ -141,29 +141,25 @@ def verdict_lines(groups: list[Any]) -> list[str]:
             f"seeds vs {NOISE_DRAWS} noise draws, {size} samples, α = {ALPHA}):", *lines]
 
 
+def _line_means(runs: list[Any]) -> dict[str, dict[str, float]]:
+    """Short reference name → tag → its mean over draws, for the first data set of the runs (the plots
+    draw one set of reference lines)."""
+    from mixgan.metrics.toy_reference import SHORT
+
+    return {SHORT[name]: {tag: statistics.fmean(v) for tag, v in vals.items()}
+            for _, scores in references(runs)[:1] for name, vals in scores.items() if name in SHORT}
+
+
 def forest_lines(runs: list[Any], columns: list[str]) -> dict[str, dict[str, float]]:
     """reference name → column → its mean over draws, for the forest plot's vertical lines."""
-    from mixgan.metrics.toy_reference import SHORT
     from mixgan.report.tables import FINAL_VALUE
 
-    out: dict[str, dict[str, float]] = {}
-    for _, scores in references(runs)[:1]:  # one data set: the lines of the first
-        for name, vals in scores.items():
-            if name in SHORT:
-                out[SHORT[name]] = {c: statistics.fmean(vals[FINAL_VALUE[c]]) for c in columns
-                                    if FINAL_VALUE.get(c) in vals}
-    return out
+    return {name: {c: means[FINAL_VALUE[c]] for c in columns if FINAL_VALUE.get(c) in means}
+            for name, means in _line_means(runs).items()}
 
 
 def curve_lines(runs: list[Any]) -> dict[str, dict[str, float]]:
     """reference name → tag (quality/*, protocol size) → its mean over draws: the horizontal lines of
     compare's curves.png (what the data, one mode and uniform noise score at every measurement)."""
-    from mixgan.metrics.toy_reference import SHORT
-
-    out: dict[str, dict[str, float]] = {}
-    for _, scores in references(runs)[:1]:  # one data set: the lines of the first
-        for name, vals in scores.items():
-            if name in SHORT:
-                out[SHORT[name]] = {t: statistics.fmean(v) for t, v in vals.items()
-                                    if t.startswith("quality/")}
-    return out
+    return {name: {t: v for t, v in means.items() if t.startswith("quality/")}
+            for name, means in _line_means(runs).items()}
