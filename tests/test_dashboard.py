@@ -86,9 +86,10 @@ def test_every_run_status_ends_the_session(tmp_path, status, expected):
 
 SHARED = ["data.name", "data.std", "metrics.every", "metrics.final_samples", "metrics.hq_sigmas",
           "metrics.n_samples",
-          "model.depth", "model.hidden", "model.latent_dim", "objective.g_loss", "objective.loss",
-          "objective.name", "seed",
-          "train.batch_size", "train.beta1", "train.beta2", "train.d_steps", "train.iterations", "train.lr"]
+          "model.activation", "model.depth", "model.hidden", "model.init", "model.latent_dim",
+          "objective.g_loss", "objective.loss", "objective.name", "seed",
+          "train.batch_size", "train.beta1", "train.beta2", "train.d_steps", "train.iterations", "train.lr",
+          "train.update"]
 
 
 @pytest.mark.parametrize("objective,data,device,extra", [
@@ -107,7 +108,8 @@ def test_hparams_are_the_keys_the_run_reads(objective, data, device, extra):
 def test_hparams_show_only_the_stabilizers_that_are_on():
     cfg = load_config(None, [("stabilizers.r1.weight", 1.0), ("stabilizers.pack", 2), ("train.ema", 0.9)])
     keys = set(toy_gan_hparams(to_dict(cfg), "cpu"))
-    on = {"stabilizers.r1.weight", "stabilizers.r1.every", "stabilizers.pack", "train.ema"}
+    on = {"stabilizers.r1.weight", "stabilizers.r1.every", "stabilizers.pack", "train.ema",
+          "train.batch_of"}  # with packs, whether a batch counts points or packs matters
     assert keys == set(SHARED) | {"data.spacing"} | on
 
 

@@ -33,14 +33,31 @@ class GanData:
 
 
 @dataclass
-class GanModel:
-    """MLP generator and discriminator (paper Fig. 5: 3 hidden layers of 512 ReLU units; the main job's
-    default is 128 units, which fits a 2-core CPU: docs/results.md)."""
+class ToyNetSection:
+    """One network's family and sizes where they differ from the model section's (empty or 0: those)."""
 
-    name: str = "mlp"
+    name: str = ""  # a toy model family (models/toy_layers.py): mlp | bn_mlp | maxout | a plugin's
+    hidden: int = 0  # hidden units (maxout: units after the max over pieces)
+    depth: int = 0  # hidden layers
+    bias: bool = True  # biases in the hidden layers (PacGAN's G: none, batch norm's shift takes over)
+
+
+@dataclass
+class GanModel:
+    """Toy generator and discriminator (paper Fig. 5: MLPs of 3 hidden layers of 512 ReLU units; the
+    main job's default is 128 units, which fits a 2-core CPU: docs/results.md). `g` and `d` choose
+    another family or size per network (PacGAN's protocol: a batch-norm MLP G and a maxout D)."""
+
+    name: str = "mlp"  # the family of both networks (models/toy_layers.py TOY_MODELS)
     hidden: int = 128
     depth: int = 3
     latent_dim: int = 2  # the authors swept 2, 5, 10
+    activation: str = "relu"  # relu | leaky_relu (slope 0.2) | tanh (mlp and bn_mlp)
+    maxout_pieces: int = 5  # pieces per maxout unit (Goodfellow et al. 2013; PacGAN's D: 5)
+    init: str = "default"  # default: PyTorch's | normal: weights ~ N(0, init_std²), biases 0 (PacGAN)
+    init_std: float = 0.02
+    g: ToyNetSection = field(default_factory=ToyNetSection)
+    d: ToyNetSection = field(default_factory=ToyNetSection)
 
 
 @dataclass
@@ -149,6 +166,15 @@ class GanTrain:
     lr: float = 1e-3
     beta1: float = 0.9
     beta2: float = 0.999
+    g_lr: float | None = None  # G's and D's own learning rate and β1 (null: lr and beta1)
+    d_lr: float | None = None
+    g_beta1: float | None = None
+    d_beta1: float | None = None
+    # alternating: d_steps D updates, then one G update on fresh batches (paper Fig. 5) | simultaneous:
+    # one batch, both gradients at the same weights, then both steps (ALI's algorithm, PacGAN's protocol)
+    update: str = "alternating"
+    dataset_size: int = 0  # 0: fresh draws every batch; N: a fixed training set of N, shuffled each epoch
+    batch_of: str = "points"  # batch_size counts points | packs (PacGAN-m: batch_size packs of m points)
     # CUDA only: TF32 tensor-core matmuls (fp32 range, 10-bit mantissa), the image tasks' `amp`
     # analogue; false for IEEE fp32. 128-row GEMMs leave most of a GPU idle in fp32 (BENCHMARKS.md).
     tf32: bool = True
@@ -257,6 +283,42 @@ def check_gan_train(tr: object) -> None:
         check(0 <= getattr(tr, key) < 1, f"train.{key}", "a number in [0, 1)", getattr(tr, key))
 
 
+def check_toy_model(m: GanModel, spectral_norm: bool) -> None:
+    """Known families and activations, sizes >= 1, spectral norm only on a plain MLP D."""
+    from mixgan.models.toy_layers import ACTIVATIONS, TOY_MODELS
+
+    check_choice(m.name, "model.name", TOY_MODELS)
+    for key in ("hidden", "depth", "latent_dim", "maxout_pieces"):
+        check(getattr(m, key) >= 1, f"model.{key}", "an integer >= 1", getattr(m, key))
+    check_choice(m.activation, "model.activation", ACTIVATIONS)
+    check_choice(m.init, "model.init", ["default", "normal"])
+    check(m.init_std > 0, "model.init_std", "a number > 0", m.init_std)
+    for net in ("g", "d"):
+        sec = getattr(m, net)
+        if sec.name:
+            check_choice(sec.name, f"model.{net}.name", TOY_MODELS)
+        for key in ("hidden", "depth"):
+            check(getattr(sec, key) >= 0, f"model.{net}.{key}", "an integer >= 0 (0: model's)",
+                  getattr(sec, key))
+    check(not spectral_norm or (m.d.name or m.name) == "mlp", "stabilizers.spectral_norm",
+          "false unless D's family is mlp (spectral norm is built for the plain MLP)", spectral_norm)
+
+
+def check_protocol(tr: GanTrain, pack: int) -> None:
+    """Per-network Adam settings, the update rule, the training set and what a batch counts."""
+    for net in ("g", "d"):
+        lr, beta1 = getattr(tr, f"{net}_lr"), getattr(tr, f"{net}_beta1")
+        check(lr is None or lr > 0, f"train.{net}_lr", "a number > 0, or null (train.lr)", lr)
+        check(beta1 is None or 0 <= beta1 < 1, f"train.{net}_beta1", "a number in [0, 1), or null", beta1)
+    check_choice(tr.update, "train.update", ["alternating", "simultaneous"])
+    check(tr.update == "alternating" or tr.d_steps == 1, "train.d_steps",
+          "1 with train.update=simultaneous (one batch, both steps)", tr.d_steps)
+    check_choice(tr.batch_of, "train.batch_of", ["points", "packs"])
+    check(tr.dataset_size >= 0, "train.dataset_size", "an integer >= 0 (0: fresh draws)", tr.dataset_size)
+    check(tr.dataset_size == 0 or tr.dataset_size >= tr.batch_size, "train.dataset_size",
+          f"0, or at least train.batch_size ({tr.batch_size})", tr.dataset_size)
+
+
 def validate_gan(cfg: GanConfig) -> None:
     """Reject values no GAN run can use, with the key and what is accepted."""
     from mixgan.data import GAN_DATA
@@ -268,14 +330,14 @@ def validate_gan(cfg: GanConfig) -> None:
     check(cfg.data.std > 0, "data.std", "a number > 0", cfg.data.std)
     check(cfg.data.radius > 0, "data.radius", "a number > 0", cfg.data.radius)
     check(cfg.data.spacing > 0, "data.spacing", "a number > 0", cfg.data.spacing)
-    check_choice(cfg.model.name, "model.name", ["mlp"])
-    for key in ("hidden", "depth", "latent_dim"):
-        value = getattr(cfg.model, key)
-        check(value >= 1, f"model.{key}", "an integer >= 1", value)
+    check_toy_model(cfg.model, cfg.stabilizers.spectral_norm)
     check_gan_objective(cfg.objective)
     check_gan_train(cfg.train)
     check(0 <= cfg.train.ema < 1, "train.ema", "a number in [0, 1)", cfg.train.ema)
-    check_stabilizers(cfg.stabilizers, cfg.train.batch_size, toy=True)
+    check_protocol(cfg.train, cfg.stabilizers.pack)
+    # With batch_of=packs a batch holds batch_size · pack points, so any pack divides it.
+    check_stabilizers(cfg.stabilizers, cfg.train.batch_size * (cfg.stabilizers.pack if cfg.train.batch_of
+                                                               == "packs" else 1), toy=True)
     m = cfg.metrics
     check(m.every >= 1, "metrics.every", "an integer >= 1", m.every)
     check(m.image_every >= 0, "metrics.image_every", "an integer >= 0", m.image_every)

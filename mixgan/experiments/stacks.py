@@ -31,8 +31,8 @@ def stacking_enabled() -> bool:
 
 
 def stackable(cfg: Any) -> bool:
-    """Whether this config's runs can train as members of a stack (toy-GAN MLPs)."""
-    return cfg.task == "gan" and cfg.model.name == "mlp"
+    """Whether this config's runs can train as members of a stack (every toy-GAN model family stacks)."""
+    return cfg.task == "gan"
 
 
 def pack(cfgs: list[Any], max_members: int = MAX_MEMBERS) -> list[list[int]]:

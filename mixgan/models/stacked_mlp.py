@@ -19,7 +19,9 @@ from torch import Tensor, nn
 # The GEMMs of one layer, each for (S, ...) stacks: forward y = b + x·Wᵀ, and the backward that
 # F.linear's autograd computes per member, in the same layouts (∂W comes out as (S, out, in) directly:
 # autograd's own bmm backward would make it the transpose of an (S, in, out) product and copy it).
-def _forward(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
+def _forward(x: Tensor, W: Tensor, b: Tensor | None) -> Tensor:
+    if b is None:  # a layer without bias (PacGAN's G): y = x·Wᵀ
+        return x.bmm(W.transpose(1, 2))
     return torch.baddbmm(b.unsqueeze(1), x, W.transpose(1, 2))
 
 
@@ -35,9 +37,10 @@ _GEMMS = (_forward, _grad_x, _grad_W)
 _INVARIANT: dict[tuple, bool] = {}  # (S, n, in, out, dtype, threads) -> batched GEMMs batch-invariant?
 
 
-def _per_member(gemm: Callable[..., Tensor], *args: Tensor) -> Tensor:
+def _per_member(gemm: Callable[..., Tensor], *args: Tensor | None) -> Tensor:
     """`gemm` for each member alone (batch 1), concatenated: a member's numbers cannot depend on S."""
-    return torch.cat([gemm(*(a[s:s + 1] for a in args)) for s in range(args[0].shape[0])])
+    return torch.cat([gemm(*(None if a is None else a[s:s + 1] for a in args))
+                      for s in range(args[0].shape[0])])
 
 
 def batch_invariant(S: int, n: int, n_in: int, n_out: int, dtype: torch.dtype = torch.float32) -> bool:
@@ -63,7 +66,7 @@ class _StackedLinear(torch.autograd.Function):
     """y = b + x·Wᵀ for S members at once; on the CPU each member's GEMMs are those it runs alone."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, W: Tensor, b: Tensor) -> Tensor:
+    def forward(ctx: Any, x: Tensor, W: Tensor, b: Tensor | None) -> Tensor:
         ctx.save_for_backward(x, W)
         # CUDA: always batched (bmm and mm are other kernels there anyway; equal to float tolerance).
         ctx.batched = x.is_cuda or batch_invariant(x.shape[0], x.shape[1], x.shape[2], W.shape[1], x.dtype)
@@ -81,7 +84,7 @@ class _StackedLinear(torch.autograd.Function):
                 grad.sum(1) if need_b else None)  # ∂b = Σ_n ∂y
 
 
-def stacked_linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
+def stacked_linear(x: Tensor, W: Tensor, b: Tensor | None) -> Tensor:
     """x (S, N, in) @ W (S, out, in)ᵀ + b (S, out) → (S, N, out).
 
     On the CPU a member computes bit for bit what it computes alone (S = 1 runs the same batched
@@ -89,11 +92,51 @@ def stacked_linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
     run alone to float tolerance.
     """
     if W.shape[0] == 1 and x.is_cuda:
-        return F.linear(x[0], W[0], b[0]).unsqueeze(0)
+        return F.linear(x[0], W[0], None if b is None else b[0]).unsqueeze(0)
     return _StackedLinear.apply(x, W, b)
 
 
-class StackedMLP(nn.Module):
+class MemberParams:
+    """What the trainers read of a stacked network: each member's gradient norm and its weights as
+    its own plain network's state_dict. Subclasses give `stacked()` (the (S, ...) parameters in the
+    plain network's parameters() order), `keys` (their state_dict names) and `members`."""
+
+    keys: list[str]
+
+    def stacked(self) -> list[nn.Parameter]:
+        raise NotImplementedError
+
+    def grad_norms(self) -> Tensor:
+        """Each member's L2 norm of all its parameter gradients (S,), as metrics.stability.grad_norm.
+
+        Member by member, not one reduction over dim 1: ATen splits a reduction to one value over the
+        threads but reduces several values one per thread, so a member's sum would be ordered (and
+        rounded) differently alone (S = 1) than in a stack."""
+        params = self.stacked()
+        return torch.stack([torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad[s])
+                                                                  for p in params]))
+                            for s in range(self.members)])
+
+    def _state_tensors(self) -> list[Tensor]:
+        """The (S, ...) tensors of a member's state_dict, in `keys` order (buffers too, if any)."""
+        return list(self.stacked())
+
+    def member_state_dict(self, s: int) -> dict[str, Tensor]:
+        """Member s's weights as its own nn.Sequential's state_dict (copies, not views)."""
+        return {k: p.detach()[s].clone() for k, p in zip(self.keys, self._state_tensors())}
+
+    @torch.no_grad()
+    def load_member_state_dict(self, s: int, state: dict[str, Tensor]) -> None:
+        """Set member s's weights from an nn.Sequential state_dict of the same shape."""
+        if set(state) != set(self.keys):
+            raise KeyError(f"member weights have keys {sorted(state)}; expected {self.keys}")
+        for k, p in zip(self.keys, self._state_tensors()):
+            if tuple(state[k].shape) != tuple(p.shape[1:]):
+                raise ValueError(f"{k}: shape {tuple(state[k].shape)}, expected {tuple(p.shape[1:])}")
+            p[s].copy_(state[k])
+
+
+class StackedMLP(MemberParams, nn.Module):
     """S MLPs of models/mlp.py ([Linear, ReLU] × depth, Linear) as (S, out, in) weights.
 
     With `spectral_norm`, every layer uses W/σ(W) (Miyato et al. 2018), σ = uᵀWv estimated per member
@@ -180,31 +223,6 @@ class StackedMLP(nn.Module):
             return x
 
         return net
-
-    def grad_norms(self) -> Tensor:
-        """Each member's L2 norm of all its parameter gradients (S,), as metrics.stability.grad_norm.
-
-        Member by member, not one reduction over dim 1: ATen splits a reduction to one value over the
-        threads but reduces several values one per thread, so a member's sum would be ordered (and
-        rounded) differently alone (S = 1) than in a stack."""
-        params = self.stacked()
-        return torch.stack([torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(p.grad[s])
-                                                                  for p in params]))
-                            for s in range(self.members)])
-
-    def member_state_dict(self, s: int) -> dict[str, Tensor]:
-        """Member s's weights as its own nn.Sequential's state_dict (copies, not views)."""
-        return {k: p.detach()[s].clone() for k, p in zip(self.keys, self.stacked())}
-
-    @torch.no_grad()
-    def load_member_state_dict(self, s: int, state: dict[str, Tensor]) -> None:
-        """Set member s's weights from an nn.Sequential state_dict of the same shape."""
-        if set(state) != set(self.keys):
-            raise KeyError(f"member weights have keys {sorted(state)}; expected {self.keys}")
-        for k, p in zip(self.keys, self.stacked()):
-            if tuple(state[k].shape) != tuple(p.shape[1:]):
-                raise ValueError(f"{k}: shape {tuple(state[k].shape)}, expected {tuple(p.shape[1:])}")
-            p[s].copy_(state[k])
 
     def _sn_vectors(self) -> list[Tensor]:
         return [getattr(self, f"sn_{vec}{i}") for i in range(len(self.weight)) for vec in ("u", "v")]

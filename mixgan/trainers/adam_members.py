@@ -51,3 +51,57 @@ def load_member_adam(opt: torch.optim.Adam, stacked: Sequence[nn.Parameter], s: 
                                  f"expected {tuple(p.shape[1:])}")
             st[k][s].copy_(saved[i][k])
         st["step"].copy_(torch.as_tensor(saved[i]["step"], dtype=torch.float32))
+
+
+# The fused CPU Adam runs a vector body and a scalar tail that round differently; the tail is the last
+# numel mod (vector width) elements of a tensor, so in a stacked (S, ...) parameter whose member slice
+# is a multiple of 16 floats (a cache line, at least the widest vector) every element takes the vector
+# body, alone or in any stack and on any thread count (tests/test_equivalence.py). Other parameters
+# (odd biases) keep foreach Adam, which rounds the same in any position.
+ALIGNED = 16
+
+
+class _StateView:
+    """`opt.state[p]` of whichever optimizer holds p (torch's defaultdict: a fresh entry is created)."""
+
+    def __init__(self, owner: dict[int, torch.optim.Adam]) -> None:
+        self.owner = owner
+
+    def __getitem__(self, p: nn.Parameter) -> dict[str, Any]:
+        return self.owner[id(p)].state[p]
+
+    def get(self, p: nn.Parameter, default: Any = None) -> Any:
+        opt = self.owner.get(id(p))
+        return opt.state.get(p, default) if opt is not None else default
+
+
+class MemberAdam:
+    """Adam over a stack's parameters: torch's fused kernel on the parameters whose member slices are
+    vector-aligned (all of them on CUDA, with `capturable`), foreach on the others (CPU). Reads and
+    writes like one torch Adam for member_adam_state / load_member_adam; each element gets torch's Adam
+    update, exact per member (a member's numbers do not depend on S)."""
+
+    def __init__(self, params: Any, lr: float, betas: tuple[float, float], device: torch.device) -> None:
+        params = list(params)
+        on_cuda = device.type == "cuda"
+        fused = [p for p in params if on_cuda or p[0].numel() % ALIGNED == 0]
+        fused_ids = {id(p) for p in fused}
+        rest = [p for p in params if id(p) not in fused_ids]
+        self.opts: list[torch.optim.Adam] = []
+        if fused:
+            self.opts.append(torch.optim.Adam(fused, lr=lr, betas=betas, fused=True, capturable=on_cuda))
+        if rest:
+            self.opts.append(torch.optim.Adam(rest, lr=lr, betas=betas, foreach=True))
+        self.state = _StateView({id(p): opt for opt in self.opts for p in opt.param_groups[0]["params"]})
+
+    @property
+    def param_groups(self) -> list[dict[str, Any]]:
+        return self.opts[0].param_groups
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for opt in self.opts:
+            opt.zero_grad(set_to_none=set_to_none)
+
+    def step(self) -> None:
+        for opt in self.opts:
+            opt.step()

@@ -20,10 +20,11 @@ from torch import Tensor
 
 from mixgan.config.core import to_dict
 from mixgan.data import GAN_DATA
+from mixgan.data.finite import make_source
 from mixgan.metrics.stability import probe_discriminator, probe_keys
 from mixgan.metrics.toy import QUALITY, ToyReference
-from mixgan.models.mlp import mlp
-from mixgan.models.stacked_mlp import StackedMLP
+from mixgan.models.stacked_net import stack_nets
+from mixgan.models.toy_layers import build_toy_net
 from mixgan.objectives.gan import GAN_OBJECTIVES, make_gan_objective
 from mixgan.objectives.plugins import (
     enabled,
@@ -38,23 +39,24 @@ from mixgan.rundir.dashboard import GAN_LAYOUT, gan_layout
 from mixgan.rundir.logger import RunLogger
 from mixgan.rundir.paths import FINAL_SAMPLES, SAMPLES_PNG
 from mixgan.streams import MemberStreams
-from mixgan.trainers.adam_members import load_member_adam, member_adam_state
+from mixgan.trainers.adam_members import MemberAdam, load_member_adam, member_adam_state
 from mixgan.trainers.cuda_graph import fast_iteration
 
 # Summed on the device every iteration, averaged over the window at each measurement.
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
 
 
-def make_adam(params: Any, cfg: Any, device: torch.device) -> torch.optim.Adam:
-    """Adam with the config's lr/betas: fused and `capturable` on CUDA (step counts stay on the
-    device, so the eager and the CUDA-graph iteration run the same optimizer code), `foreach` on
-    the CPU.
+def member_adam(params: Any, cfg: Any, device: torch.device, net: str) -> MemberAdam:
+    """The stack's Adam for G (net="g") or D ("d"), with that network's own lr and β1 where set."""
+    own_lr, own_beta1 = getattr(cfg, f"{net}_lr"), getattr(cfg, f"{net}_beta1")
+    return MemberAdam(params, cfg.lr if own_lr is None else own_lr,
+                      (cfg.beta1 if own_beta1 is None else own_beta1, cfg.beta2), device)
 
-    Not fused on the CPU: its vectorized body and its scalar tail round differently (measured: 14 of
-    2,000 elements differ after 20 steps), and which elements of a stacked (S, ...) parameter fall in
-    the tail depends on S, so a member's numbers would depend on its stack. foreach runs one
-    correctly rounded op at a time: the same bits in any position, about 5 % slower per iteration.
-    """
+
+def make_adam(params: Any, cfg: Any, device: torch.device) -> torch.optim.Adam:
+    """One torch Adam with the config's lr/betas (the image GAN and train_gan): fused and `capturable`
+    on CUDA (step counts stay on the device, so the eager and the CUDA-graph iteration run the same
+    optimizer code), `foreach` on the CPU. The toy GAN's stacks use MemberAdam (fused where exact)."""
     on_cuda = device.type == "cuda"
     return torch.optim.Adam(params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=on_cuda or None,
                             foreach=None if on_cuda else True, capturable=on_cuda)
@@ -72,6 +74,14 @@ def use_matmul_precision(precision: str | None) -> None:
     """Set torch's float32 matmul precision (process-wide) for the step about to run; None: leave it."""
     if precision:
         torch.set_float32_matmul_precision(precision)
+
+
+def toy_net(m: Any, net: str, n_in: int, n_out: int) -> torch.nn.Sequential:
+    """One member's G (net="g") or D ("d"): its family and sizes from the model section."""
+    sec = getattr(m, net)
+    return build_toy_net(sec.name or m.name, n_in, n_out, sec.hidden or m.hidden, sec.depth or m.depth,
+                         activation=m.activation, bias=sec.bias, pieces=m.maxout_pieces, init=m.init,
+                         init_std=m.init_std)
 
 
 def eval_generator(seed: int, step: int, device: torch.device) -> torch.Generator:
@@ -123,20 +133,27 @@ class GanTrainer:
         Gs, Ds, self.cpu_rng = [], [], []
         for c in cfgs:  # each member's initial weights from its own seed, G then D
             torch.manual_seed(c.seed)
-            Gs.append(mlp(m.latent_dim, 2, m.hidden, m.depth))
-            Ds.append(mlp(2 * st.pack, 1, m.hidden, m.depth))  # PacGAN: D reads m points at once
+            Gs.append(toy_net(m, "g", m.latent_dim, 2))
+            Ds.append(toy_net(m, "d", 2 * st.pack, 1))  # PacGAN: D reads m points at once
             self.cpu_rng.append(torch.get_rng_state())  # as a run alone would checkpoint it
-        self.G = StackedMLP(Gs).to(device)
-        self.D = StackedMLP(Ds, spectral_norm=st.spectral_norm).to(device)
-        self.opt_G = make_adam(self.G.parameters(), tr, device)
-        self.opt_D = make_adam(self.D.parameters(), tr, device)
+        self.G = stack_nets(Gs).to(device)
+        self.D = stack_nets(Ds, spectral_norm=st.spectral_norm).to(device)
+        # PacGAN's G runs once per pack slot, so its batch norm takes each slot's batch on its own.
+        self.G.bn_groups = st.pack
+        self.opt_G = member_adam(self.G.parameters(), tr, device, "g")
+        self.opt_D = member_adam(self.D.parameters(), tr, device, "d")
+        # Real batches: fresh draws, or a fixed training set read in epochs (data/finite.py); a batch of
+        # `examples` is that many points, or packs of `per_example` points (train.batch_of).
+        self.source = make_source(self.data, cfgs, device)
+        self.per_example = st.pack if tr.batch_of == "packs" else 1
+        self.batches = 0  # real batches read so far (the training set's position)
         # graph_safe on CUDA: the iteration is captured as a CUDA graph there (and with graphs off,
         # MIXGAN_CUDA_GRAPHS=0, the eager step keeps the same maths and draws to compare with).
         self.objective = make_gan_objective([c.objective for c in cfgs], device,
                                             [c.stabilizers for c in cfgs], tr.d_steps,
                                             graph_safe=device.type == "cuda")
         # An EMA of G's weights (decay per member), measured separately as quality_ema/*.
-        self.G_ema = StackedMLP(Gs).to(device).requires_grad_(False) if tr.ema > 0 else None
+        self.G_ema = stack_nets(Gs).to(device).requires_grad_(False) if tr.ema > 0 else None
         self.ema_decay = torch.tensor([c.train.ema for c in cfgs], device=device)
         self.dashboard = gan_layout(self.cfg.objective.loss == "bce", self.G_ema is not None)
         self.rand = MemberStreams.from_seeds([c.seed for c in cfgs], device)
@@ -148,8 +165,11 @@ class GanTrainer:
         self.step, self.total = 0, self.cfg.train.iterations
         self.window = torch.zeros(len(cfgs), len(WINDOW_KEYS), device=device)
         self.window_n = 0
-        # The iteration as called by `advance`: itself on the CPU, a CUDA graph replay on CUDA.
-        self._fast = fast_iteration(self._iteration, device, self.rand.generators)
+        # The iteration as called by `advance`: itself on the CPU, a CUDA graph replay on CUDA (not with
+        # a training set: its batch position is a Python number, which a graph would freeze).
+        self._graphs = tr.dataset_size == 0
+        self._fast = fast_iteration(self._iteration, device, self.rand.generators) if self._graphs \
+            else self._iteration
 
     @property
     def members(self) -> int:
@@ -162,34 +182,65 @@ class GanTrainer:
         return toy_gan_hparams(config, self.device.type)
 
     # -- the hot path -------------------------------------------------------------------------
+    def _real(self, examples: int) -> Tensor:
+        """The next real batch of `examples` points or packs, (S, examples·per_example, 2)."""
+        self.batches += 1
+        return self.source.batch(examples, self.rand, self.batches - 1)
+
     def train_step(self) -> dict[str, Tensor]:
-        """One iteration of every member: `d_steps` D updates, then one G update. Returns (S,) tensors."""
+        """One iteration of every member: `d_steps` D updates, then one G update (or, simultaneous,
+        both from one batch). Returns (S,) tensors."""
+        if self.cfg.train.update == "simultaneous":
+            return self._simultaneous_step()
         B, obj, latent = self.cfg.train.batch_size, self.objective, self.cfg.model.latent_dim
         n = B * obj.d_batches
         for _ in range(self.cfg.train.d_steps):
-            real = self.data.sample(n, self.rand)
+            real = self._real(n)
             with torch.no_grad():  # no backprop through G in D steps
-                fake = self.G(self.rand.normal(n, latent))
+                fake = self.G(self.rand.normal(real.shape[1], latent))
             loss_d = obj.d_loss(self.D, real, fake, self.rand)
             self.opt_D.zero_grad(set_to_none=True)
             loss_d.sum().backward()  # members share no weights: ∂(Σ_s ℓ_s)/∂θ_s = ∂ℓ_s/∂θ_s
             self.opt_D.step()
         gn_d = self.D.grad_norms()
-        real = self.data.sample(B, self.rand)
-        fake = self.G(self.rand.normal(B, latent))
+        real = self._real(B)
+        fake = self.G(self.rand.normal(real.shape[1], latent))
         self.D.requires_grad_(False)  # G's step needs ∂/∂x through D, not D's weight gradients
         loss_g = obj.g_loss(self.D, real, fake, self.rand)
         self.opt_G.zero_grad(set_to_none=True)
         loss_g.sum().backward()
         self.D.requires_grad_(True)
         self.opt_G.step()
-        if self.G_ema is not None:
-            with torch.no_grad():  # ema ← decay·ema + (1 − decay)·θ, per member
-                for e, p in zip(self.G_ema.stacked(), self.G.stacked()):
-                    d = self.ema_decay.view(-1, *([1] * (p.dim() - 1)))
-                    e.mul_(d).add_((1 - d) * p)
+        self._update_ema()
         return {"loss/D": loss_d.detach(), "loss/G": loss_g.detach(),
                 "stability/grad_norm_D": gn_d, "stability/grad_norm_G": self.G.grad_norms()}
+
+    def _simultaneous_step(self) -> dict[str, Tensor]:
+        """ALI's algorithm (PacGAN's protocol): one real batch and one generated batch; D's gradient of
+        its loss and G's gradient of its loss, both at the current weights; then both Adam steps."""
+        obj = self.objective
+        real = self._real(self.cfg.train.batch_size * obj.d_batches)
+        fake = self.G(self.rand.normal(real.shape[1], self.cfg.model.latent_dim))  # one G forward
+        loss_d = obj.d_loss(self.D, real, fake.detach(), self.rand)
+        self.D.requires_grad_(False)
+        loss_g = obj.g_loss(self.D, real, fake, self.rand)
+        self.D.requires_grad_(True)
+        self.opt_D.zero_grad(set_to_none=True)
+        self.opt_G.zero_grad(set_to_none=True)
+        loss_d.sum().backward()
+        loss_g.sum().backward()
+        self.opt_D.step()
+        self.opt_G.step()
+        self._update_ema()
+        return {"loss/D": loss_d.detach(), "loss/G": loss_g.detach(),
+                "stability/grad_norm_D": self.D.grad_norms(), "stability/grad_norm_G": self.G.grad_norms()}
+
+    def _update_ema(self) -> None:
+        if self.G_ema is not None:
+            with torch.no_grad():  # ema ← decay·ema + (1 − decay)·θ, per member (batch-norm statistics too)
+                for e, p in zip(self.G_ema._state_tensors(), self.G._state_tensors()):
+                    d = self.ema_decay.view(-1, *([1] * (p.dim() - 1)))
+                    e.mul_(d).add_((1 - d) * p)
 
     def _iteration(self) -> None:
         """One iteration and its window sums: device work only (what a CUDA graph captures)."""
@@ -206,7 +257,7 @@ class GanTrainer:
 
     # -- measurements (host sync happens here, every K iterations) -----------------------------
     @torch.no_grad()
-    def _sample(self, s: int, n: int, rand: MemberStreams, G: StackedMLP | None = None) -> Tensor:
+    def _sample(self, s: int, n: int, rand: MemberStreams, G: Any = None) -> Tensor:
         return (G or self.G).member(s)(rand.normal(n, self.cfg.model.latent_dim)[0])
 
     def critic(self, s: int) -> Any:
@@ -295,7 +346,7 @@ class GanTrainer:
                 **({"D_sn": self.D.member_sn_state(s)} if self.D.spectral_norm else {}),
                 **({"stabilizers": plugin_member_state(self.objective, s)}
                    if plugins_of(self.objective) else {}),
-                "window": self.window[s].clone(), "window_n": self.window_n,
+                "window": self.window[s].clone(), "window_n": self.window_n, "batches": self.batches,
                 "rng": {"gen": self.rand.get_state(s), "torch_cpu": self.cpu_rng[s]}}
 
     def load_member_states(self, states: Sequence[dict[str, Any]]) -> None:
@@ -321,8 +372,10 @@ class GanTrainer:
             self.rand.set_state(s, gen.cpu() if hasattr(gen, "cpu") else gen)
             self.cpu_rng[s] = st["rng"]["torch_cpu"]
         self.window_n = windows.pop()
+        self.batches = int(states[0].get("batches", 0))
         # A graph captured before would hold the replaced optimizer tensors: capture again.
-        self._fast = fast_iteration(self._iteration, self.device, self.rand.generators)
+        if self._graphs:
+            self._fast = fast_iteration(self._iteration, self.device, self.rand.generators)
 
     # A run alone (S = 1) as the loop's single-run interface sees it.
     def state_dict(self) -> dict[str, Any]:

@@ -23,8 +23,24 @@ def toy_gan_hparams(config: dict[str, Any], device_type: str) -> dict[str, float
     reads = {"objective": GAN_OBJECTIVES[config["objective"]["name"]].reads,
              "data": GAN_DATA[config["data"]["name"]].reads}
     drop = (*CONSTANT_HPARAMS, *(() if device_type == "cuda" else ("train.tf32",)),
-            *unused_stabilizers(config))
+            *unused_stabilizers(config), *unused_protocol(config))
     return used_hparams(config, reads, drop)
+
+
+def unused_protocol(config: dict[str, Any]) -> tuple[str, ...]:
+    """Model and training keys this run does not read: G's and D's own sections when unset, maxout's
+    pieces without a maxout network, init_std with PyTorch's init, what a batch counts without packing,
+    the training-set size with fresh draws."""
+    model, train = config.get("model", {}), config.get("train", {})
+    off = [f"model.{net}.{k}" for net in ("g", "d") for k in ("name", "hidden", "depth", "bias")
+           if model.get(net, {}) in ({}, {"name": "", "hidden": 0, "depth": 0, "bias": True})]
+    families = {model.get("name"), *(model.get(net, {}).get("name") for net in ("g", "d"))}
+    off += [] if "maxout" in families else ["model.maxout_pieces"]
+    off += [] if model.get("init") == "normal" else ["model.init_std"]
+    pack = config.get("stabilizers", {}).get("pack", 1)
+    off += [] if pack > 1 else ["train.batch_of"]
+    off += [] if train.get("dataset_size") else ["train.dataset_size"]
+    return tuple(off)
 
 
 def unused_stabilizers(config: dict[str, Any]) -> tuple[str, ...]:
