@@ -172,3 +172,49 @@ def test_population_statistics_are_used_when_sampling():
     one = trainer.G.member(0)(z)
     torch.testing.assert_close(trainer.G.member(0)(z[:3]), one[:3])  # no batch statistics: rows independent
     assert torch.isfinite(one).all()
+
+
+def test_the_preset_runs_from_the_command_line_with_packs(tmp_path, capsys):
+    # What a user types (issue 31), shortened: a progress bar's worth of iterations and the summary.
+    from mixgan.train import main
+
+    from runhelp import rows
+
+    code = main(["--config", PRESET, "--stabilizers.pack=4", "--train.iterations=12", "--metrics.every=6",
+                 "--train.dataset_size=1000", "--model.g.hidden=32", "--model.d.hidden=16",
+                 "--metrics.n_samples=300", "--metrics.final_samples=0", f"--run.dir={tmp_path}",
+                 "--run.name=pac4"])
+    assert code == 0
+    assert [r["step"] for r in rows(tmp_path / "pac4")] == [6, 12]
+    assert "quality/modes" in capsys.readouterr().out
+
+
+def test_a_toy_family_registered_by_a_plugin_trains(monkeypatch):
+    # A new toy architecture is one builder and one registration (entry-point group mixgan.toy_models).
+    from mixgan.models.toy_layers import TOY_MODELS, ToyFamily
+
+    def wide_tanh(n_in, n_out, hidden, depth, activation="relu", bias=True, pieces=5):
+        return nn.Sequential(nn.Linear(n_in, 2 * hidden), nn.Tanh(), nn.Linear(2 * hidden, n_out))
+
+    monkeypatch.setitem(TOY_MODELS._entries, "wide_tanh", ToyFamily(wide_tanh, ()))
+    cfg = load_config(None, [("model.d.name", "wide_tanh"), ("model.hidden", 8), ("train.iterations", 3)])
+    trainer = GanTrainer([cfg], torch.device("cpu"))
+    trainer.advance()
+    assert trainer.member_state(0)["D"]["0.weight"].shape == (16, 2)
+
+
+@pytest.mark.parametrize("override,message", [
+    ([("model.g.name", "resnet")], "model.g.name"),
+    ([("model.d.name", "maxout"), ("stabilizers.spectral_norm", True)], "stabilizers.spectral_norm"),
+    ([("train.update", "simultaneous")], "train.d_steps"),
+    ([("train.update", "both")], "train.update"),
+    ([("train.dataset_size", 10)], "train.dataset_size"),
+    ([("train.batch_of", "pairs")], "train.batch_of"),
+    ([("train.g_lr", 0.0)], "train.g_lr"),
+    ([("model.activation", "gelu")], "model.activation"),
+])
+def test_protocol_settings_are_checked_in_one_line(override, message):
+    from mixgan.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, override)

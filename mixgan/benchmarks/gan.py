@@ -2,7 +2,8 @@
 
 Rows: the toy-GAN iteration of each objective against its matmul floor, the main job (`python -m
 mixgan.train --mixup`: the demo pairing) with its metrics and its floor, S seeds batched against S
-sequential runs, mixup's cost in a classifier step, classifier throughput and the input pipeline alone.
+sequential runs, PacGAN's protocol alone and stacked (benchmarks/protocol.py), mixup's cost in a
+classifier step, classifier throughput and the input pipeline alone.
 Each row's name says which objective it times. The table (with the machine) goes to stdout and into
 BENCHMARKS.md, between markers of its device kind, so a CPU run and a GPU run each keep their own
 section.
@@ -335,6 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", type=int, default=0, help="S of the batched row (default: 8 CPU, 16 CUDA)")
     p.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--no-protocol", action="store_true", help="skip PacGAN's protocol rows (slow on a CPU)")
     p.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update ('' : don't write)")
     args = p.parse_args(argv)
     for name in ("seeds", "threads"):
@@ -364,6 +366,10 @@ def main(argv: list[str] | None = None) -> int:
         bench_cuda_graph(device, t)
     job_sec = bench_main_job(device, t, sec)
     batch_sec = bench_batched(device, t, seeds, args.quick)
+    if not args.no_protocol:
+        from mixgan.benchmarks.protocol import bench_protocol
+
+        bench_protocol(device, t, args.quick)
     if device.type == "cuda":  # the H100 targets, projected from the rows above
         t.add("Figure 5 setting, one seed, projected", "20,000 × the main-job iteration incl. metrics "
               "(`--mixup`, demo pairing; the preset measures less often)",

@@ -1,0 +1,199 @@
+"""PacGAN's Table 1 beside ours: mean ± s.e. over seeds of the runs of a sweep on PacGAN's protocol.
+
+    python scripts/pacgan_table1.py runs/ablation/pacgan_table1_cpu [--step N] [--out docs]
+
+Reads the sweep's run dirs (rows named by the sweep: gan, pacgan4, ...), takes every run at step N
+(default: the last step every run has reached, so a study still training is reported at one length),
+and writes OUT/pacgan_table1_table.md (the paper's rows and ours with the same statistics, reference
+rows scored by the same code, the differences to GAN with bootstrap intervals and Mann–Whitney p),
+OUT/pacgan_table1_curves.png (modes and high quality over iterations, mean ± s.e., the paper's values
+dashed) and OUT/pacgan_table1_samples.png (2,500 samples of the first seeds' latest checkpoints).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mixgan.errors import ConfigError, MixganError
+from mixgan.report.runs import Run, at_step, load_runs
+from mixgan.report.stats import difference
+
+# PacGAN Table 1 (Lin et al. 2018): mean ± s.e. over 10 trials; modes / high quality % / reverse KL.
+PAPER = {
+    "grid25": {"gan": (17.3, 0.8, 94.8, 0.7, 0.70, 0.07), "pacgan2": (23.8, 0.7, 91.3, 0.8, 0.13, 0.04),
+               "pacgan3": (24.6, 0.4, 94.2, 0.4, 0.06, 0.02), "pacgan4": (24.8, 0.2, 93.6, 0.6, 0.04, 0.01)},
+    "ring8": {"gan": (6.3, 0.5, 98.2, 0.2, 0.45, 0.09), "pacgan2": (7.9, 0.1, 95.6, 2.0, 0.07, 0.03),
+              "pacgan4": (7.8, 0.1, 95.9, 1.4, 0.07, 0.02)},
+}
+COLUMNS = (("modes", "quality/modes", 1.0), ("high quality %", "quality/high_quality", 100.0),
+           ("reverse KL", "quality/reverse_kl", 1.0), ("density", "quality/density", 1.0),
+           ("coverage", "quality/coverage", 1.0))
+
+
+def row_name(run: Run) -> str:
+    return run.path.name.split("__s")[0]
+
+
+def mean_se(values: list[float]) -> tuple[float, float]:
+    x = np.asarray(values, dtype=float)
+    return float(x.mean()), (float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan"))
+
+
+def references(config: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
+    """The reference generators of metrics/toy_reference.py scored on this geometry, 2,500 samples."""
+    from mixgan.data import GAN_DATA
+    from mixgan.metrics.toy import ToyReference
+    from mixgan.metrics.toy_reference import reference_scores
+
+    data = GAN_DATA[config["data.name"]](std=config["data.std"], radius=config["data.radius"],
+                                         spacing=config["data.spacing"])
+    ref = ToyReference(data, 2500, 2500, torch.device("cpu"), config["metrics.hq_sigmas"])
+    return reference_scores(ref, {"quality/": 2500})
+
+
+def table(groups: dict[str, list[Run]], step: int, data: str) -> str:
+    head = "| generator | seeds | " + " | ".join(c for c, _, _ in COLUMNS) + " |"
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 2)]
+    for name, runs in groups.items():
+        if name in PAPER.get(data, {}):
+            p = PAPER[data][name]
+            lines.append(f"| *paper:* {name} (400 epochs) | 10 | {p[0]} ± {p[1]} | {p[2]} ± {p[3]} | "
+                         f"{p[4]:.2f} ± {p[5]:.2f} | — | — |")
+        cells = []
+        for _, tag, scale in COLUMNS:
+            m, se = mean_se([scale * float(r.final[tag]) for r in runs])
+            cells.append(f"{m:.3g} ± {se:.2g}")
+        lines.append(f"| **ours:** {name} ({step:,} it.) | {len(runs)} | " + " | ".join(cells) + " |")
+    refs = references(next(iter(groups.values()))[0].config)
+    for ref_name, vals in refs.items():
+        cells = []
+        for _, tag, scale in COLUMNS:
+            v = [scale * x for x in vals[tag]]
+            cells.append(f"{np.mean(v):.3g}" + (f" ± {np.std(v, ddof=1) / np.sqrt(len(v)):.2g}" if len(v) > 1
+                                                 else ""))
+        draws = len(vals[COLUMNS[0][1]])
+        lines.append(f"| *reference:* {ref_name} | {draws} draws | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def differences(groups: dict[str, list[Run]], baseline: str) -> str:
+    lines = ["| vs " + baseline + " | " + " | ".join(c for c, _, _ in COLUMNS) + " |", "|" + "---|" * 6]
+    for name, runs in groups.items():
+        if name == baseline:
+            continue
+        cells = []
+        for _, tag, scale in COLUMNS:
+            d = difference([scale * float(r.final[tag]) for r in runs],
+                           [scale * float(r.final[tag]) for r in groups[baseline]])
+            ci = f" [{d.low:.3g}, {d.high:.3g}]" if d.low is not None else ""
+            cells.append(f"{d.delta:+.3g}{ci}, p = {d.p_value:.2g}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def curves(groups: dict[str, list[Run]], step: int, data: str, path: Path) -> None:
+    from mixgan.report.plots import _plt
+
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), dpi=90)
+    for name, runs in groups.items():
+        for ax, (label, tag, scale) in zip(axes, COLUMNS[:3]):
+            steps = sorted({s for r in runs for s, _ in r.series(tag) if s <= step})
+            per = [[scale * v for s2, v in r.series(tag) if s2 in steps] for r in runs]
+            n = min(len(p) for p in per)
+            arr = np.asarray([p[:n] for p in per])
+            m, se = arr.mean(0), arr.std(0, ddof=1) / np.sqrt(len(arr))
+            line, = ax.plot(steps[:n], m, label=f"ours: {name}")
+            ax.fill_between(steps[:n], m - se, m + se, alpha=0.25, color=line.get_color())
+            if name in PAPER.get(data, {}):
+                p = PAPER[data][name]
+                ax.axhline(p[2 * COLUMNS.index((label, tag, scale))], ls="--", color=line.get_color(),
+                           lw=1, label=f"paper: {name} at 400k it.")
+            ax.set_title(label)
+            ax.set_xlabel("iteration")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def samples(groups: dict[str, list[Run]], path: Path, per_row: int = 5) -> None:
+    """2,500 samples of each group's first seeds, from their latest checkpoints (population BN stats)."""
+    from mixgan.config.core import config_from_dict
+    from mixgan.report.plots import _plt
+    from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
+    from mixgan.trainers.gan import toy_net
+
+    plt = _plt()
+    fig, axes = plt.subplots(len(groups), per_row, figsize=(2.2 * per_row, 2.3 * len(groups)), dpi=80,
+                             squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (name, runs) in enumerate(groups.items()):
+        for j, run in enumerate(sorted(runs, key=lambda r: r.seed)[:per_row]):
+            ax = axes[i, j]
+            state = load_checkpoint(run.path / CHECKPOINT)
+            cfg = config_from_dict(state["config"])
+            G = toy_net(cfg.model, "g", cfg.model.latent_dim, 2).eval()
+            G.load_state_dict(state["trainer"]["G"])
+            z = torch.randn(2500, cfg.model.latent_dim, generator=torch.Generator().manual_seed(1))
+            with torch.no_grad():
+                x = G(z).numpy()
+            ax.axis("on")
+            means = torch.tensor([[i, j] for i in range(-4, 5, 2) for j in range(-4, 5, 2)]) \
+                if cfg.data.name == "grid25" else None
+            if means is not None:
+                ax.scatter(means[:, 0], means[:, 1], s=12, c="0.6", marker="+")
+            ax.scatter(x[:, 0], x[:, 1], s=1, alpha=0.4)
+            lim = 5.5 if cfg.data.name == "grid25" else 1.6
+            ax.set_xlim(-lim, lim)
+            ax.set_ylim(-lim, lim)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.set_title(f"{name} s{run.seed}, {state['step']:,} it.", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("sweep", help="the sweep's folder (runs/ablation/pacgan_table1_cpu)")
+    p.add_argument("--step", type=int, default=0, help="report every run at this step (0: the last common)")
+    p.add_argument("--out", default="docs", help="folder for the table and pictures")
+    p.add_argument("--baseline", default="gan")
+    args = p.parse_args(argv)
+    try:
+        runs = load_runs([args.sweep])
+        if not runs:
+            raise ConfigError(f"{args.sweep}: no run dirs found")
+        step = args.step or min(max((r["step"] for r in run.rows), default=0) for run in runs)
+        groups: dict[str, list[Run]] = {}
+        for run in runs:
+            groups.setdefault(row_name(run), []).append(at_step(run, step))
+        missing = [r.path.name for rs in groups.values() for r in rs if r.status == "incomplete"]
+        if missing:
+            raise ConfigError(f"--step {step}: not reached by {', '.join(missing)}")
+        data = runs[0].config["data.name"]
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        text = f"{table(groups, step, data)}\n\n{differences(groups, args.baseline)}\n"
+        (out / "pacgan_table1_table.md").write_text(text)
+        curves(groups, step, data, out / "pacgan_table1_curves.png")
+        samples({k: [r for r in runs if row_name(r) == k] for k in groups}, out / "pacgan_table1_samples.png")
+    except MixganError as err:
+        print(f"pacgan_table1: error: {err}", file=sys.stderr)
+        return 2
+    print(text)
+    print(f"wrote {out / 'pacgan_table1_table.md'}, pacgan_table1_curves.png, pacgan_table1_samples.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
