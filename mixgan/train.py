@@ -219,11 +219,17 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as err:  # a full disk or a lost mount outside the loop (which records its own)
         print(f"mixgan.train: error: {first_line(err)}", file=sys.stderr)
         return 1
-    return {"interrupted": 130, "failed": 1}.get(summary["status"], 0)
+    from mixgan.trainers.loop import exit_code
+
+    return exit_code(summary)
 
 
 if __name__ == "__main__":
-    code = main()
-    from mixgan.trainers.distributed import exit_process
+    try:
+        code = main()
+        from mixgan.trainers.distributed import exit_process
 
-    exit_process(code)
+        exit_process(code)
+    except KeyboardInterrupt:  # a Ctrl-C before the run's own handler or after its end: no traceback
+        print("mixgan.train: interrupted", file=sys.stderr)
+        sys.exit(130)

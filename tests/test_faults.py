@@ -103,3 +103,49 @@ def test_ctrl_c_twice_during_a_checkpoint_write_ends_interrupted_with_the_checkp
     monkeypatch.setattr(loop, "save_checkpoint", save)
     assert main(["--resume", str(cut), "--run.progress=false"]) == 0
     assert rows(cut) == whole
+
+
+@pytest.mark.parametrize("signame,code", [("SIGTERM", 143), ("SIGUSR1", 138)])
+def test_a_schedulers_signal_checkpoints_and_resumes_like_ctrl_c(tmp_path, monkeypatch, capsys, signame,
+                                                                  code):
+    # Slurm, Kubernetes and `docker stop` send SIGTERM (or a --signal of the job's choice) before they
+    # kill a job: the iteration ends, a checkpoint is written, the run says it was stopped, and resuming
+    # it gives the uninterrupted run's rows.
+    whole = rows(train(tmp_path, name="whole"))
+    advance = GanTrainer.advance
+
+    def signal_at_25(self):
+        advance(self)
+        if self.step == 25:
+            os.kill(os.getpid(), getattr(signal, signame))
+
+    monkeypatch.setattr(GanTrainer, "advance", signal_at_25)
+    capsys.readouterr()
+    assert main([*TINY, f"--run.dir={tmp_path}", "--run.name=cut"]) == code
+    assert "Traceback" not in capsys.readouterr().err
+    cut = tmp_path / "cut"
+    summary = json.loads((cut / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["stop_signal"] == signame
+    assert load_checkpoint(cut / CHECKPOINT)["step"] == 25
+    monkeypatch.setattr(GanTrainer, "advance", advance)
+    assert main(["--resume", str(cut), "--run.progress=false"]) == 0
+    assert rows(cut) == whole
+
+
+@pytest.mark.parametrize("where", ["close", "summary"])
+def test_a_second_ctrl_c_at_the_end_of_a_run_waits_for_its_summary(tmp_path, monkeypatch, capsys, where):
+    # Ctrl-C twice while the finished run closes its logger or writes its summary: no traceback, and the
+    # run's end is written whole (the signals wait for the writes).
+    original = loop.Member.close if where == "close" else loop.write_summary
+
+    def with_two_signals(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(loop.Member if where == "close" else loop, "close" if where == "close" else
+                        "write_summary", with_two_signals)
+    capsys.readouterr()
+    code = main([*TINY, f"--run.dir={tmp_path}", "--run.name=r"])
+    assert "Traceback" not in capsys.readouterr().err
+    assert code == 0 and status(tmp_path / "r") == "completed"

@@ -67,6 +67,9 @@ def _tail(path: Path, n: int = 20) -> list[str]:
         return []
 
 
+STOPPED_CODES = (130, 143, 138, 140)  # 128 + SIGINT, SIGTERM, SIGUSR1, SIGUSR2: a run that checkpointed
+
+
 class Children:
     """The live child processes of this runner, so that Ctrl-C can be forwarded to them."""
 
@@ -207,7 +210,8 @@ def _outcome(job: Job, code: int, seconds: float, cmd: list[str], log: Path,
     state = run_state(job.run_dir)
     if state in FINISHED:  # a member of a stack may have finished although another one failed
         return {"status": state, "seconds": seconds}
-    if code == 130 or children.stop.is_set():  # we asked it to stop: not a failure of the run
+    # 130: Ctrl-C; 143, 138, 140: a scheduler's SIGTERM, SIGUSR1, SIGUSR2 (trainers/loop.exit_code).
+    if code in STOPPED_CODES or children.stop.is_set():  # asked to stop: not a failure of the run
         return {"status": "interrupted", "seconds": seconds}
     lines = _tail(log)
     job.run_dir.mkdir(parents=True, exist_ok=True)

@@ -118,8 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     for cfg, run_dir in zip(cfgs, run_dirs):
         save_config(cfg, run_dir / "config.yaml")
     print(f"{len(cfgs)} runs as one stack: {', '.join(d.name for d in run_dirs)}", flush=True)
-    statuses = {s["status"] for s in train_stack(cfgs, run_dirs)}
-    return 130 if "interrupted" in statuses else 1 if "failed" in statuses else 0
+    from mixgan.trainers.loop import exit_code
+
+    summaries = train_stack(cfgs, run_dirs)
+    stopped = [s for s in summaries if s["status"] == "interrupted"]  # 130 Ctrl-C, 143 SIGTERM, ...
+    return exit_code(stopped[0]) if stopped else max(exit_code(s) for s in summaries)
 
 
 if __name__ == "__main__":

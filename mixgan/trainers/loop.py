@@ -68,22 +68,30 @@ def as_stack(trainer: Any) -> Trainer:
     return trainer if hasattr(trainer, "member_state") else Single(trainer)
 
 
+# What schedulers send before they kill a job: SIGTERM (Slurm, Kubernetes, `docker stop`), and SIGUSR1
+# or SIGUSR2 where a job asks for a warning signal (`sbatch --signal`). Each is a first Ctrl-C.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2")
+                     if hasattr(signal, name))
+
+
 class _StopFlag:
-    """First Ctrl-C: finish the current unit, checkpoint, stop. Second Ctrl-C: stop now, except in
-    the middle of a checkpoint write, which ends first (a stop never costs the last checkpoint)."""
+    """First Ctrl-C (or a scheduler's SIGTERM/SIGUSR1/SIGUSR2): finish the current unit, checkpoint,
+    stop. A second signal: stop now, except in the middle of a checkpoint or summary write, which ends
+    first (a stop never costs the last checkpoint)."""
 
     def __init__(self) -> None:
         self.requested = False
         self.deferred = False  # a request held back until the ranks agree (distributed.sync_stop)
         self.writing = False  # inside a checkpoint write: a second Ctrl-C waits for its end
         self.hard = False  # a second Ctrl-C came during a write
-        self._old: Any = None
+        self.signum: int | None = None  # the first stop signal
+        self._old: dict[int, Any] = {}
 
     def __enter__(self) -> _StopFlag:
         try:
-            self._old = signal.signal(signal.SIGINT, self._handle)
+            self._old = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
         except ValueError:  # not the main thread: leave signals alone
-            self._old = None
+            self._old = {}
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
@@ -93,6 +101,7 @@ class _StopFlag:
                 return
             raise KeyboardInterrupt
         self.requested = True
+        self.signum = signum
 
     @contextlib.contextmanager
     def writing_checkpoints(self) -> Iterator[None]:
@@ -105,8 +114,8 @@ class _StopFlag:
             raise KeyboardInterrupt
 
     def __exit__(self, *exc: object) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+        for s, old in self._old.items():
+            signal.signal(s, old)
 
 
 class Member:
@@ -213,51 +222,59 @@ def _run_stack(trainer: Trainer, cfgs: list[Any], run_dirs: list[Path] | None, r
     cfg, mc = cfgs[0], cfgs[0].metrics
     dirs = run_dirs if run_dirs is not None else [None] * len(cfgs)
     members = [Member(s, c, d) for s, (c, d) in enumerate(zip(cfgs, dirs))]
-    running = list(members)
     show = cfg.run.progress and run_dirs is not None
     desc = members[0].run_dir.name if len(members) == 1 and show else f"{len(members)} runs"
     bar = tqdm(total=trainer.total, initial=trainer.step, unit=trainer.unit, dynamic_ncols=True,
                disable=not show, desc=desc)
     start = time.perf_counter()
+    # The stop signals are ours until every summary is written: a second Ctrl-C (or SIGTERM) during
+    # the run's end waits for the writes, and never leaves a traceback or a run without its summary.
+    with _StopFlag() as stop:
+        summaries = _train_and_close(trainer, members, cfg, mc, bar, stop, start, resumed, wall_time)
+    return summaries
+
+
+def _train_and_close(trainer: Trainer, members: list[Member], cfg: Any, mc: Any, bar: Any, stop: _StopFlag,
+                     start: float, resumed: bool, wall_time: float) -> list[dict[str, Any]]:
+    running = list(members)
     try:
         for m in members:
             m.open(trainer, resumed)
-        with _StopFlag() as stop:
-            while trainer.step < trainer.total and running:
-                trainer.advance()
-                bar.update(1)
-                step, last_unit = trainer.step, trainer.step == trainer.total
-                # Measure every metrics.every units (and image quality every fid_every where a task has it).
-                if due(mc.every, step) or last_unit or due(getattr(mc, "fid_every", 0), step):
-                    for m, metrics in zip(members, trainer.measure()):
-                        if m.status != "running":
-                            continue
-                        m.last = metrics
-                        if m.logger is not None:
-                            m.logger.log(step, metrics)
-                        if diverged(metrics, trainer.watch_keys):
-                            # A diverged member is a result: record where, keep its last good checkpoint.
-                            m.status, m.diverged_at = "diverged", step
-                    running = [m for m in running if m.status == "running"]
-                    if len(members) == 1:
-                        bar.set_postfix(_short(members[0].last, trainer.summary_keys), refresh=False)
-                if mc.image_every >= 0 and (due(mc.image_every, step) or last_unit):
+        while trainer.step < trainer.total and running:
+            trainer.advance()
+            bar.update(1)
+            step, last_unit = trainer.step, trainer.step == trainer.total
+            # Measure every metrics.every units (and image quality every fid_every where a task has it).
+            if due(mc.every, step) or last_unit or due(getattr(mc, "fid_every", 0), step):
+                for m, metrics in zip(members, trainer.measure()):
+                    if m.status != "running":
+                        continue
+                    m.last = metrics
+                    if m.logger is not None:
+                        m.logger.log(step, metrics)
+                    if diverged(metrics, trainer.watch_keys):
+                        # A diverged member is a result: record where, keep its last good checkpoint.
+                        m.status, m.diverged_at = "diverged", step
+                running = [m for m in running if m.status == "running"]
+                if len(members) == 1:
+                    bar.set_postfix(_short(members[0].last, trainer.summary_keys), refresh=False)
+            if mc.image_every >= 0 and (due(mc.image_every, step) or last_unit):
+                for m in running:
+                    if m.logger is not None:
+                        trainer.pictures(m.index, m.logger)
+            elapsed = wall_time + time.perf_counter() - start
+            if stop.requested:
+                with stop.writing_checkpoints():
                     for m in running:
-                        if m.logger is not None:
-                            trainer.pictures(m.index, m.logger)
-                elapsed = wall_time + time.perf_counter() - start
-                if stop.requested:
-                    with stop.writing_checkpoints():
-                        for m in running:
-                            m.status = "interrupted"
-                            save_member(trainer, m, elapsed)
-                    running = []
-                elif due(cfg.run.checkpoint_every, step) and not last_unit:
-                    with stop.writing_checkpoints():
-                        for m in running:
-                            save_member(trainer, m, elapsed)
-            for m in running:
-                m.status = "completed"
+                        m.status = "interrupted"
+                        save_member(trainer, m, elapsed)
+                running = []
+            elif due(cfg.run.checkpoint_every, step) and not last_unit:
+                with stop.writing_checkpoints():
+                    for m in running:
+                        save_member(trainer, m, elapsed)
+        for m in running:
+            m.status = "completed"
     except KeyboardInterrupt:  # a second Ctrl-C: stop now; the last checkpoint (if any) is the state
         for m in members:
             if m.status in ("running", "interrupted"):
@@ -267,6 +284,7 @@ def _run_stack(trainer: Trainer, cfgs: list[Any], run_dirs: list[Path] | None, r
             if m.status == "running":
                 m.fail(err)
     finally:
+        stop.writing = True  # from here on a stop signal waits: the run's end is written whole
         bar.close()
         for m in members:
             m.close()
@@ -278,9 +296,22 @@ def _run_stack(trainer: Trainer, cfgs: list[Any], run_dirs: list[Path] | None, r
                 save_member(trainer, m, wall)
             except OSError as err:
                 m.fail(err)
-        extra = {"members_in_stack": len(members)} if len(members) > 1 else {}
+        extra: dict[str, Any] = {"members_in_stack": len(members)} if len(members) > 1 else {}
+        if stop.signum is not None and m.status == "interrupted":  # SIGINT, or a scheduler's SIGTERM
+            extra["stop_signal"] = signal.Signals(stop.signum).name
         summaries.append(write_summary(m, trainer, wall, **extra))
     return summaries
+
+
+def exit_code(summary: dict[str, Any]) -> int:
+    """The process's exit code for a run's summary: 0 completed or diverged (results), 1 failed, and
+    for a stopped run 128 + the signal that stopped it (130 Ctrl-C, 143 SIGTERM), as shells report."""
+    if summary.get("status") == "failed":
+        return 1
+    if summary.get("status") == "interrupted":
+        name = summary.get("stop_signal", "SIGINT")
+        return 128 + int(getattr(signal, name, signal.SIGINT))
+    return 0
 
 
 def finish_resumed(trainer: Any, cfg: Any, run_dir: Path, wall_time: float) -> dict[str, Any]:
