@@ -149,3 +149,15 @@ def test_a_second_ctrl_c_at_the_end_of_a_run_waits_for_its_summary(tmp_path, mon
     code = main([*TINY, f"--run.dir={tmp_path}", "--run.name=r"])
     assert "Traceback" not in capsys.readouterr().err
     assert code == 0 and status(tmp_path / "r") == "completed"
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--seed", "1", "--seed", "2"], "--seed: given twice"),
+    (["--config", "configs/gan/default.yaml", "--config", "configs/gan/grid25_fig5.yaml"], "--config: given twice"),
+    (["--seed", "\u0663"], "the digits 0-9"),  # ARABIC-INDIC DIGIT THREE: int() reads it, a seed must not
+    (["--seeds", "\u0663-\u0665"], "--seeds: cannot read"),
+])
+def test_repeated_flags_and_non_ascii_seeds_are_one_line(tmp_path, capsys, args, fragment):
+    assert main([*args, f"--run.dir={tmp_path}"]) == 2
+    assert_one_line(capsys, fragment)
+    assert not list(tmp_path.iterdir())

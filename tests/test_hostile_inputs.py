@@ -101,7 +101,7 @@ def test_allocation_failure_building_the_trainer_is_one_line(tmp_path, capsys, m
     def no_memory(*args, **kwargs):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:119] DefaultCPUAllocator: not enough memory")
 
-    monkeypatch.setattr(gan, "mlp", no_memory)
+    monkeypatch.setattr(gan, "build_toy_net", no_memory)
     assert main([f"--run.dir={tmp_path / 'runs'}", "--device=cpu"]) == 2
     one_line(capsys, "the run does not fit in cpu memory (RuntimeError: [enforce fail")
     assert nothing_in(tmp_path / "runs")

@@ -19,19 +19,41 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
+class _Once(argparse.Action):
+    """A flag that may be given once: `--seed 1 --seed 2` is refused, never silently last-wins."""
+
+    def __call__(self, parser: argparse.ArgumentParser, ns: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        if getattr(ns, f"_{self.dest}_given", False):
+            raise ConfigError(f"{option_string}: given twice ({getattr(ns, self.dest)!r}, then {values!r}); "
+                              "accepted: once")
+        setattr(ns, f"_{self.dest}_given", True)
+        setattr(ns, self.dest, values)
+
+
+def ascii_int(text: str) -> int:
+    """An integer written in ASCII digits (int() also reads other scripts' digits, e.g. '٣')."""
+    t = text.strip()
+    if not (t.isascii() and t.lstrip("+-").isdigit()):
+        raise ConfigError(f"--seed: got {text!r}; accepted: an integer written with the digits 0-9")
+    return int(t)
+
+
 def train_parser(description: str = "") -> argparse.ArgumentParser:
     """The parser of `python -m mixgan.train` (its flags; config keys are left for `cli_overrides`)."""
     p = _Parser(prog="python -m mixgan.train", description=description,
                 epilog="Any config key can be set as --section.key=value (e.g. "
-                       "--train.iterations=500 --objective.alpha=0.5).")
-    p.add_argument("--config", help="YAML preset (e.g. configs/gan/ring8_fig5.yaml)")
-    p.add_argument("--task", help=f"task when no --config sets it: {', '.join(TRAINERS)}")
+                       "--train.iterations=500 --objective.alpha=0.5). A config key given twice takes its last "
+                       "value (so a wrapper can append overrides); the flags above are accepted once.")
+    p.add_argument("--config", action=_Once, help="YAML preset (e.g. configs/gan/ring8_fig5.yaml)")
+    p.add_argument("--task", action=_Once, help=f"task when no --config sets it: {', '.join(TRAINERS)}")
     p.add_argument("--mixup", action="store_true", help="use the mixup objective (objective.name=mixup)")
-    p.add_argument("--seed", type=int, help="random seed (config key seed)")
-    p.add_argument("--device", help="auto (CUDA when present), cpu, cuda, cuda:N")
-    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its checkpoint")
-    p.add_argument("--seeds", help="one run per seed under one group dir: 0-9, 0,3,7 or 0-3,8")
-    p.add_argument("--jobs", type=int, default=1, help="with --seeds: seeds run at once")
+    p.add_argument("--seed", type=ascii_int, action=_Once, help="random seed (config key seed)")
+    p.add_argument("--device", action=_Once, help="auto (CUDA when present), cpu, cuda, cuda:N")
+    p.add_argument("--resume", action=_Once, metavar="RUN_DIR",
+                   help="continue an interrupted run from its checkpoint")
+    p.add_argument("--seeds", action=_Once, help="one run per seed under one group dir: 0-9, 0,3,7 or 0-3,8")
+    p.add_argument("--jobs", type=int, action=_Once, default=1, help="with --seeds: seeds run at once")
     return p
 
 

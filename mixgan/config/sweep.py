@@ -274,8 +274,10 @@ def load_sweep(path: str | Path) -> Sweep:
             if vpaper is not None:
                 paper[row] = dict(vpaper)
             for seed in seeds:
+                # Each key once (the command line refuses a key given twice): a variant's value
+                # replaces the sweep-wide one, as the file reads.
                 runs.append(Run(f"{row}__s{seed}", row, vname, point, seed,
-                                tuple([*common, *overrides, *point, ("seed", seed)])))
+                                tuple(dict([*common, *overrides, *point, ("seed", seed)]).items())))
     _paper_rows(data.get("paper"), paper, runs, variants)
     counts = collections.Counter(r.name for r in runs)
     dup = next((n for n, c in counts.items() if c > 1 or len(n) > 128), None)

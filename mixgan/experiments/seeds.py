@@ -44,6 +44,8 @@ def parse_seeds(text: str) -> list[int]:
     for part in str(text).split(","):
         lo, dash, hi = part.strip().partition("-")
         try:
+            if not part.strip().isascii():  # int() also reads other scripts' digits ('٣')
+                raise ValueError(part)
             a, b = (int(lo), int(hi)) if dash else (int(lo), int(lo))
         except ValueError:
             raise ConfigError(f"--seeds: cannot read {part.strip()!r} in {text!r}; {accepted}") from None
