@@ -153,7 +153,8 @@ def test_a_second_ctrl_c_at_the_end_of_a_run_waits_for_its_summary(tmp_path, mon
 
 @pytest.mark.parametrize("args,fragment", [
     (["--seed", "1", "--seed", "2"], "--seed: given twice"),
-    (["--config", "configs/gan/default.yaml", "--config", "configs/gan/grid25_fig5.yaml"], "--config: given twice"),
+    (["--config", "configs/gan/default.yaml", "--config", "configs/gan/grid25_fig5.yaml"],
+     "--config: given twice"),
     (["--seed", "\u0663"], "the digits 0-9"),  # ARABIC-INDIC DIGIT THREE: int() reads it, a seed must not
     (["--seeds", "\u0663-\u0665"], "--seeds: cannot read"),
 ])

@@ -43,8 +43,9 @@ def train_parser(description: str = "") -> argparse.ArgumentParser:
     """The parser of `python -m mixgan.train` (its flags; config keys are left for `cli_overrides`)."""
     p = _Parser(prog="python -m mixgan.train", description=description,
                 epilog="Any config key can be set as --section.key=value (e.g. "
-                       "--train.iterations=500 --objective.alpha=0.5). A config key given twice takes its last "
-                       "value (so a wrapper can append overrides); the flags above are accepted once.")
+                       "--train.iterations=500 --objective.alpha=0.5). A config key given twice takes "
+                       "its last value (so a wrapper can append overrides); the flags above are accepted "
+                       "once.")
     p.add_argument("--config", action=_Once, help="YAML preset (e.g. configs/gan/ring8_fig5.yaml)")
     p.add_argument("--task", action=_Once, help=f"task when no --config sets it: {', '.join(TRAINERS)}")
     p.add_argument("--mixup", action="store_true", help="use the mixup objective (objective.name=mixup)")
