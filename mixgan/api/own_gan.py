@@ -195,6 +195,7 @@ class OwnGanTrainer:
         from mixgan.metrics.stability import probe_discriminator
         from mixgan.trainers.gan import eval_generator
         from mixgan.trainers.image_eval import preserve_buffers
+        from mixgan.trainers.loop import due
 
         gen, B = eval_generator(self.cfg.seed, self.step, self.device), self.cfg.train["batch_size"]
         out: dict[str, Any] = dict(zip(WINDOW_KEYS, self.window / max(self.window_n, 1)))
@@ -208,8 +209,9 @@ class OwnGanTrainer:
             if self.evaluate is not None:
                 out.update(self._evaluate())
         out.update(self.loss.metrics())
-        self.window.zero_()
-        self.window_n = 0
+        if due(self.cfg.metrics.every, self.step):  # off the cadence (a last unit): an extension goes on
+            self.window.zero_()
+            self.window_n = 0
         keys = list(out)
         values = torch.stack([torch.as_tensor(out[k], dtype=torch.float32, device=self.device).reshape(())
                               for k in keys]).tolist()  # the one host sync of a measurement
