@@ -105,8 +105,14 @@ def test_resume_after_ctrl_c_equals_the_uninterrupted_run(tmp_path):
 
 
 def test_a_diverging_run_is_a_result(tmp_path):
-    bad = torch.full((16, 2), float("nan"))
-    summary = run(tmp_path, data=bad, loss=mixgan.GANLoss())
+    calls = []
+
+    def blows_up(n, gen):  # finite at first (the batch check passes), then NaN from the 5th batch on
+        calls.append(n)
+        x = torch.randn(n, 2, generator=gen)
+        return x if len(calls) < 5 else x * float("nan")
+
+    summary = run(tmp_path, data=blows_up, loss=mixgan.GANLoss())
     assert summary["status"] == "diverged" and summary["diverged_at"] == 10
 
 
