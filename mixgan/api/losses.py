@@ -69,7 +69,7 @@ class StabilizerSpec:
 
     name: ClassVar[str] = ""
 
-    def __init__(self, **settings: Any) -> None:
+    def __init__(self, *args: Any, **settings: Any) -> None:
         from mixgan.config.core import _coerce, build
         from mixgan.config.gan import stabilizers_schema
 
@@ -80,6 +80,13 @@ class StabilizerSpec:
             STABILIZERS[self.name]  # the one-line error: unknown stabilizer, and the accepted names
         factory = field.default_factory
         default = factory() if factory is not dataclasses.MISSING else field.default
+        # One positional value is the setting that turns it on (`R1(10.0)` = `R1(weight=10.0)`).
+        first = dataclasses.fields(default)[0].name if dataclasses.is_dataclass(default) else "value"
+        if len(args) > 1 or (args and first in settings):
+            raise ConfigError(f"{type(self).__name__}{args!r}: one positional value at most, its {first}; "
+                              "accepted: the other settings by name")
+        if args:
+            settings = {first: args[0], **settings}
         if dataclasses.is_dataclass(default):
             self.settings = build(type(default), settings, prefix=f"stabilizers.{self.name}.")
         else:  # a plain value (pack, spectral_norm): Spec(value=...)
@@ -97,6 +104,11 @@ class StabilizerSpec:
         alone = stabilizers_schema()()
         setattr(alone, self.name, self.settings)
         check_stabilizers(alone, batch_size=alone.pack, toy=STABILIZERS[self.name].toy)
+        if not STABILIZERS[self.name].on(self.settings):  # R1() would be silently off
+            key = first if first != "value" else _value_key(self.name)
+            raise ConfigError(f"{type(self).__name__}: off as set ({self.settings!r}), so it would do "
+                              f"nothing; accepted: the setting that turns it on, e.g. "
+                              f"{type(self).__name__}({key}=...)")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.settings!r})"
