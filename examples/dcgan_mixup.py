@@ -41,7 +41,7 @@ def train(seed: int, out: Path, steps: int, batch: int = 32, latent: int = 16) -
     opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
     loss = mixgan.GANLoss(mixgan.Mixup(alpha=1.0))  # mixgan (was: bce = nn.BCEWithLogitsLoss())
-    with mixgan.run_logger(dir=out, seed=seed, total=steps, config={"objective": {"name": "mixup"}}) as run:
+    with mixgan.run_logger(dir=out, seed=seed, total=steps, loss=loss) as run:  # records the objective
         for step in range(1, steps + 1):
             real = squares(batch, gen)
             fake = G(torch.randn(batch, latent, generator=gen))

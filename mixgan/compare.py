@@ -22,7 +22,7 @@ from typing import Any
 
 from mixgan.config.core import set_dotted
 from mixgan.errors import ConfigError, MixganError
-from mixgan.report.labels import group_names, long_label, readable_label
+from mixgan.report.labels import group_names, label_keys, long_label, readable_label
 from mixgan.report.runs import Run, at_step, is_toy_gan, load_runs, task_of
 from mixgan.report.tables import (
     COLUMNS,
@@ -94,18 +94,38 @@ def group_runs(runs: list[Run], by: str | None = None) -> list[Group]:
     groups = {}
     for r in runs:
         groups.setdefault(repr(sorted(_identity(r).items())), []).append(r)
-    firsts = [_identity(g[0]) for g in groups.values()]
-    # Label by the keys whose values differ among the groups that have them (ERM has no alpha).
-    keys = [k for k in sorted(set().union(*firsts)) if len({repr(f[k]) for f in firsts if k in f}) > 1]
-    if not keys:  # one group: name it by what it is
-        keys = [k for k in ("data.name", "objective.name") if k in firsts[0]] or ["task"]
-    if any(k.startswith("objective.") for k in keys) and "objective.name" not in keys:
-        keys.append("objective.name")  # `mixup α=0.2`, not `α=0.2`: whose setting it is
-    keyed = [{k: f[k] for k in keys if k in f} for f in firsts]
+    keyed = label_keys([_identity(g[0]) for g in groups.values()])
     labels = [readable_label(vals) for vals in keyed]
     if len(set(labels)) < len(labels):  # two groups would read alike: the older key=value labels
         labels = [long_label(vals) for vals in keyed]
-    return [Group(label, g, vals) for label, g, vals in zip(labels, groups.values(), keyed)]
+    return [Group(label, g, vals) for label, g, vals in zip(distinct(labels), groups.values(), keyed)]
+
+
+def distinct(labels: list[str]) -> list[str]:
+    """Labels as given, a repeated one numbered (`mixup #2`): two rows of a table never read alike (a
+    value whose text is the same for different values, `1` and `'1'`, would otherwise share a label)."""
+    out: list[str] = []
+    for label in labels:
+        n, name = 1, label
+        while name in out:
+            n += 1
+            name = f"{label} #{n}"
+        out.append(name)
+    return out
+
+
+def check_seeds(groups: list[Group]) -> None:
+    """Refuse two runs of one group with the same config and seed (`run-s0` and `run-s0-2`, the same seeds
+    run twice into one folder): pooled, one seed would count twice and n would be inflated."""
+    for g in groups:
+        seen: dict[str, Run] = {}
+        for r in g.runs:
+            key = repr((r.seed, sorted(_identity(r).items())))
+            if key in seen:
+                raise ConfigError(f"{seen[key].path} and {r.path}: the same experiment with the same seed "
+                                  f"({r.seed}) in group {g.label!r}; accepted: one run per seed in a group "
+                                  "(remove or move one of them)")
+            seen[key] = r
 
 
 def num_modes(run: Run) -> int | None:
@@ -156,9 +176,12 @@ def logged_columns(runs: list[Run]) -> Iterator[None]:
     """While comparing runs of a loop of your own (task custom, mixgan.run_logger): one column per
     metric they logged (its final value, mean ± std over seeds), besides the built-in columns."""
     from mixgan.report.runs import MEASURED
+    from mixgan.report.tables import standard_columns
     from mixgan.tasks import CUSTOM_TASK
 
-    tags = {c.tag for c in COLUMNS.values()}
+    # A tag the table already shows (as a column of the runs' tasks) gets no column of its own; every
+    # other logged tag does, a built-in name such as loss/D included (only var loss/D is standard).
+    tags = {COLUMNS[c].tag for c in standard_columns(dict.fromkeys(task_of(r.config) for r in runs))}
     # a train_gan run on toy data: its own metrics (evaluate), not mixgan's toy measurement again
     names = sorted({k for r in runs if r.config.get("task") == CUSTOM_TASK for k in r.final
                     if not (is_toy_gan(r.config) and k.startswith(MEASURED))} - tags)
@@ -281,7 +304,12 @@ def _compare(runs: list[Run], out: str | Path, metrics: str | None, by: str | No
     if metrics is None:  # and a column per metric that runs of a loop of your own logged
         columns += [n for n, c in COLUMNS.items() if c.logged and n not in columns]
     groups = group_runs(runs, by)
+    check_seeds(groups)
     table = summarize(groups, columns)
+    if metrics is None and {task_of(r.config) for r in runs} == {"custom"}:
+        # your loop's runs: a ‖∇θD‖ column only when they logged stability/grad_norm_D (never all "—")
+        columns = [c for c in columns
+                   if c not in TASK_COLUMNS["custom"] or any(row["values"][c] for row in table)]
     labels = [g.label for g in groups]
     sources = {r.path.resolve(): r.source for r in runs if r.source is not None}
     base = against.pick_baseline(group_names(groups, sources), baseline) if baseline is not None else None

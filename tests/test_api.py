@@ -83,6 +83,10 @@ def test_image_stabilizers_are_the_engine_too():
     lambda: mixgan.stabilizer("r3"), lambda: mixgan.PacGAN(m=0), lambda: mixgan.GANLoss(mixgan.R1()),
     lambda: mixgan.GANLoss(stabilizers=[mixgan.R1(weight=1.0), mixgan.R1(weight=2.0)]),
     lambda: mixgan.GANLoss(d_steps=0),
+    # issue 33: a stabilizer without the setting that turns it on would be silently off
+    mixgan.R1, mixgan.LeCam, mixgan.DiffAugment, mixgan.InstanceNoise, mixgan.BalancedConsistency,
+    lambda: mixgan.PacGAN(m=1), lambda: mixgan.stabilizer("lecam", decay=0.9),
+    lambda: mixgan.R1(1.0, 2.0), lambda: mixgan.R1(1.0, weight=2.0),
     lambda: mixgan.GANLoss(stabilizers=[mixgan.stabilizer("spectral_norm", value=True)]),
     lambda: mixgan.GANLoss(stabilizers=[mixgan.PacGAN(m=2), mixgan.BalancedConsistency(real=1.0)]),
 ])
@@ -150,3 +154,10 @@ def test_import_is_cheap_and_names_are_exported():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     for name in mixgan.__all__:
         assert getattr(mixgan, name) is not None
+
+
+def test_one_positional_value_is_the_setting_that_turns_a_stabilizer_on():
+    # the docs' table reads `R1(weight, every=1)`: R1(10.0) is R1(weight=10.0)
+    assert repr(mixgan.R1(10.0)) == repr(mixgan.R1(weight=10.0))
+    assert repr(mixgan.LeCam(0.3, decay=0.9)) == repr(mixgan.LeCam(weight=0.3, decay=0.9))
+    assert mixgan.PacGAN(m=3).settings == mixgan.stabilizer("pack", value=3).settings == 3

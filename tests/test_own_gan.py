@@ -73,7 +73,10 @@ def test_seeds_pool_in_compare_with_the_users_metric_and_toy_quality(tmp_path):
     from pathlib import Path
 
     cfg = (Path(summaries[0]["run_dir"]) / "config.yaml").read_text()
-    assert "task: custom" in cfg and "dcgan" not in cfg and "lecam" in cfg and "gp" not in cfg
+    assert "task: custom" in cfg and "dcgan" not in cfg and "lecam" in cfg
+    import yaml
+
+    assert yaml.safe_load(cfg)["stabilizers"]["gp"]["weight"] == 0.0  # off stabilizers recorded, off
 
 
 def test_resume_after_ctrl_c_equals_the_uninterrupted_run(tmp_path):
@@ -102,8 +105,14 @@ def test_resume_after_ctrl_c_equals_the_uninterrupted_run(tmp_path):
 
 
 def test_a_diverging_run_is_a_result(tmp_path):
-    bad = torch.full((16, 2), float("nan"))
-    summary = run(tmp_path, data=bad, loss=mixgan.GANLoss())
+    calls = []
+
+    def blows_up(n, gen):  # finite at first (the batch check passes), then NaN from the 5th batch on
+        calls.append(n)
+        x = torch.randn(n, 2, generator=gen)
+        return x if len(calls) < 5 else x * float("nan")
+
+    summary = run(tmp_path, data=blows_up, loss=mixgan.GANLoss())
     assert summary["status"] == "diverged" and summary["diverged_at"] == 10
 
 
@@ -153,3 +162,18 @@ def test_the_cli_says_how_to_resume_such_a_run(tmp_path):
     out = subprocess.run([sys.executable, "-m", "mixgan.train", "--resume", str(logged.run_dir)],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "trained by your own code" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_resume_with_more_steps_after_a_stop_off_the_cadence_equals_the_uninterrupted_run(tmp_path):
+    # issue 33: a run of 25 steps (measured every 10: its last row, at 25, is off the cadence) extended
+    # to 40 has the rows of a 40-step run: no row at 25, and the row at 30 averages steps 21-30
+    data = torch.randn(500, 2, generator=torch.Generator().manual_seed(3))
+    whole = run(tmp_path / "whole", name="r", data=data, steps=40)
+    short = run(tmp_path / "cut", name="r", data=data, steps=25)
+    assert short["status"] == "completed"
+    assert [r["step"] for r in rows(tmp_path / "cut" / "r")] == [10, 20, 25]
+    longer = run(tmp_path / "cut", data=data, steps=40, resume=tmp_path / "cut" / "r")
+    assert rows(tmp_path / "cut" / "r") == rows(tmp_path / "whole" / "r")
+    assert longer["final"] == whole["final"]
+    a, b = weights(tmp_path / "whole" / "r"), weights(tmp_path / "cut" / "r")
+    assert all(torch.equal(a["G"][k], b["G"][k]) for k in a["G"])

@@ -61,6 +61,16 @@ def test_resume_equals_uninterrupted(tmp_path, monkeypatch):
     assert json.loads((cut / "summary.json").read_text())["status"] == "completed"
 
 
+def test_a_run_extended_past_a_last_step_off_the_cadence_equals_the_longer_run(tmp_path):
+    # issue 33: 25 iterations (measured every 10, so its last row is off the cadence) extended to 40
+    # have the rows of a 40-iteration run: no row at 25, and the row at 30 averages iterations 21-30
+    full = rows(train(tmp_path, "--mixup", name="full"))
+    short = train(tmp_path, "--mixup", "--train.iterations=25", name="short")
+    assert [r["step"] for r in rows(short)] == [10, 20, 25]
+    assert main(["--resume", str(short), "--train.iterations=40", "--run.progress=false"]) == 0
+    assert rows(short) == full
+
+
 def test_forced_nan_gives_status_diverged(tmp_path, monkeypatch):
     poison_at(monkeypatch, GanTrainer, 15, lambda t: t.D.parameters())
     run = train(tmp_path)

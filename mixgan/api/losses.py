@@ -69,7 +69,7 @@ class StabilizerSpec:
 
     name: ClassVar[str] = ""
 
-    def __init__(self, **settings: Any) -> None:
+    def __init__(self, *args: Any, **settings: Any) -> None:
         from mixgan.config.core import _coerce, build
         from mixgan.config.gan import stabilizers_schema
 
@@ -80,6 +80,13 @@ class StabilizerSpec:
             STABILIZERS[self.name]  # the one-line error: unknown stabilizer, and the accepted names
         factory = field.default_factory
         default = factory() if factory is not dataclasses.MISSING else field.default
+        # One positional value is the setting that turns it on (`R1(10.0)` = `R1(weight=10.0)`).
+        first = dataclasses.fields(default)[0].name if dataclasses.is_dataclass(default) else "value"
+        if len(args) > 1 or (args and first in settings):
+            raise ConfigError(f"{type(self).__name__}{args!r}: one positional value at most, its {first}; "
+                              "accepted: the other settings by name")
+        if args:
+            settings = {first: args[0], **settings}
         if dataclasses.is_dataclass(default):
             self.settings = build(type(default), settings, prefix=f"stabilizers.{self.name}.")
         else:  # a plain value (pack, spectral_norm): Spec(value=...)
@@ -97,6 +104,11 @@ class StabilizerSpec:
         alone = stabilizers_schema()()
         setattr(alone, self.name, self.settings)
         check_stabilizers(alone, batch_size=alone.pack, toy=STABILIZERS[self.name].toy)
+        if not STABILIZERS[self.name].on(self.settings):  # R1() would be silently off
+            key = first if first != "value" else _value_key(self.name)
+            raise ConfigError(f"{type(self).__name__}: off as set ({self.settings!r}), so it would do "
+                              f"nothing; accepted: the setting that turns it on, e.g. "
+                              f"{type(self).__name__}({key}=...)")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.settings!r})"
@@ -179,6 +191,8 @@ class GANLoss:
                                                             and st.diffaugment.policy)
         check_stabilizers(st, batch_size=st.pack, toy=not images)
         self.objective, self.stabilizers, self.d_steps = objective.settings, st, d_steps
+        diffaugment = bool(getattr(st, "diffaugment", None) and st.diffaugment.policy)
+        self._images = "DiffAugment" if diffaugment else "BalancedConsistency" if images else ""
         self._engine: Any = None
         self._build(torch.device("cpu"))  # every value is checked now, not at the first call
 
@@ -194,9 +208,9 @@ class GANLoss:
 
     def _call(self, which: str, D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
               generator: torch.Generator | None) -> Tensor:
-        from mixgan.objectives.gan import single_member
         from mixgan.streams import MemberStreams
 
+        self.check_batches(which, real, fake)
         if real.device != self._device:
             self._build(real.device)
         if generator is None:
@@ -204,7 +218,26 @@ class GANLoss:
                          else torch.default_generator)
         rand = MemberStreams([generator])
         # The engine's member-axis code at S = 1: (1, n, ...) in, (1,) out.
-        return getattr(self._engine, which)(single_member(D), real[None], fake[None], rand)[0]
+        return getattr(self._engine, which)(_checked_critic(D), real[None], fake[None], rand)[0]
+
+    def check_batches(self, which: str, real: Any, fake: Any) -> None:
+        """The batch contract, on shapes only (no host sync): tensors of one shape (n, ...), an even n
+        for the demo form's two halves, images (n, C, H, W) for an image augmentation."""
+        call = f"GANLoss.{which}"
+        for key, x in (("real", real), ("fake", fake)):
+            if not isinstance(x, Tensor) or x.dim() < 1 or not x.is_floating_point():
+                got = f"{tuple(x.shape)} {x.dtype}" if isinstance(x, Tensor) else type(x).__name__
+                raise ConfigError(f"{call}: {key} is {got}; accepted: a float batch (n, ...)")
+        if real.shape != fake.shape:
+            raise ConfigError(f"{call}: real batch {tuple(real.shape)} but fake batch {tuple(fake.shape)}; "
+                              "accepted: the same shape (n, ...): as many fakes as reals, G's output "
+                              "shaped as the data")
+        if which == "d_loss" and self.d_batches == 2 and real.shape[0] % 2:
+            raise ConfigError(f"{call}: a batch of {real.shape[0]} with Mixup(form='demo'), which mixes the "
+                              "batch's two halves; accepted: an even batch")
+        if self._images and real.dim() != 4:
+            raise ConfigError(f"{call}: {self._images} augments images (n, C, H, W) but the batch is "
+                              f"{tuple(real.shape)}; accepted: image batches, or no image augmentation")
 
     def d_loss(self, D: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
                generator: torch.Generator | None = None) -> Tensor:
@@ -241,6 +274,21 @@ class GANLoss:
             raise ConfigError(f"GANLoss.load_state_dict: keys {sorted(state)}; accepted: {sorted(ours)}")
         for k, v in ours.items():
             v.copy_(state[k])
+
+
+def _checked_critic(D: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """objectives/gan.single_member, refusing a D that does not give one number per input: (n, 2)
+    would otherwise be averaged into the loss, silently."""
+    def critic(x: Tensor) -> Tensor:
+        n = x.shape[0] * x.shape[1]
+        out = D(x.flatten(0, 1))
+        if not isinstance(out, Tensor) or out.dim() < 1 or out.shape[0] != n or out.numel() != n:
+            got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+            raise ConfigError(f"GANLoss: D's output is {got} for {n} inputs; accepted: one number per "
+                              f"input, ({n}, 1) or ({n},)")
+        return out.view(x.shape[0], x.shape[1], -1)
+
+    return critic
 
 
 def _state(engine: Any) -> dict[str, Tensor]:

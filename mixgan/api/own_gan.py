@@ -153,6 +153,47 @@ class OwnGanTrainer:
         self.window = torch.zeros(len(WINDOW_KEYS), device=device)
         self.window_n = 0
         self._reference: Any = None
+        self.check_batches()
+
+    def check_batches(self) -> None:
+        """The batch contract, once, before any run dir is written (each failure one ConfigError line):
+        finite data, G's output shaped as the data, D's output one number per input, and the loss's own
+        checks (an even batch for the demo form, images for an image augmentation). On a batch of its own
+        draws, with BN buffers and the global RNG put back: training is what it would be without it."""
+        from mixgan.errors import first_line
+        from mixgan.trainers.image_eval import preserve_buffers
+
+        if self.source.tensor is not None and not bool(torch.isfinite(self.source.tensor).all()):
+            bad = int((~torch.isfinite(self.source.tensor)).flatten(1).any(1).sum())
+            raise ConfigError(f"train_gan(data=...): {bad} of {self.source.tensor.shape[0]} examples hold "
+                              "NaN or Inf; accepted: finite data (a run would end diverged)")
+        n = self.cfg.train["batch_size"] * self.loss.d_batches
+        gen = torch.Generator(self.device).manual_seed(self.cfg.seed + 2)
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad(), preserve_buffers(self.G, self.D):
+            real = self.source.sample(n, gen)
+            if not bool(torch.isfinite(real).all()):
+                raise ConfigError("train_gan(data=...): a batch holds NaN or Inf; accepted: finite data")
+            z = self.noise(n, gen)
+            try:
+                fake = self.G(z)
+            except Exception as err:
+                raise ConfigError(f"train_gan: G failed on noise {tuple(z.shape)} ({first_line(err)}); "
+                                  "accepted: latent= the shape of G's input per sample") from None
+            if not isinstance(fake, Tensor) or fake.shape != real.shape:
+                got = tuple(fake.shape) if isinstance(fake, Tensor) else type(fake).__name__
+                raise ConfigError(f"train_gan: G's output is {got} but the data's batch is "
+                                  f"{tuple(real.shape)}; accepted: G's output shaped as the data")
+            self.loss.check_batches("d_loss", real, fake)
+            try:
+                out = self.critic(real)
+            except Exception as err:
+                raise ConfigError(f"train_gan: D failed on a data batch {tuple(real.shape)} "
+                                  f"({first_line(err)}); accepted: a D that reads the data's shape") from None
+            if not isinstance(out, Tensor) or out.dim() < 1 or out.shape[0] != n or out.numel() != n:
+                got = tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__
+                raise ConfigError(f"train_gan: D's output is {got} for {n} inputs; accepted: one number per "
+                                  f"input, ({n}, 1) or ({n},)")
 
     def noise(self, n: int, gen: torch.Generator) -> Tensor:
         return torch.randn((n, *self.latent), generator=gen, device=self.device)
@@ -195,6 +236,7 @@ class OwnGanTrainer:
         from mixgan.metrics.stability import probe_discriminator
         from mixgan.trainers.gan import eval_generator
         from mixgan.trainers.image_eval import preserve_buffers
+        from mixgan.trainers.loop import due
 
         gen, B = eval_generator(self.cfg.seed, self.step, self.device), self.cfg.train["batch_size"]
         out: dict[str, Any] = dict(zip(WINDOW_KEYS, self.window / max(self.window_n, 1)))
@@ -208,8 +250,9 @@ class OwnGanTrainer:
             if self.evaluate is not None:
                 out.update(self._evaluate())
         out.update(self.loss.metrics())
-        self.window.zero_()
-        self.window_n = 0
+        if due(self.cfg.metrics.every, self.step):  # off the cadence (a last unit): an extension goes on
+            self.window.zero_()
+            self.window_n = 0
         keys = list(out)
         values = torch.stack([torch.as_tensor(out[k], dtype=torch.float32, device=self.device).reshape(())
                               for k in keys]).tolist()  # the one host sync of a measurement

@@ -39,13 +39,15 @@ class RunLog:
 
 @contextmanager
 def run_logger(*, dir: str | Path = "runs", name: str = "", seed: int = 0, total: int | None = None,
-               config: Mapping[str, Any] | None = None) -> Iterator[RunLog]:
-    """A run dir for a loop of your own: `with mixgan.run_logger(dir="runs/mine", seed=s,
-    config={"objective": "mixup"}) as run: ... run.log(step, {...})`.
+               config: Mapping[str, Any] | None = None, loss: Any = None) -> Iterator[RunLog]:
+    """A run dir for a loop of your own: `with mixgan.run_logger(dir="runs/mine", seed=s, total=steps,
+    loss=loss, config={"method": "mine"}) as run: ... run.log(step, {...})`.
 
     config: the settings that make this run's experiment (nested dicts allowed; runs that differ only
-    in `seed` are pooled by compare). The summary's status: completed, diverged (a logged value was not
-    finite), interrupted (Ctrl-C) or failed (an exception, re-raised).
+    in `seed` are pooled by compare). loss: the mixgan.GANLoss your loop uses, recorded whole as
+    train_gan records it (the objective's keys, every stabilizer, those off as off). total: the planned
+    length, recorded as `train.steps` (compare's run length). The summary's status: completed, diverged
+    (a logged value was not finite), interrupted (Ctrl-C) or failed (an exception, re-raised).
     """
     from mixgan.config.core import flatten
     from mixgan.rundir.logger import RunLogger
@@ -54,10 +56,30 @@ def run_logger(*, dir: str | Path = "runs", name: str = "", seed: int = 0, total
 
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"run_logger(seed={seed!r}); accepted: an integer >= 0")
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 1):
+        raise ConfigError(f"run_logger(total={total!r}); accepted: an integer >= 1 or None")
     data = dict(config or {})
     if {"task", "seed"} & set(data):
         raise ConfigError("run_logger(config=...): task and seed are set by run_logger; accepted: other keys")
-    flatten(data)  # nested mappings of plain values
+    flat = flatten(data)  # nested mappings of plain values
+    if loss is not None:
+        from mixgan.api.losses import GANLoss
+        from mixgan.api.train import record_loss
+
+        if not isinstance(loss, GANLoss):
+            raise ConfigError(f"run_logger(loss={type(loss).__name__}); accepted: a mixgan.GANLoss or None")
+        if {"objective", "stabilizers"} & set(data):
+            raise ConfigError("run_logger(config=...): objective and stabilizers are recorded from loss=; "
+                              "accepted: one of the two")
+        objective, stabilizers = record_loss(loss)
+        data.update(objective=objective, stabilizers=stabilizers)
+    if total is not None:
+        if flat.get("train.steps", total) != total:
+            raise ConfigError(f"run_logger(total={total}): config's train.steps is {flat['train.steps']!r}; "
+                              "accepted: the same length, or one of the two")
+        if not isinstance(data.get("train", {}), Mapping):
+            raise ConfigError("run_logger(config=...): train is a value; accepted: a section (a dict)")
+        data["train"] = {**data.get("train", {}), "steps": total}
     record = {"task": CUSTOM_TASK, "seed": seed, **data}
     run_dir = new_run_dir(dir, name or f"run-s{seed}", unique=not name)
     import yaml

@@ -34,24 +34,35 @@ def _latent(value: Any) -> list[int]:
     return list(shape)
 
 
-def _record(loss: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The objective's keys it reads, and only the stabilizers that are on (config.yaml, HParams)."""
+def record_loss(loss: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The objective's keys it reads, and every stabilizer, those that are off with their off settings
+    (`r1: {weight: 0.0}`): config.yaml says the whole objective, so compare tells apart groups that
+    differ only in a stabilizer (HParams and compare skip the off ones: report/labels.py)."""
     from mixgan.objectives.gan import GAN_OBJECTIVES
-    from mixgan.objectives.plugins import unused_keys
 
     obj = dataclasses.asdict(loss.objective)
     reads = GAN_OBJECTIVES[obj["name"]].reads
     objective = {k: v for k, v in obj.items() if k == "name" or k in reads or k == "loss"}
-    st = dataclasses.asdict(loss.stabilizers)
+    return objective, dataclasses.asdict(loss.stabilizers)
+
+
+def _on_only(config: dict[str, Any]) -> dict[str, Any]:
+    """A nested config without the stabilizers that are off: runs written before off stabilizers were
+    recorded (they left them out) resume as before."""
+    from mixgan.objectives.plugins import unused_keys
+
+    st = config.get("stabilizers")
+    if not isinstance(st, dict):
+        return config
     off = {k.split(".")[1] for k in unused_keys(st)}
-    return objective, {k: v for k, v in st.items() if k not in off}
+    return {**config, "stabilizers": {k: v for k, v in st.items() if k not in off}}
 
 
 def _check_same_run(saved: dict[str, Any], new: dict[str, Any], run_dir: Path) -> None:
     """A resume continues the same experiment: every key equal but those in RESUMABLE; steps only grow."""
     from mixgan.config.core import first_difference
 
-    diff = first_difference(saved, new, lambda key: key.startswith(RESUMABLE))
+    diff = first_difference(_on_only(saved), _on_only(new), lambda key: key.startswith(RESUMABLE))
     if diff is not None:
         key, theirs, ours = diff
         raise ConfigError(f"train_gan(resume={str(run_dir)!r}): {key} is {ours!r} but the run has "
@@ -110,7 +121,7 @@ def train_gan(*, G: Callable[[], nn.Module], D: Callable[[], nn.Module], data: A
     user = dict(config or {})
     flatten(user)  # nested mappings of plain values
     dev = resolve_device(device)
-    objective, stabilizers = _record(loss)
+    objective, stabilizers = record_loss(loss)
 
     cfg = OwnGanConfig(
         task=CUSTOM_TASK, seed=seed, device=device, model={}, data={}, objective=objective,

@@ -28,10 +28,46 @@ def _short(key: str, keys: Sequence[str]) -> str:
     return key if clash else short
 
 
+# What a label says for a key a group does not have: a stabilizer that is off (its keys are unread, so
+# left out of the group's identity), or a setting the group's runs never had.
+OFF, UNSET = "off", "unset"
+
+
+def label_keys(identities: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per group (its identity: the config keys that make its experiment), the values that tell it
+    apart from the others: every key whose value differs between groups, a key only some groups have
+    included (a stabilizer on in one group and off in another: `r1 off` against `r1.weight=1.0`).
+    An objective's setting only some groups have is left to the objective's name (ERM reads no α)."""
+    union = list(dict.fromkeys(k for f in identities for k in f))
+    partial = [k for k in union if not k.startswith("objective.") and any(k not in f for f in identities)]
+    differ = [k for k in union if len({repr(f[k]) for f in identities if k in f}) > 1]
+    keys = [k for k in union if k in differ]
+    for section in dict.fromkeys(_section(k) for k in partial):
+        mine = [k for k in partial if _section(k) == section]
+        if not any(k in differ for k in mine):  # on here, off there: its first setting says which
+            keys.append(mine[0])
+    keys = sorted(keys)
+    if not keys:  # one group: name it by what it is
+        keys = [k for k in ("data.name", "objective.name") if k in identities[0]] or ["task"]
+    if any(k.startswith("objective.") for k in keys) and "objective.name" not in keys:
+        keys.append("objective.name")  # `mixup α=0.2`, not `α=0.2`: whose setting it is
+    return [{k: f[k] if k in f else OFF if k.startswith("stabilizers.") else UNSET for k in keys
+             if k in f or not k.startswith("objective.")} for f in identities]
+
+
+def _section(key: str) -> str:
+    """A stabilizer's section (`stabilizers.r1.weight` → `stabilizers.r1`), else the key itself."""
+    return ".".join(key.split(".")[:2]) if key.startswith("stabilizers.") else key
+
+
 def readable_label(keys: dict[str, Any]) -> str:
     """The objective and its settings first (`mixup α=0.2`), then the other differing values, comma
-    separated (`erm, ring8`; `mixup α=1.0, grid25, r1.weight=1.0`)."""
+    separated (`erm, ring8`; `mixup α=1.0, grid25, r1.weight=1.0`; a stabilizer that is off: `r1 off`)."""
     def part(key: str) -> str:
+        if keys[key] in (OFF, UNSET) and _section(key) != key:
+            return f"{_section(key).split('.')[1]} {keys[key]}"
+        if keys[key] == UNSET:
+            return f"{_short(key, list(keys))} {UNSET}"
         return str(keys[key]) if key in VALUE_ONLY else f"{_short(key, list(keys))}={keys[key]}"
 
     objective = [k for k in keys if k.startswith("objective.")]

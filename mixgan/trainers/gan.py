@@ -41,6 +41,7 @@ from mixgan.rundir.paths import FINAL_SAMPLES, SAMPLES_PNG
 from mixgan.streams import MemberStreams
 from mixgan.trainers.adam_members import MemberAdam, load_member_adam, member_adam_state
 from mixgan.trainers.cuda_graph import fast_iteration
+from mixgan.trainers.loop import due
 
 # Summed on the device every iteration, averaged over the window at each measurement.
 WINDOW_KEYS = ("loss/D", "loss/G", "stability/grad_norm_D", "stability/grad_norm_G")
@@ -314,8 +315,9 @@ class GanTrainer:
                 stats = ref.score(torch.stack(batch), prefix)
                 for s, out in enumerate(rows):
                     out.update({k: v[s] for k, v in stats.items()})
-        self.window.zero_()  # in place: a captured CUDA graph keeps adding into this very tensor
-        self.window_n = 0
+        if due(mc.every, self.step):  # off the cadence (a last unit): an extension goes on summing
+            self.window.zero_()  # in place: a captured CUDA graph keeps adding into this very tensor
+            self.window_n = 0
         keys = list(rows[0])
         values = torch.stack([torch.stack([r[k].float() for k in keys]) for r in rows]).tolist()
         return [dict(zip(keys, v)) for v in values]  # ^ the one host sync, for every member

@@ -183,8 +183,11 @@ class ImageGanTrainer:
     def measure(self) -> dict[str, float]:
         """Window means over all ranks (the same on every rank: the same divergence decision), then on
         rank 0 D probes and, when due, image quality of G and of its EMA."""
+        from mixgan.trainers.loop import on_cadence
+
         means = dist.all_sum(self.window / max(self.window_n, 1), self.world) / self.world
-        self._reset_window()
+        if on_cadence(self.cfg.metrics, self.step):  # off it (a last unit): an extension goes on summing
+            self._reset_window()
         out: dict[str, Tensor] = dict(zip(WINDOW_KEYS, means))
         out.update({k: v[0] for k, v in plugin_metrics(self.objective).items()})  # e.g. LeCam's anchors
         if self.rank == 0:

@@ -129,11 +129,16 @@ class Member:
         self.logger: RunLogger | None = None
 
     def open(self, trainer: Trainer, resumed: bool) -> None:
-        """Start logging (a resumed run first drops the rows logged after its checkpoint)."""
+        """Start logging. A resumed run first drops the rows logged after its checkpoint, and the row of
+        the checkpoint's step itself when that step is off the metrics.every cadence: the last unit of
+        a shorter run, which a run extended from it does not measure (an uninterrupted one never did)."""
         if self.run_dir is not None:
             from mixgan.rundir import dashboard
 
-            self.logger = RunLogger(self.run_dir, resume_step=trainer.step if resumed else None)
+            mc, step = self.cfg.metrics, trainer.step
+            off = not on_cadence(mc, step) and step < trainer.total
+            keep = step - 1 if off else step
+            self.logger = RunLogger(self.run_dir, resume_step=keep if resumed else None)
             # The custom-scalars layout and the hparams of the run.
             self.logger.tb(dashboard.start_run, self.logger.writer, trainer, to_dict(self.cfg))
 
@@ -159,6 +164,11 @@ class Member:
 def due(every: int, step: int) -> bool:
     """A cadence: every `every` units (0 or less: never, except where the caller adds the last unit)."""
     return every > 0 and step % every == 0
+
+
+def on_cadence(mc: Any, step: int) -> bool:
+    """Whether `step` is on a measurement cadence (metrics.every, or fid_every where a task has it)."""
+    return due(mc.every, step) or due(getattr(mc, "fid_every", 0), step)
 
 
 def diverged(metrics: dict[str, float], keys: tuple[str, ...]) -> bool:
