@@ -96,7 +96,10 @@ class StabilizerSpec:
 
         alone = stabilizers_schema()()
         setattr(alone, self.name, self.settings)
-        check_stabilizers(alone, batch_size=alone.pack, toy=STABILIZERS[self.name].toy)
+        entry = STABILIZERS[self.name]
+        toy = entry.toy if not hasattr(entry, "refuses") else not entry.refuses(
+            self.settings, f"stabilizers.{self.name}", True)  # e.g. MixBCR(mix="cutmix"): images
+        check_stabilizers(alone, batch_size=alone.pack, toy=toy)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.settings!r})"
@@ -133,6 +136,43 @@ LeCam = _spec("LeCam", "LeCam(weight=λ, decay=0.99): λ·R_LC with EMA anchors 
 DiffAugment = _spec("DiffAugment", "DiffAugment(policy='color,translation,cutout'): the same "
                     "differentiable augmentation of real and fake images (Zhao et al. 2020).",
                     key="diffaugment")
+
+
+class _Defaults(StabilizerSpec):
+    """A spec whose paper defaults turn it on (a config section's defaults leave every plugin off)."""
+
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**{**self.defaults, **settings})
+
+
+class CutMixD(_Defaults):
+    """CutMixD(weight=1.0): + w·BCE(D(M⊙x + (1−M)⊙G(z)), λ), M a CutMix box, λ its area fraction
+    (§3.7 with Yun et al. 2019's box); images only."""
+
+    name, defaults = "cutmix", {"weight": 1.0}
+
+
+class MixConsistency(_Defaults):
+    """MixConsistency(weight=1.0, warmup=0): + w·E‖D(mix(x, G(z))) − mix(D(x), D(G(z)))‖² (U-Net GAN,
+    Schönfeld et al. 2020): a CutMix box (inverted with probability ½) on images, a blend on points."""
+
+    name, defaults = "mix_consistency", {"weight": 1.0}
+
+
+class MixBCR(_Defaults):
+    """MixBCR(real=10, fake=10, mix="mixup"|"cutmix", alpha=1.0): bCR with T a mix within the real or
+    within the generated batch (Zhao et al. 2020)."""
+
+    name, defaults = "mix_bcr", {"real": 10.0, "fake": 10.0}
+
+
+class AdaptiveMix(_Defaults):
+    """AdaptiveMix(weight=1.0, noise=0.05, per_sample=False): −E cos(f(x̃), sg[λf(x_a) + (1−λ)f(x_b) + ε])
+    on pairs within the real and within the generated batch (Liu et al. 2023); D needs features/head."""
+
+    name, defaults = "adaptivemix", {"weight": 1.0}
 
 
 class PacGAN(StabilizerSpec):
@@ -175,8 +215,7 @@ class GANLoss:
         if st.spectral_norm:  # a property of D's layers, not of the loss: say how instead of ignoring it
             raise ConfigError("GANLoss: spectral norm is part of D, not of its loss; accepted: D's layers "
                               "wrapped with torch.nn.utils.parametrizations.spectral_norm")
-        images = st.bcr.real > 0 or st.bcr.fake > 0 or bool(getattr(st, "diffaugment", None)
-                                                            and st.diffaugment.policy)
+        images = st.bcr.real > 0 or st.bcr.fake > 0 or _images_only(st)
         check_stabilizers(st, batch_size=st.pack, toy=not images)
         self.objective, self.stabilizers, self.d_steps = objective.settings, st, d_steps
         self._engine: Any = None
@@ -241,6 +280,14 @@ class GANLoss:
             raise ConfigError(f"GANLoss.load_state_dict: keys {sorted(state)}; accepted: {sorted(ours)}")
         for k, v in ours.items():
             v.copy_(state[k])
+
+
+def _images_only(st: Any) -> bool:
+    """Whether a plugin the section turns on refuses toy points (DiffAugment, CutMixD, a CutMix T)."""
+    from mixgan.objectives.plugins import plugin_classes
+
+    return any(cls.on(getattr(st, name)) and cls.refuses(getattr(st, name), f"stabilizers.{name}", True)
+               for name, cls in plugin_classes().items())
 
 
 def _state(engine: Any) -> dict[str, Tensor]:
