@@ -19,6 +19,9 @@ from mixgan.objectives.gan import single_member
 from mixgan.objectives.mix_bcr import MixBCR, MixBCRSettings
 from mixgan.objectives.mix_consistency import MixConsistency, MixConsistencySettings
 from mixgan.streams import MemberStreams
+from mixgan.train import main
+
+from runhelp import TINY, rows, train
 
 # -- plain re-implementations (one member, batches (n, ...), torch.Generator draws) ---------------------
 
@@ -304,3 +307,41 @@ def test_adaptivemix_refuses_a_d_without_features_and_head():
     one_line(err)
     D = toy_d()
     assert loss.d_loss(mixgan.SplitD(features=D[:-1], head=D[-1]), x, gz).isfinite()
+
+
+# -- through the trainers ---------------------------------------------------------------------------------
+
+
+def test_toy_run_logs_the_familys_metrics_and_resumes(tmp_path):
+    family = ["--stabilizers.mix_consistency.weight=1", "--stabilizers.mix_consistency.warmup=2",
+              "--stabilizers.mix_bcr.real=1", "--stabilizers.mix_bcr.fake=1",
+              "--stabilizers.adaptivemix.weight=1", "--model.d.name=maxout", "--model.hidden=8",
+              "--train.d_steps=1", "--metrics.every=2", "--run.checkpoint_every=2", "--device=cpu"]
+    last = rows(train(tmp_path, *family, "--train.iterations=4", name="full"))[-1]
+    for key in ("stability/mix_consistency", "stability/mix_bcr_real", "stability/adaptivemix_lambda"):
+        assert key in last and math.isfinite(last[key])
+    assert 0 < last["stability/adaptivemix_lambda"] < 1
+    assert main([*TINY, f"--run.dir={tmp_path}", "--run.name=cut", *family, "--train.iterations=2"]) == 0
+    assert main(["--resume", str(tmp_path / "cut"), "--train.iterations=4"]) == 0
+    assert rows(tmp_path / "cut")[-1]["loss/D"] == last["loss/D"]  # resumed = uninterrupted
+
+
+def test_a_toy_run_with_cutmix_is_refused_in_one_line(tmp_path, capsys):
+    assert main([f"--run.dir={tmp_path}", "--stabilizers.cutmix.weight=1", "--device=cpu"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "2-D points" in err[0] and not (tmp_path / "run").exists()
+
+
+def test_the_image_trainers_d_keeps_its_split_in_float32():
+    from mixgan.models.dcgan import DCGANDiscriminator
+    from mixgan.trainers.image_gan import _float_logits
+
+    D = DCGANDiscriminator(3, 8, base=4)
+    crit = single_member(_float_logits(D))
+    x, gz = images(0)
+    loss = mixgan.GANLoss(stabilizers=[mixgan.AdaptiveMix(), mixgan.CutMixD(), mixgan.MixConsistency()])
+    engine = loss._engine
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = engine.d_loss(crit, x[None], gz[None], MemberStreams.from_seeds([0], "cpu"))
+    assert out.dtype == torch.float32 and out.isfinite().all()
+    assert crit.features(x[None]).dtype == torch.float32
