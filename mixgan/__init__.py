@@ -18,7 +18,9 @@ _EXPORTS = {
     # objectives and stabilizers for any PyTorch loop (mixgan/api/losses.py)
     **{name: f"mixgan.api.losses:{name}" for name in (
         "GANLoss", "ERM", "Mixup", "R1", "R2", "WGANGP", "DRAGAN", "InstanceNoise", "PacGAN",
-        "BalancedConsistency", "LeCam", "DiffAugment", "stabilizer")},
+        "BalancedConsistency", "LeCam", "DiffAugment", "CutMixD", "MixConsistency", "MixBCR", "AdaptiveMix",
+        "stabilizer")},
+    "SplitD": "mixgan.models.split:SplitD",  # D = head ∘ features, for AdaptiveMix
     # writing a stabilizer plugin (mixgan/objectives/plugins.py)
     "Stabilizer": "mixgan.objectives.plugins:Stabilizer",
     "config_check": "mixgan.config.core:check",

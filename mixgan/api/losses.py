@@ -103,7 +103,10 @@ class StabilizerSpec:
 
         alone = stabilizers_schema()()
         setattr(alone, self.name, self.settings)
-        check_stabilizers(alone, batch_size=alone.pack, toy=STABILIZERS[self.name].toy)
+        entry = STABILIZERS[self.name]
+        toy = entry.toy if not hasattr(entry, "refuses") else not entry.refuses(
+            self.settings, f"stabilizers.{self.name}", True)  # e.g. MixBCR(mix="cutmix"): images
+        check_stabilizers(alone, batch_size=alone.pack, toy=toy)
         if not STABILIZERS[self.name].on(self.settings):  # R1() would be silently off
             key = first if first != "value" else _value_key(self.name)
             raise ConfigError(f"{type(self).__name__}: off as set ({self.settings!r}), so it would do "
@@ -147,6 +150,43 @@ DiffAugment = _spec("DiffAugment", "DiffAugment(policy='color,translation,cutout
                     key="diffaugment")
 
 
+class _Defaults(StabilizerSpec):
+    """A spec whose paper defaults turn it on (a config section's defaults leave every plugin off)."""
+
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**{**self.defaults, **settings})
+
+
+class CutMixD(_Defaults):
+    """CutMixD(weight=1.0): + w·BCE(D(M⊙x + (1−M)⊙G(z)), λ), M a CutMix box, λ its area fraction
+    (§3.7 with Yun et al. 2019's box); images only."""
+
+    name, defaults = "cutmix", {"weight": 1.0}
+
+
+class MixConsistency(_Defaults):
+    """MixConsistency(weight=1.0, warmup=0): + w·E‖D(mix(x, G(z))) − mix(D(x), D(G(z)))‖² (U-Net GAN,
+    Schönfeld et al. 2020): a CutMix box (inverted with probability ½) on images, a blend on points."""
+
+    name, defaults = "mix_consistency", {"weight": 1.0}
+
+
+class MixBCR(_Defaults):
+    """MixBCR(real=10, fake=10, mix="mixup"|"cutmix", alpha=1.0): bCR with T a mix within the real or
+    within the generated batch (Zhao et al. 2020)."""
+
+    name, defaults = "mix_bcr", {"real": 10.0, "fake": 10.0}
+
+
+class AdaptiveMix(_Defaults):
+    """AdaptiveMix(weight=1.0, noise=0.05, per_sample=False): −E cos(f(x̃), sg[λf(x_a) + (1−λ)f(x_b) + ε])
+    on pairs within the real and within the generated batch (Liu et al. 2023); D needs features/head."""
+
+    name, defaults = "adaptivemix", {"weight": 1.0}
+
+
 class PacGAN(StabilizerSpec):
     """PacGAN(m=2): D reads m samples of one source at once (Lin et al. 2018); D's input is m·d wide."""
 
@@ -187,8 +227,7 @@ class GANLoss:
         if st.spectral_norm:  # a property of D's layers, not of the loss: say how instead of ignoring it
             raise ConfigError("GANLoss: spectral norm is part of D, not of its loss; accepted: D's layers "
                               "wrapped with torch.nn.utils.parametrizations.spectral_norm")
-        images = st.bcr.real > 0 or st.bcr.fake > 0 or bool(getattr(st, "diffaugment", None)
-                                                            and st.diffaugment.policy)
+        images = st.bcr.real > 0 or st.bcr.fake > 0 or _images_only(st)
         check_stabilizers(st, batch_size=st.pack, toy=not images)
         self.objective, self.stabilizers, self.d_steps = objective.settings, st, d_steps
         diffaugment = bool(getattr(st, "diffaugment", None) and st.diffaugment.policy)
@@ -277,8 +316,12 @@ class GANLoss:
 
 
 def _checked_critic(D: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
-    """objectives/gan.single_member, refusing a D that does not give one number per input: (n, 2)
-    would otherwise be averaged into the loss, silently."""
+    """objectives/gan.single_member (its features/head split kept, for AdaptiveMix), refusing a D that
+    does not give one number per input: (n, 2) would otherwise be averaged into the loss, silently."""
+    from mixgan.objectives.gan import single_member
+
+    plain = single_member(D)
+
     def critic(x: Tensor) -> Tensor:
         n = x.shape[0] * x.shape[1]
         out = D(x.flatten(0, 1))
@@ -288,7 +331,18 @@ def _checked_critic(D: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]
                               f"input, ({n}, 1) or ({n},)")
         return out.view(x.shape[0], x.shape[1], -1)
 
+    for name in ("features", "head"):
+        if hasattr(plain, name):
+            setattr(critic, name, getattr(plain, name))
     return critic
+
+
+def _images_only(st: Any) -> bool:
+    """Whether a plugin the section turns on refuses toy points (DiffAugment, CutMixD, a CutMix T)."""
+    from mixgan.objectives.plugins import plugin_classes
+
+    return any(cls.on(getattr(st, name)) and cls.refuses(getattr(st, name), f"stabilizers.{name}", True)
+               for name, cls in plugin_classes().items())
 
 
 def _state(engine: Any) -> dict[str, Tensor]:

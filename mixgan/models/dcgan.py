@@ -76,7 +76,8 @@ class DCGANDiscriminator(nn.Module):
 
     k stride-2 Conv + LeakyReLU(0.2) layers doubling the channels (BatchNorm after all but the
     first if batch_norm), then Conv(s0) to one logit. With spectral_norm=True every conv is
-    wrapped in torch.nn.utils.parametrizations.spectral_norm.
+    wrapped in torch.nn.utils.parametrizations.spectral_norm. D = head ∘ features: `features` is the
+    conv stack, `head` the last conv (AdaptiveMix reads the features: objectives/adaptivemix.py).
     """
 
     def __init__(

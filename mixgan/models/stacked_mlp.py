@@ -200,15 +200,29 @@ class StackedMLP(MemberParams, nn.Module):
         sigma = (u.clone() * (W * v.clone().unsqueeze(1)).sum(2)).sum(1)
         return W / sigma.view(-1, 1, 1)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def _layers(self, x: Tensor, lo: int, hi: int) -> Tensor:
+        """Layers lo..hi−1 (each Linear, then ReLU but after the last)."""
         last = len(self.weight) - 1
-        for i, (W, b) in enumerate(zip(self.weight, self.bias)):
+        for i in range(lo, hi):
+            W, b = self.weight[i], self.bias[i]
             if self.spectral_norm:
                 W = self._normalized(i, update=self.training)
             x = stacked_linear(x, W, b)
             if i < last:
                 x = torch.relu(x)
         return x
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._layers(x, 0, len(self.weight))
+
+    # D = head ∘ features (AdaptiveMix mixes in feature space: objectives/adaptivemix.py)
+    def features(self, x: Tensor) -> Tensor:
+        """Every layer but the last, (S, n, in) → (S, n, hidden): the input of the last Linear."""
+        return self._layers(x, 0, len(self.weight) - 1)
+
+    def head(self, h: Tensor) -> Tensor:
+        """The last Linear, (S, n, hidden) → (S, n, out)."""
+        return self._layers(h, len(self.weight) - 1, len(self.weight))
 
     def member(self, s: int) -> Callable[[Tensor], Tensor]:
         """Member s alone as a function of (n, in) inputs (for measurements and pictures)."""

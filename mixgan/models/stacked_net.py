@@ -105,8 +105,8 @@ class StackedNet(MemberParams, nn.Module):
             self.keys = keys
 
     def _run(self, x: Tensor, linear: Callable[..., Tensor], param: Callable[[int], Tensor],
-             norm: Callable[..., Tensor]) -> Tensor:
-        for op in self.plan:
+             norm: Callable[..., Tensor], plan: list[tuple] | None = None) -> Tensor:
+        for op in self.plan if plan is None else plan:
             if op[0] == "linear":
                 x = linear(x, param(op[1]), None if op[2] is None else param(op[2]))
             elif op[0] == "bn":
@@ -117,12 +117,24 @@ class StackedNet(MemberParams, nn.Module):
                 x = maxout(x, op[1])
         return x
 
-    def forward(self, x: Tensor) -> Tensor:
+    def forward(self, x: Tensor, plan: list[tuple] | None = None) -> Tensor:
         """(S, n, in) → (S, n, out); batch norm on batch statistics in training mode."""
         def norm(h: Tensor, g: Tensor, b: Tensor, mean: Tensor, std: Tensor, m: float, eps: float) -> Tensor:
             return batch_norm(h, g, b, mean, std, self.training, m, eps, self.bn_groups)
 
-        return self._run(x, stacked_linear, lambda k: self.params[k], norm)
+        return self._run(x, stacked_linear, lambda k: self.params[k], norm, plan)
+
+    # D = head ∘ features (AdaptiveMix mixes in feature space: objectives/adaptivemix.py)
+    def _head_at(self) -> int:
+        return max(i for i, op in enumerate(self.plan) if op[0] == "linear")
+
+    def features(self, x: Tensor) -> Tensor:
+        """Every layer before the last Linear: (S, n, in) → (S, n, hidden)."""
+        return self.forward(x, self.plan[:self._head_at()])
+
+    def head(self, h: Tensor) -> Tensor:
+        """The last Linear and what follows it: (S, n, hidden) → (S, n, out)."""
+        return self.forward(h, self.plan[self._head_at():])
 
     def member(self, s: int) -> Callable[[Tensor], Tensor]:
         """Member s alone as a function of (n, in) inputs, batch norm on its population statistics

@@ -207,8 +207,15 @@ def make_gan_objective(sections: Any, device: torch.device | str = "cpu", stabil
 
 
 def single_member(D: Callable[[Tensor], Tensor]) -> Critic:
-    """A one-member critic from a plain network: (1, n, ...) → D((n, ...)) → (1, n, 1) (image GAN)."""
+    """A one-member critic from a plain network: (1, n, ...) → D((n, ...)) → (1, n, 1) (image GAN).
+
+    A D with `features(x)` and `head(h)` (D = head ∘ features: DCGAN's D, mixgan.SplitD) keeps them,
+    over the member axis too: (1, n, ...) → (1, n, ...features) → (1, n, 1)."""
     def critic(x: Tensor) -> Tensor:
         return D(x.flatten(0, 1)).view(x.shape[0], x.shape[1], -1)
 
+    features, head = getattr(D, "features", None), getattr(D, "head", None)
+    if callable(features) and callable(head):
+        critic.features = lambda x: features(x.flatten(0, 1)).unflatten(0, x.shape[:2])  # type: ignore[attr-defined]
+        critic.head = lambda h: head(h.flatten(0, 1)).reshape(h.shape[0], h.shape[1], -1)  # type: ignore[attr-defined]
     return critic

@@ -1,7 +1,8 @@
 """Stabilizers as plugins: the `Stabilizer` interface, the one stabilizer registry, and `Plugged`, which
 adds plugin stabilizers to an objective (ERM or mixup), over the member axis like everything else.
 
-A plugin is one class (LeCam in objectives/lecam.py, DiffAugment in objectives/diffaugment.py, or a
+A plugin is one class (LeCam in objectives/lecam.py, DiffAugment in objectives/diffaugment.py, the
+mixup family for D in objectives/cutmix_d.py, mix_consistency.py, mix_bcr.py and adaptivemix.py, or a
 class in another package registered through the entry-point group "mixgan.stabilizers"). It declares
 its config section (`Settings`, a dataclass read as `stabilizers.<name>.*`), which of its numeric
 settings may differ between members of one stack (`member_keys`), and hooks:
@@ -54,6 +55,12 @@ class Stabilizer:
     @classmethod
     def check(cls, settings: Any, key: str) -> None:
         """Raise a one-line ConfigError for a bad value (`key` is e.g. "stabilizers.lecam")."""
+
+    @classmethod
+    def refuses(cls, settings: Any, key: str, toy: bool) -> str:
+        """Why this section cannot serve the toy GAN (2-D points; `toy`) or image GANs, or "" if it can
+        (default: the class's `toy` / `image`; a plugin may refuse one setting only, e.g. a box mask)."""
+        return "" if (cls.toy if toy else cls.image) else f"{key.rsplit('.', 1)[-1]} is not built for it"
 
     def member_tensor(self, key: str) -> Tensor:
         """A numeric setting of every member as a (S,) tensor on the device."""
@@ -108,6 +115,11 @@ STABILIZERS.register("pack", Builtin(lambda m: m != 1, image=False))
 STABILIZERS.register("spectral_norm", Builtin(bool, image=False))
 STABILIZERS.register("lecam", "mixgan.objectives.lecam:LeCam")
 STABILIZERS.register("diffaugment", "mixgan.objectives.diffaugment:DiffAugment")
+# The mixup family for D beside §3.7 (docs/mixup_family.md)
+STABILIZERS.register("cutmix", "mixgan.objectives.cutmix_d:CutMixD")
+STABILIZERS.register("mix_consistency", "mixgan.objectives.mix_consistency:MixConsistency")
+STABILIZERS.register("mix_bcr", "mixgan.objectives.mix_bcr:MixBCR")
+STABILIZERS.register("adaptivemix", "mixgan.objectives.adaptivemix:AdaptiveMix")
 
 
 def plugin_classes() -> dict[str, type]:
@@ -167,8 +179,9 @@ def check_plugins(st: Any, toy: bool) -> None:
         settings = getattr(st, name)
         cls.check(settings, f"stabilizers.{name}")
         if cls.on(settings):
-            check(cls.toy if toy else cls.image, f"stabilizers.{name}",
-                  f"off for the {'toy' if toy else 'image'} GAN ({name} is not built for it)", "on")
+            why = cls.refuses(settings, f"stabilizers.{name}", toy)
+            kind = "toy" if toy else "image"
+            check(not why, f"stabilizers.{name}", f"off for the {kind} GAN ({why})", "on")
 
 
 def build_plugins(sections: Sequence[Any], device: torch.device | str) -> list[tuple[str, Stabilizer]]:

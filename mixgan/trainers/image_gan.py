@@ -41,8 +41,15 @@ STOP_SYNC_EVERY = 20  # iterations between the ranks' Ctrl-C agreement under tor
 
 
 def _float_logits(D: Any) -> Any:
-    # Logits in float32 whatever the autocast dtype: the losses (softplus, BCE) stay exact.
-    return lambda x: D(x).float()
+    # Logits in float32 whatever the autocast dtype: the losses (softplus, BCE) stay exact. A D split
+    # as head ∘ features (DCGAN's) keeps the split, for AdaptiveMix (DDP's wrapper hides it: refused).
+    def out(x: Tensor) -> Tensor:
+        return D(x).float()
+
+    if callable(getattr(D, "features", None)) and callable(getattr(D, "head", None)):
+        out.features = lambda x: D.features(x).float()  # type: ignore[attr-defined]
+        out.head = lambda h: D.head(h).float()  # type: ignore[attr-defined]
+    return out
 
 
 class ImageGanTrainer:
