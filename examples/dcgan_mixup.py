@@ -56,7 +56,7 @@ def train(seed: int, out: Path, steps: int, batch: int = 32, latent: int = 16) -
             opt_g.step()
             if step % max(steps // 4, 1) == 0 or step == steps:
                 run.log(step, {"loss/D": loss_d, "loss/G": loss_g,
-                               **mixgan.probe_discriminator(D, real, fake.detach(), gen)})
+                               **mixgan.probe_discriminator(D, real, fake.detach())})  # own draws
     return run.run_dir
 
 

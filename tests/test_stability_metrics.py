@@ -179,3 +179,18 @@ def test_probe_of_each_member_of_a_stack():
         want = probe_discriminator(deep[s], real, fake, torch.Generator().manual_seed(s))
         for k in want:
             assert got[k].item() == pytest.approx(want[k].item(), rel=1e-5, abs=1e-7), k
+
+
+def test_the_probe_never_consumes_a_training_generator_by_default():
+    # The docs' loop calls probe_discriminator between training steps: with its own draws, the
+    # training stream is where it was (issue 33: passing the training generator shifted the run).
+    from mixgan.metrics.stability import probe_discriminator
+
+    D = torch.nn.Linear(2, 1)
+    real, fake = torch.randn(8, 2), torch.randn(8, 2)
+    gen = torch.Generator().manual_seed(3)
+    before = gen.get_state()
+    a = probe_discriminator(D, real, fake)
+    assert torch.equal(gen.get_state(), before)
+    b = probe_discriminator(D, real, fake, torch.Generator().manual_seed(0))  # the default's draws
+    assert all(torch.equal(a[k], b[k]) for k in a)

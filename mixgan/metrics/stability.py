@@ -31,15 +31,19 @@ def probe_keys(probability: bool = True) -> tuple[str, ...]:
 
 
 def probe_discriminator(
-    D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator, probability: bool = True
+    D: nn.Module, real: Tensor, fake: Tensor, gen: torch.Generator | None = None, probability: bool = True
 ) -> dict[str, Tensor]:
     """D(x) and D(g(z)) as probabilities, and D's input-gradient norm at real, fake and mixed points.
 
     A critic whose output is not a logit (hinge, least squares, WGAN: `probability=False`) reports
     its raw mean outputs as stability/critic_real and stability/critic_fake instead of σ(D).
     Mixed points use λ ~ U(0, 1) per sample, independent of the objective, so that ERM and
-    mixup runs are measured alike.
+    mixup runs are measured alike. `gen` draws those λ; by default a generator of the probe's own
+    (seed 0), so that measuring never consumes a training stream (pass your training generator and
+    the probe shifts every later draw of your run).
     """
+    if gen is None:
+        gen = torch.Generator(real.device).manual_seed(0)
     lam = torch.rand(real.shape[0], device=real.device, generator=gen)
     squash = torch.sigmoid if probability else (lambda t: t)
     with torch.no_grad():
