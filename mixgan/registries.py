@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from mixgan._registry import Registry
 from mixgan.errors import ConfigError
-from mixgan.registry import Registry
 
 
 def registry(kind: str) -> Registry:
@@ -30,24 +30,26 @@ def registry(kind: str) -> Registry:
     return reg
 
 
-def register_stabilizer(name: str, cls: type) -> type:
-    """Add a stabilizer plugin (a mixgan.Stabilizer subclass); its section is stabilizers.<name>."""
-    from mixgan.objectives.plugins import STABILIZERS, Stabilizer
+def register_stabilizer(name: str, cls: type, *, replace: bool = False) -> type:
+    """Add a stabilizer plugin (a mixgan.Stabilizer subclass); its section is stabilizers.<name>.
+    The class is checked here (Settings, member_keys, metric_names, the hooks: objectives/plugins.py
+    check_stabilizer); replace=True replaces a plugin registered before (a notebook cell run again)."""
+    from mixgan.objectives.plugins import STABILIZERS
 
-    if not (isinstance(cls, type) and issubclass(cls, Stabilizer)):
-        raise ConfigError(f"register_stabilizer({name!r}, {cls!r}); accepted: a mixgan.Stabilizer subclass")
-    return STABILIZERS.register(name, cls)
+    return STABILIZERS.register(name, cls, replace=replace)
 
 
-def register_toy_data(name: str, make: Callable[..., Any], reads: tuple[str, ...] = ("std",)) -> None:
+def register_toy_data(name: str, make: Callable[..., Any], reads: tuple[str, ...] = ("std",), *,
+                      replace: bool = False) -> None:
     """Add a toy data set: make(std=, radius=, spacing=) -> a GaussianMixture-like object."""
     from mixgan.data import GAN_DATA, ToyDataSet
 
-    GAN_DATA.register(name, ToyDataSet(make, tuple(reads)))
+    GAN_DATA.register(name, ToyDataSet(make, tuple(reads)), replace=replace)
 
 
-def register_image_model(name: str, build: Callable[[Any, int, int], tuple[Any, Any]]) -> None:
+def register_image_model(name: str, build: Callable[[Any, int, int], tuple[Any, Any]], *,
+                         replace: bool = False) -> None:
     """Add an image-GAN model: build(model_section, channels, size) -> (G, D) (`--model.name=<name>`)."""
     from mixgan.models import IMAGE_GAN_MODELS
 
-    IMAGE_GAN_MODELS.register(name, build)
+    IMAGE_GAN_MODELS.register(name, build, replace=replace)

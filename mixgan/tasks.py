@@ -9,7 +9,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from mixgan.registry import Registry
+from mixgan._registry import Registry
 
 
 def _load(target: str) -> Any:
@@ -37,6 +37,7 @@ TASKS.register("classify", Task("mixgan.config.classify:ClassifyConfig",
 TASKS.register("image_gan", Task("mixgan.config.image_gan:ImageGanConfig",
                                  "mixgan.config.image_gan:validate_image_gan",
                                  "mixgan.trainers.image_gan:ImageGanTrainer"))
+TASKS.seal()
 
 
 def schema_of(task: str) -> tuple[type, Any]:

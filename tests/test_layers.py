@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mixgan"
 # matches none: it must be placed here.
 LAYER_OF = {
     "mixgan.__init__": "core",  # the package itself (its exports are "module:attr" strings)
-    "mixgan.errors": "core", "mixgan.registry": "core", "mixgan.streams": "core", "mixgan.mixup": "core",
+    "mixgan.errors": "core", "mixgan._registry": "core", "mixgan.streams": "core", "mixgan.mixup": "core",
     "mixgan.tasks": "core",  # the task registry: names and "module:Class" strings only
     "mixgan.config.core": "core", "mixgan.config.untrusted": "core",
     "mixgan.config": "config",  # the task schemas, sweep files, the train command's arguments

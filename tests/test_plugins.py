@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import mixgan
-from mixgan.registry import Registry
+from mixgan._registry import Registry
 
 
 @dataclass

@@ -299,10 +299,14 @@ class GANLoss:
             self._engine.at_step(step, total)
 
     def metrics(self) -> dict[str, float]:
-        """The stabilizers' own numbers (e.g. stability/lecam_anchor_real), as floats."""
+        """Every active stabilizer's numbers, as floats, from the last d_loss: a penalty's value before
+        its weight (stability/r1 = ½E‖∇D(x)‖², r2, gp, dragan; bcr_real, bcr_fake), the instance noise's
+        std now (stability/noise_std), a plugin's own (stability/lecam_anchor_real, ...)."""
         from mixgan.objectives.plugins import plugin_metrics
+        from mixgan.objectives.stabilizers import penalty_metrics
 
-        return {k: float(v[0]) for k, v in plugin_metrics(self._engine).items()}
+        values = {**penalty_metrics(self._engine), **plugin_metrics(self._engine)}
+        return {k: float(v[0]) for k, v in values.items()}
 
     def state_dict(self) -> dict[str, Tensor]:
         return {k: v.clone() for k, v in _state(self._engine).items()}

@@ -260,22 +260,36 @@ class OwnGanTrainer:
 
     @torch.no_grad()
     def _toy_quality(self, gen: torch.Generator) -> dict[str, Tensor]:
-        from mixgan.metrics.toy import ToyReference
         from mixgan.trainers.gan import eval_generator
 
+        mc, ref = self.cfg.metrics, self.toy_reference()
+        out = {k: v[0] for k, v in ref.score(self.G(self.noise(mc.n_samples, gen))[None]).items()}
+        if self.step == self.total and mc.final_samples > 0:  # its own stream: the values above unchanged
+            big = self.G(self.noise(mc.final_samples, eval_generator(self.cfg.seed, -1, self.device)))
+            out.update({k: v[0] for k, v in ref.score(big[None], "final_large/").items()})
+        return out
+
+    def toy_reference(self) -> Any:
+        """The fixed real sample of a toy data set (metrics/toy.py), the same for all its runs: made once."""
+        from mixgan.metrics.toy import ToyReference
+
         mc = self.cfg.metrics
-        if self._reference is None:  # the same fixed real sample for every run of a data set: made once
+        if self._reference is None:
             key = (self.cfg.data["name"], mc.n_samples, mc.final_samples, str(self.device), mc.hq_sigmas)
             if key not in _REFERENCES:
                 n_max = max(mc.n_samples, mc.final_samples)
                 _REFERENCES[key] = ToyReference(self.source.toy, mc.n_samples, n_max, self.device,
                                                 mc.hq_sigmas)
             self._reference = _REFERENCES[key]
-        out = {k: v[0] for k, v in self._reference.score(self.G(self.noise(mc.n_samples, gen))[None]).items()}
-        if self.step == self.total and mc.final_samples > 0:  # its own stream: the values above unchanged
-            big = self.G(self.noise(mc.final_samples, eval_generator(self.cfg.seed, -1, self.device)))
-            out.update({k: v[0] for k, v in self._reference.score(big[None], "final_large/").items()})
-        return out
+        return self._reference
+
+    def health(self, metrics: dict[str, float]) -> Any:
+        """The verdict on a row (metrics/health.py) where the data is a toy data set; else None."""
+        if self.source.toy is None:
+            return None
+        from mixgan.metrics.health import judge, references
+
+        return judge(metrics, references(self.toy_reference(), self.cfg.metrics.n_samples), self.probability)
 
     def _evaluate(self) -> dict[str, Any]:
         values = self.evaluate(self.G, self.step)

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mixgan._registry import Registry
 from mixgan.data.toy import GaussianMixture, grid25, ring8
-from mixgan.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -30,5 +30,6 @@ class ToyDataSet:
 GAN_DATA = Registry("toy data set", "mixgan.toy_data")
 GAN_DATA.register("ring8", ToyDataSet(ring8, ("std", "radius")))
 GAN_DATA.register("grid25", ToyDataSet(grid25, ("std", "spacing")))
+GAN_DATA.seal()
 
 __all__ = ["GAN_DATA", "GaussianMixture", "ToyDataSet", "grid25", "ring8"]

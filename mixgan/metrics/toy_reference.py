@@ -55,16 +55,21 @@ SHORT = {"the data (another draw)": "data", f"modes blurred, σ = {BLUR_FACTORS[
          f"blur {BLUR_FACTORS[1]:g}σ", "all mass on one mode": "one mode", NOISE: "noise"}
 
 
-def reference_scores(ref: ToyReference, sizes: dict[str, int]) -> dict[str, dict[str, list[float]]]:
+def reference_scores(ref: ToyReference, sizes: dict[str, int],
+                     only: dict[str, int] | None = None) -> dict[str, dict[str, list[float]]]:
     """name → metric → values over its draws, for each prefix → sample size in `sizes`
     (e.g. {"quality/": 2500, "final_large/": 20000}): NOISE_DRAWS draws of noise, DRAWS of the others
-    (LARGE_DRAWS from LARGE samples on)."""
+    (LARGE_DRAWS from LARGE samples on). `only` (name → draws) scores those references alone, with
+    that many draws: the first draws of compare's, since every reference keeps its own seed."""
     out: dict[str, dict[str, list[float]]] = {}
     for i, (name, draw) in enumerate(generators(ref.data).items()):
+        if only is not None and name not in only:
+            continue
         vals: dict[str, list[float]] = {}
         for prefix, n in sizes.items():
             draws = (NOISE_DRAWS if name == NOISE else DRAWS) if n < LARGE else \
                 LARGE_DRAWS["noise" if name == NOISE else "other"]
+            draws = draws if only is None else only[name]
             g = torch.Generator(ref.real.device).manual_seed(REF_SEED + 1000 * i + n)
             batch = torch.stack([draw(n, g) for _ in range(draws)])  # (draws, n, 2): one call
             for k, v in ref.score(batch, prefix).items():

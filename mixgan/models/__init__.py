@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mixgan.registry import Registry
+from mixgan._registry import Registry
 
 
 def dcgan(m: Any, channels: int, size: int) -> tuple[Any, Any]:
@@ -19,3 +19,4 @@ def dcgan(m: Any, channels: int, size: int) -> tuple[Any, Any]:
 
 IMAGE_GAN_MODELS = Registry("image GAN model", "mixgan.image_gan_models")
 IMAGE_GAN_MODELS.register("dcgan", dcgan)
+IMAGE_GAN_MODELS.seal()

@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from mixgan.registry import Registry
+from mixgan._registry import Registry
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
@@ -145,6 +145,7 @@ TOY_MODELS = Registry("toy model family", "mixgan.toy_models")
 TOY_MODELS.register("mlp", ToyFamily(mlp, ("activation", "hidden_bias")))
 TOY_MODELS.register("bn_mlp", ToyFamily(bn_mlp, ("activation", "hidden_bias")))
 TOY_MODELS.register("maxout", ToyFamily(maxout_mlp, ("maxout_pieces", "hidden_bias")))
+TOY_MODELS.seal()
 
 
 def build_toy_net(family: str, n_in: int, n_out: int, hidden: int, depth: int, *, activation: str = "relu",

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
-from mixgan.registry import Registry
+from mixgan._registry import Registry
 
 Critic = Callable[[Tensor], Tensor]  # (S, n, ...) -> outputs (S, n, 1)
 
@@ -104,9 +104,52 @@ def _penalty_on(p: Any) -> bool:
     return p.weight > 0
 
 
+HOOKS = ("on", "check", "refuses", "at_step", "d_inputs", "g_inputs", "d_term", "state", "metrics")
+
+
+def check_stabilizer(name: str, obj: Any) -> None:
+    """What the engine reads of a plugin class, checked when it is registered (or its entry point is
+    loaded), so that a class it cannot use fails there in one line, not in every GANLoss() after."""
+    from mixgan.errors import ConfigError
+
+    if isinstance(obj, Builtin):
+        return
+    if not (isinstance(obj, type) and issubclass(obj, Stabilizer)):
+        raise ConfigError(f"stabilizer {name!r} is {obj!r}; accepted: a mixgan.Stabilizer subclass")
+    where = f"stabilizer {name!r} ({obj.__name__})"
+    settings = getattr(obj, "Settings", None)
+    if not (isinstance(settings, type) and dataclasses.is_dataclass(settings)):
+        raise ConfigError(f"{where} has no Settings dataclass; accepted: a class attribute Settings, a "
+                          f"dataclass with a default for each field (the config section stabilizers.{name})")
+    try:
+        defaults = settings()
+    except TypeError as err:
+        raise ConfigError(f"{where}: Settings() fails ({err}); accepted: a default for each field") from None
+    fields = [f.name for f in dataclasses.fields(settings)]
+    for attr in ("member_keys", "metric_names"):
+        value = getattr(obj, attr)
+        if not (isinstance(value, tuple) and all(isinstance(v, str) for v in value)):
+            raise ConfigError(f"{where}: {attr} is {value!r}; accepted: a tuple of names")
+    if bad := [k for k in obj.member_keys if k not in fields]:
+        raise ConfigError(f"{where}: member_keys {', '.join(bad)} are not fields of its Settings; accepted: "
+                          f"names among {', '.join(fields) or '(none)'}")
+    if bad := [h for h in HOOKS if not callable(getattr(obj, h, None))]:
+        raise ConfigError(f"{where}: {', '.join(bad)} is not a method; accepted: the hooks of "
+                          "mixgan.Stabilizer as methods (or left to its defaults)")
+    inherited = getattr(obj.on, "__func__", None) is Stabilizer.on.__func__  # type: ignore[attr-defined]
+    if inherited and "weight" not in fields:
+        raise ConfigError(f"{where}: its Settings has no weight, which Stabilizer.on reads, so it would "
+                          "never be on; accepted: a weight field, or a classmethod on(settings)")
+    try:
+        obj.on(defaults)
+    except Exception as err:
+        raise ConfigError(f"{where}: on(Settings()) fails ({type(err).__name__}: {err}); accepted: an on "
+                          "that reads its Settings") from None
+
+
 # The one list of stabilizers: name -> Builtin or a Stabilizer class ("module:Class", imported when
 # looked up). A plugin is one file and one line here, or an entry point of another package.
-STABILIZERS = Registry("stabilizer", "mixgan.stabilizers")
+STABILIZERS = Registry("stabilizer", "mixgan.stabilizers", check=check_stabilizer)
 for _name in ("r1", "r2", "gp", "dragan"):  # the engine's PENALTIES, in its order
     STABILIZERS.register(_name, Builtin(_penalty_on, ("weight",)))
 STABILIZERS.register("noise", Builtin(lambda n: n.std > 0, ("std",)))
@@ -120,6 +163,7 @@ STABILIZERS.register("cutmix", "mixgan.objectives.cutmix_d:CutMixD")
 STABILIZERS.register("mix_consistency", "mixgan.objectives.mix_consistency:MixConsistency")
 STABILIZERS.register("mix_bcr", "mixgan.objectives.mix_bcr:MixBCR")
 STABILIZERS.register("adaptivemix", "mixgan.objectives.adaptivemix:AdaptiveMix")
+STABILIZERS.seal()
 
 
 def plugin_classes() -> dict[str, type]:

@@ -175,6 +175,12 @@ class Stabilized:
         self.bcr = [(i, torch.tensor([getattr(s.bcr, key) for s in sections], device=device))
                     for i, key in enumerate(("real", "fake")) if getattr(first.bcr, key) > 0]
         self.shift = first.bcr.shift
+        # The last value of each active term before its weight, (S,) per member, written in place (a
+        # CUDA graph keeps the tensors) and never read by the loss: what `metrics` reports.
+        self.values = {f"stability/{name}": torch.zeros(len(sections), device=device)
+                       for name, *_ in self.penalties}
+        self.values.update({f"stability/bcr_{('real', 'fake')[i]}": torch.zeros(len(sections), device=device)
+                            for i, _ in self.bcr})
 
     @staticmethod
     def enabled(st: Any) -> tuple:
@@ -223,16 +229,37 @@ class Stabilized:
                 # step and multiplied by on[k] ∈ {0, 1}, which at_step rewrites in place; on steps, ×1
                 # leaves weight × every bit for bit what the eager branch below uses.
                 factor = weight * on[i % self.d_steps]
-                loss = loss + factor * penalty(name, D, real, fake, rand, self.c)
+                value = penalty(name, D, real, fake, rand, self.c)
+                loss = loss + factor * value
             elif i % every == 0:  # eager: off steps skip the penalty's double backward altogether
-                loss = loss + weight * penalty(name, D, real, fake, rand, self.c)
+                value = penalty(name, D, real, fake, rand, self.c)
+                loss = loss + weight * value
+            else:
+                continue
+            self.values[f"stability/{name}"].copy_(value.detach())
         # bCR (Zhao et al. 2021, "Improved Consistency Regularization for GANs", Algorithm 1):
         # + λ_real·E‖D(x) − D(T(x))‖² + λ_fake·E‖D(g(z)) − D(T(g(z)))‖², T a random flip and shift, on
         # the unmixed batches D sees (after instance noise), whatever the base objective (ERM or mixup).
         p = int(self.shift * min(real.shape[-2:])) if self.bcr else 0  # e.g. 1/8 of 32 px: 4 px
         for i, weight in self.bcr:
-            loss = loss + weight * consistency(D, (real, fake)[i], rand, p)
+            value = consistency(D, (real, fake)[i], rand, p)
+            self.values[f"stability/bcr_{('real', 'fake')[i]}"].copy_(value.detach())
+            loss = loss + weight * value
         return loss
+
+    def metrics(self) -> dict[str, Tensor]:
+        """The active terms' last values before their weights (stability/r1: ½E‖∇D(x)‖², ...; bcr_real,
+        bcr_fake) and the instance noise's current std (stability/noise_std), each (S,)."""
+        return {**self.values, **({"stability/noise_std": self.noise} if self.use_noise else {})}
 
     def g_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
         return self.base.g_loss(D, self._inputs(real, rand), self._inputs(fake, rand), rand)
+
+
+def penalty_metrics(objective: Any) -> dict[str, Tensor]:
+    """The `metrics` of the Stabilized inside an objective (plugins may wrap it), or {}."""
+    while objective is not None:
+        if isinstance(objective, Stabilized):
+            return objective.metrics()
+        objective = getattr(objective, "base", None)
+    return {}

@@ -283,6 +283,13 @@ class GanTrainer:
                                                self.device, mc.hq_sigmas)
         return self._toy_reference
 
+    def health(self, metrics: dict[str, float]) -> Any:
+        """A member's verdict on its row (metrics/health.py), read against references at its sample size."""
+        from mixgan.metrics.health import judge, references
+
+        refs = references(self.toy_reference(), self.cfg.metrics.n_samples)
+        return judge(metrics, refs, outputs_logits(self.cfg))
+
     def measure(self) -> list[dict[str, float]]:
         """Per member: window means of losses and grad norms, D probes, quality on fresh samples
         (metrics/toy.py: the PacGAN protocol, density/coverage, sliced W1, log-likelihood); at the last

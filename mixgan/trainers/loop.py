@@ -24,6 +24,7 @@ from mixgan.errors import CheckpointError, first_line
 from mixgan.rundir.checkpoint import CHECKPOINT, all_finite, save_checkpoint
 from mixgan.rundir.logger import RunLogger, read_metrics
 from mixgan.rundir.paths import SUMMARY, provenance, run_dir_lock, write_json_atomic
+from mixgan.trainers.console import postfix, print_summary  # noqa: F401 (callers import it from here)
 
 
 class Trainer(Protocol):
@@ -127,6 +128,17 @@ class Member:
         self.error = ""  # why a failed member failed, one line
         self.nonfinite_seen = False  # a checkpoint was skipped for non-finite state (warned once)
         self.logger: RunLogger | None = None
+        self.health: Any = None  # the verdict of its last evaluation (metrics/health.py), where judged
+        self.health_step = 0
+
+    def judge(self, trainer: Trainer, step: int) -> None:
+        """The verdict of the last row, where the trainer gives one (toy data): kept for the bar and the
+        summary, and written to TensorBoard's Text tab as `health` at its step."""
+        judge = getattr(trainer, "health", None)
+        self.health = judge(self.last) if judge is not None else None
+        self.health_step = step
+        if self.health is not None and self.logger is not None:
+            self.logger.text("health", f"**{self.health.verdict}**: {self.health.why}", step)
 
     def open(self, trainer: Trainer, resumed: bool) -> None:
         """Start logging. A resumed run first drops the rows logged after its checkpoint, and the row of
@@ -262,12 +274,12 @@ def _train_and_close(trainer: Trainer, members: list[Member], cfg: Any, mc: Any,
                     m.last = metrics
                     if m.logger is not None:
                         m.logger.log(step, metrics)
+                    m.judge(trainer, step)
                     if diverged(metrics, trainer.watch_keys):
                         # A diverged member is a result: record where, keep its last good checkpoint.
                         m.status, m.diverged_at = "diverged", step
                 running = [m for m in running if m.status == "running"]
-                if len(members) == 1:
-                    bar.set_postfix(_short(members[0].last, trainer.summary_keys), refresh=False)
+                bar.set_postfix(postfix(members, trainer.summary_keys), refresh=False)
             if mc.image_every >= 0 and (due(mc.image_every, step) or last_unit):
                 for m in running:
                     if m.logger is not None:
@@ -309,6 +321,8 @@ def _train_and_close(trainer: Trainer, members: list[Member], cfg: Any, mc: Any,
         extra: dict[str, Any] = {"members_in_stack": len(members)} if len(members) > 1 else {}
         if stop.signum is not None and m.status == "interrupted":  # SIGINT, or a scheduler's SIGTERM
             extra["stop_signal"] = signal.Signals(stop.signum).name
+        if m.health is not None:
+            extra["health"] = m.health.record(m.health_step)
         summaries.append(write_summary(m, trainer, wall, **extra))
     return summaries
 
@@ -343,7 +357,9 @@ def finish_resumed(trainer: Any, cfg: Any, run_dir: Path, wall_time: float) -> d
     m.last = {k: v for k, v in rows[-1].items() if k != "step"}
     m.status = "diverged" if diverged(m.last, trainer.watch_keys) else "completed"
     m.diverged_at = trainer.step if m.status == "diverged" else None
-    return write_summary(m, trainer, wall_time)
+    m.judge(trainer, trainer.step)
+    return write_summary(m, trainer, wall_time,
+                         **({"health": m.health.record(trainer.step)} if m.health is not None else {}))
 
 
 def run_loop(trainer: Any, cfg: Any, run_dir: Path | None, resumed: bool = False,
@@ -356,33 +372,3 @@ def run_worker(trainer: Any) -> dict[str, Any]:
     """Ranks > 0 under torchrun: the same loop as rank 0, writing nothing."""
     summary = run_loop(trainer, trainer.cfg, None)
     return {**summary, "rank": trainer.rank}
-
-
-def _short(metrics: dict[str, float], keys: tuple[str, ...]) -> dict[str, str]:
-    """Last parts of the names (`modes`), the whole name where two share one (final_large/modes)."""
-    out: dict[str, str] = {}
-    for k in keys:
-        if k in metrics:
-            out[k if k.split("/")[-1] in out else k.split("/")[-1]] = f"{metrics[k]:.4g}"
-    return out
-
-
-def print_summary(summary: dict[str, Any], keys: tuple[str, ...]) -> None:
-    """The closing lines of a run: status, key metrics, and how to open TensorBoard; a failed run's
-    one line on stderr."""
-    if summary["status"] == "failed":
-        print(f"mixgan: error: {summary['run_dir']} failed at step {summary['step']}: "
-              f"{summary.get('error', '')}", file=sys.stderr)
-        return
-    final = summary["final"]
-    width = max((len(k) for k in keys), default=10)
-    stack = summary.get("members_in_stack")
-    print(f"\nrun {summary['run_dir']}: {summary['status']} at step {summary['step']}/"
-          f"{summary['total']} in {summary['wall_time_s']:.1f} s"
-          + (f" (the whole stack of {stack} runs trained at once)" if stack else ""))
-    if summary["diverged_at"] is not None:
-        print(f"  non-finite loss first seen at step {summary['diverged_at']}")
-    for k in keys:
-        if k in final:
-            print(f"  {k:<{width}}  {final[k]:.4g}")
-    print(f"open it with:  tensorboard --logdir {summary['run_dir']}")

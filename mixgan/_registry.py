@@ -6,12 +6,15 @@ when the name is looked up (no work at import time, no import cycle). Other pack
 Python entry points (`[project.entry-points."mixgan.stabilizers"] theirs = "their_pkg.mod:Theirs"`),
 read once, the first time a registry is asked for a name it does not hold or for all its names; a
 config then names them like any built-in (`--model.name=theirs`), never by a dotted path.
+
+This module is `mixgan._registry`, not `mixgan.registry`: a submodule of that name would replace the
+public function `mixgan.registry(kind)` (mixgan/registries.py) as soon as anything imported it.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from mixgan.errors import ConfigError
@@ -26,22 +29,35 @@ def _entry_points(group: str) -> list[Any]:
 class Registry:
     """name -> object of one kind; `register` refuses a name twice, lookup an unknown name (ConfigError)."""
 
-    def __init__(self, kind: str, group: str | None = None) -> None:
+    def __init__(self, kind: str, group: str | None = None,
+                 check: Callable[[str, Any], None] | None = None) -> None:
         self.kind = kind  # e.g. "stabilizer", in error messages
         self.group = group  # the entry-point group of plugins, e.g. "mixgan.stabilizers"
+        self.check = check  # check(name, obj): a one-line ConfigError for an object the engine cannot use
         self._entries: dict[str, Any] = {}
+        self._builtins: frozenset[str] = frozenset()
         self._plugins_read = group is None
 
-    def register(self, name: str, obj: Any) -> Any:
+    def register(self, name: str, obj: Any, *, replace: bool = False) -> Any:
         """Add `name` (an object, or a "module:attr" string imported on first lookup); returns obj, so
-        it also serves as a decorator's body. A name given twice is an error, never a silent override."""
+        it also serves as a decorator's body. A name given twice is an error, never a silent override,
+        unless `replace=True` (a notebook cell run again), which never replaces one of mixgan's own."""
         if not isinstance(name, str) or not name.isidentifier():
             raise ConfigError(f"{self.kind} name {name!r} is not accepted; accepted: a Python identifier")
-        if name in self._entries:
+        if name in self._builtins and replace:
+            raise ConfigError(f"{self.kind} {name!r} is mixgan's own, which replace=True does not replace; "
+                              "accepted: a new name")
+        if name in self._entries and not replace:
             raise ConfigError(f"{self.kind} {name!r} is registered twice; accepted: a name not yet used "
-                              f"({', '.join(self._entries)})")
+                              f"({', '.join(self._entries)}), or replace=True to replace yours")
+        if self.check is not None and not isinstance(obj, str):
+            self.check(name, obj)  # before it is added: a refused object leaves the registry as it was
         self._entries[name] = obj
         return obj
+
+    def seal(self) -> None:
+        """The names registered so far are mixgan's own (replace=True leaves them alone)."""
+        self._builtins = frozenset(self._entries)
 
     def _read_plugins(self) -> None:
         if self._plugins_read:
@@ -60,6 +76,8 @@ class Registry:
             obj = getattr(importlib.import_module(module), attr)
         elif hasattr(obj, "load") and hasattr(obj, "group"):  # an EntryPoint
             obj = obj.load()
+            if self.check is not None:  # another package's object: checked as register checks one
+                self.check(name, obj)
         self._entries[name] = obj
         return obj
 
