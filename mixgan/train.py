@@ -19,7 +19,7 @@ from mixgan.config.cli import parse_overrides as parse_overrides
 from mixgan.config.core import config_from_dict, load_config
 from mixgan.errors import CheckpointError, ConfigError, MixganError, first_line
 from mixgan.experiments.run import make_trainer, resolve_device, run_one
-from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
+from mixgan.rundir.checkpoint import CHECKPOINT, check_sections, load_checkpoint
 from mixgan.tasks import CUSTOM_TASK
 from mixgan.tasks import TASKS as TRAINERS  # the one task registry (schema, validator, trainer)
 
@@ -101,6 +101,7 @@ def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, d
     trainer = make_trainer(cfg)
     if state["trainer"] is None:  # from step 0: the trainer as built
         return cfg, trainer, state
+    check_sections(state["trainer"], trainer.state_dict(), path)  # a missing section: one line naming it
     try:
         trainer.load_state_dict(state["trainer"])
         trainer.step = int(state["step"])
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                               "config and task); accepted: --resume RUN_DIR and the keys a resume may change")
         if args.resume:
             from mixgan.config.untrusted import check_path
-            from mixgan.rundir.paths import check_writable, remove_orphans, run_dir_lock
+            from mixgan.rundir.paths import check_outputs, remove_orphans, run_dir_lock
 
             check_path(args.resume, "--resume")
             from mixgan.trainers.distributed import world
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
             # The run dir's lock first, as a fresh run holds it: a second resume is refused, not run twice.
             owner = run_dir.is_dir() and world()[0] == 0
             if owner:
-                check_writable(run_dir, "--resume")  # before its lock, which creates .lock
+                check_outputs(run_dir, "--resume")  # before its lock (which creates .lock) and any model
             with run_dir_lock([run_dir] if owner else []):
                 cfg, trainer, state = resume(run_dir, overrides)
                 if getattr(trainer, "rank", 0) != 0:  # a torchrun worker writes nothing

@@ -11,7 +11,7 @@ the two agree bit for bit).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -312,9 +312,23 @@ class GANLoss:
         return {k: v.clone() for k, v in _state(self._engine).items()}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Put back what state_dict() returned, from a GANLoss of the same configuration; another's (other
+        stabilizers, other shapes) is one ConfigError and leaves this one unchanged."""
         ours = _state(self._engine)
+        if not isinstance(state, Mapping):
+            raise ConfigError(f"GANLoss.load_state_dict: got a {type(state).__name__}; accepted: the mapping "
+                              "GANLoss.state_dict() returns")
         if set(state) != set(ours):
-            raise ConfigError(f"GANLoss.load_state_dict: keys {sorted(state)}; accepted: {sorted(ours)}")
+            raise ConfigError(f"GANLoss.load_state_dict: keys {sorted(map(str, state))}; accepted: "
+                              f"{sorted(ours)} (a state of a GANLoss with the same stabilizers)")
+        for k, v in ours.items():
+            got = state[k]
+            if not isinstance(got, Tensor) or got.shape != v.shape or got.is_complex() or \
+                    (got.is_floating_point() != v.is_floating_point()):
+                what = (f"a {got.dtype} tensor of shape {tuple(got.shape)}" if isinstance(got, Tensor)
+                        else f"a {type(got).__name__}")
+                raise ConfigError(f"GANLoss.load_state_dict: {k} is {what}; accepted: a {v.dtype} tensor of "
+                                  f"shape {tuple(v.shape)} (a state of a GANLoss of this configuration)")
         for k, v in ours.items():
             v.copy_(state[k])
 

@@ -296,6 +296,10 @@ class OwnGanTrainer:
         if not isinstance(values, Mapping) or not all(isinstance(k, str) for k in values):
             raise ConfigError(f"train_gan(evaluate=...): returned {type(values).__name__}; accepted: a "
                               "mapping of metric names to numbers")
+        from mixgan.api.runlog import check_metric
+
+        for name, value in values.items():  # the names and values run_logger accepts
+            check_metric(name, value, f"train_gan(evaluate=...) at step {self.step}")
         return dict(values)
 
     def pictures(self, logger: Any) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from mixgan.errors import CheckpointError, ConfigError
+from mixgan.errors import CheckpointError, ConfigError, first_line
 from mixgan.tasks import CUSTOM_TASK
 
 # What a resume may change: the length (only longer), the bookkeeping and the device.
@@ -68,7 +68,11 @@ def _check_same_run(saved: dict[str, Any], new: dict[str, Any], run_dir: Path) -
         raise ConfigError(f"train_gan(resume={str(run_dir)!r}): {key} is {ours!r} but the run has "
                           f"{theirs!r}; accepted: the arguments the run was started with (only steps "
                           "may grow)")
-    old, steps = saved.get("train", {}).get("steps", 0), new["train"]["steps"]
+    train = saved.get("train")
+    old, steps = train.get("steps", 0) if isinstance(train, dict) else None, new["train"]["steps"]
+    if not isinstance(old, int) or isinstance(old, bool):
+        raise ConfigError(f"train_gan(resume={str(run_dir)!r}): the run's train.steps is {old!r}; accepted: "
+                          "an integer, as train_gan wrote it (the run dir was edited)")
     if steps < old:
         raise ConfigError(f"train_gan(steps={steps}): below the run's {old}; accepted: a resume can only "
                           "extend a run")
@@ -167,7 +171,7 @@ def _fresh(cfg: Any, trainer: Any, progress: bool) -> dict[str, Any]:
 
 def _resume(run_dir: Path, cfg: Any, trainer: Any, progress: bool) -> dict[str, Any]:
     from mixgan.config.core import read_yaml, to_dict
-    from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
+    from mixgan.rundir.checkpoint import CHECKPOINT, check_sections, load_checkpoint
     from mixgan.rundir.paths import remove_orphans, run_dir_lock
     from mixgan.trainers.loop import finish_resumed, print_summary, run_loop
 
@@ -185,11 +189,17 @@ def _resume(run_dir: Path, cfg: Any, trainer: Any, progress: bool) -> dict[str, 
         path, wall = run_dir / CHECKPOINT, 0.0
         if path.exists():
             state = load_checkpoint(path)  # weights_only: a checkpoint stays data
+            if not isinstance(state["config"], dict):
+                what = type(state["config"]).__name__
+                raise CheckpointError(f"checkpoint {path} has no config mapping (got {what}); accepted: "
+                                      "a checkpoint train_gan wrote")
             _check_same_run(state["config"], to_dict(cfg), run_dir)
+            check_sections(state["trainer"], trainer.state_dict(), path)  # one line naming a missing one
             try:
                 trainer.load_state_dict(state["trainer"])
-            except (KeyError, TypeError, ValueError, RuntimeError) as err:
-                raise CheckpointError(f"checkpoint {path} does not fit these G and D ({err})") from None
+            except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as err:
+                raise CheckpointError(f"checkpoint {path} does not fit these G and D "
+                                      f"({first_line(err)})") from None
             trainer.step, wall = int(state["step"]), float(state.get("wall_time", 0.0))
         # else: stopped before its first checkpoint, it trains again from step 0 (the logger drops rows)
         remove_orphans(run_dir)

@@ -267,31 +267,6 @@ def run_local(groups: list[list[Job]], n_workers: int, gpus: int, on_done: Calla
                     on_done(result)
 
 
-class SlurmRun:
-    """A submitit job: train one run or one stack; on preemption/timeout, checkpoint and requeue."""
-
-    def __init__(self, jobs: list[Job]) -> None:
-        self.jobs = jobs
-        self.children = Children()
-
-    def __call__(self) -> list[dict[str, Any]]:
-        return execute_stack(self.jobs, self.children)
-
-    def checkpoint(self) -> Any:
-        import submitit
-
-        self.children.interrupt()
-        for proc in list(self.children.procs):
-            proc.wait(timeout=120)
-        return submitit.helpers.DelayedSubmission(SlurmRun(self.jobs))
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"jobs": self.jobs}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["jobs"])
-
-
 def make_submitit(folder: Path, cluster: str, params: dict[str, Any]) -> Any:
     """A submitit executor (`cluster="local"`: its LocalExecutor); a bad setting is a ConfigError."""
     try:
@@ -311,7 +286,10 @@ def make_submitit(folder: Path, cluster: str, params: dict[str, Any]) -> Any:
 
 def run_submitit(groups: list[list[Job]], executor: Any, on_done: Callable[[dict[str, Any]], None],
                  children: Children) -> None:
-    """Submit every run (or stack of runs) as a job (a Slurm array, or local processes); collect results."""
+    """Submit every run (or stack of runs) as a job (a Slurm array, or local processes); collect results.
+    Each job is a submitit Checkpointable (experiments/slurm.py): preempted, it checkpoints and requeues."""
+    from mixgan.experiments.slurm import SlurmRun
+
     with executor.batch():
         submitted = [(group, executor.submit(SlurmRun(group))) for group in groups]
     waiting, cancelled = list(submitted), False

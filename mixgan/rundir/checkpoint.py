@@ -60,11 +60,39 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     state = load_torch(path, "checkpoint", map_location)  # kind, size, zip CRCs, weights_only
     if not isinstance(state, dict) or "step" not in state or "config" not in state:
         raise CheckpointError(f"checkpoint {path} is not a mixgan checkpoint (no step/config)")
+    if "trainer" not in state:
+        raise CheckpointError(f"checkpoint {path} has no 'trainer' section (weights, optimizers, RNG); "
+                              "accepted: a checkpoint mixgan wrote (step, config, wall_time, trainer)")
     step = state["step"]
     if not isinstance(step, int) or isinstance(step, bool) or not 0 <= step < 2**63:
         raise CheckpointError(f"checkpoint {path}: step is {step!r}; accepted: an integer >= 0 (a "
                               "checkpoint mixgan wrote)")
     return state
+
+
+# Sections a loader fills in when a checkpoint lacks them: written by later versions (the GAN's batch
+# count), or only where the writer had a GPU (its CUDA RNG states).
+OPTIONAL_SECTIONS = frozenset({"batches", "torch_cuda"})
+
+
+def check_sections(saved: Any, fresh: dict[str, Any], path: str | Path, where: str = "") -> None:
+    """Refuse in one line a trainer state that lacks a section the trainer's own state has (a hand-edited
+    or truncated checkpoint), naming it: the loaders would raise a bare KeyError, or worse fill it in
+    silently (an optimizer without its moments resumes with other numbers). Sections are the keys of
+    nested dicts; an empty dict in `fresh` (an optimizer's state before its first step) is not
+    compared, nor are extra keys (a state from a GPU machine)."""
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"checkpoint {path}: {where or 'trainer'} is a {type(saved).__name__}, not a "
+                              "section; accepted: a checkpoint mixgan wrote")
+    for key, value in fresh.items():
+        name = f"{where}.{key}" if where else str(key)
+        if key not in saved:
+            if key in OPTIONAL_SECTIONS:
+                continue
+            raise CheckpointError(f"checkpoint {path} has no {name!r} section; accepted: a checkpoint "
+                                  "mixgan wrote for this config (delete it to train the run again)")
+        if isinstance(value, dict) and value:
+            check_sections(saved[key], value, path, name)
 
 
 def rng_state(generators: dict[str, torch.Generator]) -> dict[str, Any]:

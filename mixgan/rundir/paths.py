@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -49,6 +50,32 @@ def check_writable(path: str | Path, key: str) -> None:
     except OSError as err:
         raise ConfigError(f"{key}: {path} cannot be written ({probe}: {err.strerror or first_line(err)}); "
                           "accepted: a folder that can be written") from None
+
+
+# What a run writes into its run dir by name (the TensorBoard events get new names each start): each
+# must be a file that can be replaced or appended to, checked before the first iteration.
+OUTPUTS = ("config.yaml", "metrics.jsonl", "checkpoint.pt", SUMMARY, FINAL_SAMPLES, SAMPLES_PNG)
+_APPENDED = ("metrics.jsonl",)  # opened for appending, not replaced: the file itself must be writable
+
+
+def check_outputs(run_dir: str | Path, key: str) -> None:
+    """Refuse in one line, before any iteration, a run dir whose outputs could not be written when the
+    run ends: the dir itself (a file, read-only: check_writable, which also covers the TensorBoard events
+    written into it), or one of OUTPUTS that is a folder or another non-file (summary.json replaced by a
+    folder), or a metrics.jsonl that cannot be appended to. Creates nothing."""
+    run_dir = Path(run_dir)
+    check_writable(run_dir, key)
+    for name in OUTPUTS:
+        path = run_dir / name
+        if path.exists() and not path.is_file():
+            mode = path.stat().st_mode
+            kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                    else "a socket" if stat.S_ISSOCK(mode) else "a device")
+            raise ConfigError(f"{key}: {path}: is {kind}; accepted: a regular file or none (the run writes "
+                              "it: delete it)")
+        if name in _APPENDED and path.is_file() and not os.access(path, os.W_OK):
+            raise ConfigError(f"{key}: {path} cannot be written (no permission), so the run could not log "
+                              "its rows; accepted: a file this user can write")
 
 
 def new_run_dir(parent: str | Path, name: str, unique: bool) -> Path:
@@ -117,8 +144,6 @@ def run_dir_lock(run_dirs: Iterable[str | Path]) -> Iterator[None]:
 def _open_lock(path: Path) -> int:
     """The lock file, opened without blocking (a FIFO put in its place) and refused in one line when it
     is not a regular file (a folder, a device)."""
-    import stat
-
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NONBLOCK, 0o644)
     except OSError as err:

@@ -80,9 +80,14 @@ def check_summary(where: Path, summary: Any) -> dict[str, Any]:
     return summary
 
 
-def check_rows(where: Path, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each metrics.jsonl row: an integer step >= 0 in 64 bits and numbers (a `time` of any kind)."""
+def check_rows(where: Path, rows: list[dict[str, Any]], length: tuple[int, str] | None = None
+               ) -> list[dict[str, Any]]:
+    """Each metrics.jsonl row: an integer step >= 0 in 64 bits and numbers (a `time` of any kind), and,
+    given the run's length (units, where it is read from), a step not beyond it."""
     for i, row in enumerate(rows, 1):
+        if length is not None and _is_step(row.get("step")) and row["step"] > length[0]:
+            raise ConfigError(f"{where}: row {i}: step {row['step']} lies beyond the run's length "
+                              f"{length[0]} ({length[1]}); accepted: steps 0 to {length[0]}")
         bad = next((k for k, v in row.items() if k not in ("time", "step") and not is_number(v)), None)
         if not _is_step(row.get("step")) or bad is not None:
             what = (f"{bad!r} is {_short(row[bad])}" if bad is not None
@@ -107,16 +112,39 @@ def read_summary(path: Path) -> dict[str, Any]:
     return check_summary(where, read_json(where))
 
 
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    """A run dir's metrics.jsonl rows, checked."""
+def read_rows(path: Path, length: tuple[int, str] | None = None) -> list[dict[str, Any]]:
+    """A run dir's metrics.jsonl rows, checked (against the run's length when it is given)."""
     from mixgan.rundir.logger import read_metrics
 
-    return check_rows(path / METRICS, read_metrics(path))
+    return check_rows(path / METRICS, read_metrics(path), length)
+
+
+# The config key of each task's length in units (the loop's `total`); a loop of the user's own records
+# its planned length as train.steps (api/runlog.py, api/train.py).
+_LENGTH_KEYS = {"classify": "epochs"}
+
+
+def run_length(path: Path, config: dict[str, Any], summary: dict[str, Any]) -> tuple[int, str] | None:
+    """The run's length in units and where it was read: the larger of summary.json's `total` (the
+    length it last trained to: an extended run's) and config.yaml's train.iterations / epochs / steps;
+    None when neither says (a run of the user's own without a planned length)."""
+    found: list[tuple[int, str]] = []
+    if _is_step(summary.get("total")):
+        found.append((summary["total"], f"{SUMMARY} total"))
+    train = config.get("train")
+    for name in (_LENGTH_KEYS.get(str(config.get("task")), "iterations"), "steps"):
+        value = train.get(name) if isinstance(train, dict) else None
+        if _is_step(value):
+            found.append((value, f"{CONFIG} train.{name}"))
+            break
+    return max(found, key=lambda f: f[0]) if found else None
 
 
 def read_run_dir(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any]]:
-    """(config, metric rows, summary) of a run dir, each checked as above."""
-    return read_config(path), read_rows(path), read_summary(path)
+    """(config, metric rows, summary) of a run dir, each checked as above; a row beyond the run's
+    length (a hand-edited or foreign file) is refused."""
+    config, summary = read_config(path), read_summary(path)
+    return config, read_rows(path, run_length(path, config, summary)), summary
 
 
 def run_state(run_dir: Path) -> str:

@@ -23,7 +23,7 @@ from mixgan.config.core import to_dict
 from mixgan.errors import CheckpointError, first_line
 from mixgan.rundir.checkpoint import CHECKPOINT, all_finite, save_checkpoint
 from mixgan.rundir.logger import RunLogger, read_metrics
-from mixgan.rundir.paths import SUMMARY, provenance, run_dir_lock, write_json_atomic
+from mixgan.rundir.paths import SUMMARY, check_outputs, provenance, run_dir_lock, write_json_atomic
 from mixgan.trainers.console import postfix, print_summary  # noqa: F401 (callers import it from here)
 
 
@@ -233,6 +233,8 @@ def run_stack(trainer: Any, cfgs: list[Any], run_dirs: list[Path] | None, resume
 
     `run_dirs` None: a torchrun worker rank, which trains and measures like rank 0 and writes nothing.
     """
+    for run_dir in run_dirs or []:  # before the first iteration, not when the run's end is written
+        check_outputs(run_dir, "run dir")
     with run_dir_lock(run_dirs or []):  # one process trains a run dir at a time
         return _run_stack(as_stack(trainer), cfgs, run_dirs, resumed, wall_time)
 
