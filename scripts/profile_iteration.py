@@ -31,7 +31,8 @@ def profile(preset: str | None, overrides: list[tuple[str, Any]], seeds: int, it
     from mixgan.config.core import load_config
     from mixgan.trainers.gan import GanTrainer
 
-    cfgs = [load_config(preset, [*overrides, ("seed", s), ("device", "cpu")], task="gan") for s in range(seeds)]
+    cfgs = [load_config(preset, [*overrides, ("seed", s), ("device", "cpu")], task="gan")
+            for s in range(seeds)]
     trainer = GanTrainer(cfgs, torch.device("cpu"))
     for _ in range(5):
         trainer.advance()
