@@ -235,12 +235,14 @@ def caption(groups: list[Group]) -> str:
 
 def reference_rows(groups: list[Group], columns: list[str]) -> tuple[list[dict[str, Any]], str]:
     """Toy-GAN groups: the reference rows (the data, blurred modes, one mode, uniform noise, scored by the
-    same code at the same sample sizes) and the verdicts against noise, as text after the table."""
+    same code at the same sample sizes) and the verdicts against noise, as text after the table; image-GAN
+    groups: the held-out real, uniform noise and one-image rows their runs measured."""
     from mixgan.report import references
 
     runs = [r for g in groups for r in g.runs]
     lines = references.verdict_lines(groups)
-    return references.table_rows(runs, columns), ("\n\n" + "\n".join(lines) if lines else "")
+    rows = references.table_rows(runs, columns) + references.image_rows(runs, columns)  # image GANs' too
+    return rows, ("\n\n" + "\n".join(lines) if lines else "")
 
 
 def forest_references(groups: list[Group], columns: list[str]) -> dict[str, dict[str, float]]:

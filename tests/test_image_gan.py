@@ -137,7 +137,8 @@ def test_inception_weights_in_the_hub_cache_are_passed_to_torch_fidelity(tmp_pat
     _tiny_mnist(tmp_path)
     assert main(tiny(cache, "--data.name=mnist", f"--data.root={tmp_path}", f"--run.dir={tmp_path}",
                      "--run.name=r", "--train.iterations=15", "--metrics.n_samples=20")) == 0
-    assert len(seen) == 2  # G and its EMA, at the end
+    # G and its EMA at the end, then the references (held-out real, noise, one image) on the same reals
+    assert len(seen) == 5 and len({k["input2_cache_name"] for k in seen}) == 1
     kw = seen[0]
     assert kw["feature_extractor"] == "inception-v3-compat"
     assert kw["feature_extractor_weights_path"] == str(weights)

@@ -88,7 +88,9 @@ def test_resume_after_ctrl_c_equals_the_uninterrupted_run(tmp_path):
             signal.raise_signal(signal.SIGINT)
         return spread(g, step)
 
-    cut = run(tmp_path / "cut", name="r", data=data, evaluate=interrupting)
+    with pytest.raises(KeyboardInterrupt, match="interrupted at step 20"):  # the caller stops too
+        run(tmp_path / "cut", name="r", data=data, evaluate=interrupting)
+    cut = json.loads((tmp_path / "cut" / "r" / "summary.json").read_text())
     assert cut["status"] == "interrupted" and cut["step"] == 20
     done = run(tmp_path / "cut", data=data, resume=tmp_path / "cut" / "r")
     assert done["status"] == "completed" and done["final"] == whole["final"]

@@ -24,6 +24,7 @@ class ERM:
     """The standard GAN (Goodfellow et al. 2014): D(x) → 1, D(G(z)) → 0.
 
     loss: bce | hinge | least_squares | wasserstein; g_loss (with bce): non_saturating | saturating.
+    Default g_loss="non_saturating"; the main job (`python -m mixgan.train`) is g_loss="saturating".
     """
 
     name = "erm"
@@ -40,6 +41,7 @@ class Mixup:
     each real+fake shuffled, mixed pairwise with λ ~ U(0, α), G trained with the saturating loss on the
     unmixed batch. Any key can be set apart from the form: lam (beta | uniform), per_sample, loss
     (bce | least_squares), g_loss, anneal (none | linear | cosine, demo only).
+    Default form="paper"; the main job's `python -m mixgan.train --mixup` is form="demo".
     """
 
     name = "mixup"
@@ -200,7 +202,8 @@ class GANLoss:
     """A GAN objective with stabilizers, for any loop: `d_loss(D, real, fake)` and `g_loss(D, real, fake)`
     return 0-dim losses; `real` and `fake` are batches (n, ...), D a module mapping (n, ...) to (n, 1).
 
-    d_steps: D steps per G step (the lazy interval of a penalty counts D steps). Stabilizers with state
+    d_steps: D steps per G step (the lazy interval of a penalty counts D steps); default 1, the main job's
+    (`python -m mixgan.train`) 5. Stabilizers with state
     (LeCam) keep it here: `state_dict()` / `load_state_dict()`; their numbers: `metrics()`.
     """
 

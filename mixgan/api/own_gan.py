@@ -11,6 +11,7 @@ scores are metrics/toy.py's: nothing here is a second copy of them. One iteratio
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Callable, Mapping
 from types import SimpleNamespace
@@ -133,12 +134,16 @@ class OwnGanTrainer:
         self.d_params = [p for p in self.D.parameters() if p.requires_grad]
         self.source = DataSource(data, device)
         self.gen = torch.Generator(device).manual_seed(cfg.seed)  # data, noise and the loss's draws
-        hp = SimpleNamespace(lr=tr["lr"], beta1=tr["betas"][0], beta2=tr["betas"][1])  # make_adam reads these
-        self.opt_G, self.opt_D = make_adam(self.G.parameters(), hp, device), make_adam(self.D.parameters(),
-                                                                                      hp, device)
+        lr_g, lr_d = tr["lr"] if isinstance(tr["lr"], list) else (tr["lr"], tr["lr"])  # lr=(G's, D's)
+        self.opt_G, self.opt_D = (make_adam(m.parameters(), SimpleNamespace(lr=rate, beta1=tr["betas"][0],
+                                                                            beta2=tr["betas"][1]), device)
+                                  for m, rate in ((self.G, lr_g), (self.D, lr_d)))
+        # An EMA of G's weights and buffers from its initial ones (the command's train.ema, trainers/gan.py)
+        self.ema = float(tr.get("ema", 0.0))
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if self.ema > 0 else None
         self.probability = cfg.objective["loss"] == "bce"
         self.pack = int(cfg.stabilizers.get("pack", 1))
-        layout = gan_layout(self.probability)
+        layout = gan_layout(self.probability, self.G_ema is not None)
         if self.source.toy is None:  # the toy quality charts only where they are measured
             layout = {"Stability": layout["Stability"]}
         if evaluate is not None:  # everything else you log: one chart per name family
@@ -146,6 +151,8 @@ class OwnGanTrainer:
         self.dashboard = layout
         toy = ("quality/modes", "quality/high_quality", "quality/density", "quality/coverage",
                "final_large/density", "final_large/coverage") if self.source.toy is not None else ()
+        if self.G_ema is not None and toy:
+            toy = (*toy, "quality_ema/density", "quality_ema/coverage")
         self.summary_keys = (*toy, *WINDOW_KEYS[:2], *probe_keys(self.probability)[:3])
         self.fixed_z = torch.randn((64, *self.latent), device=device,
                                    generator=torch.Generator(device).manual_seed(cfg.seed + 1))
@@ -223,9 +230,24 @@ class OwnGanTrainer:
         for p in self.d_params:
             p.requires_grad_(True)
         self.opt_G.step()
+        self._update_ema()
         self.window += torch.stack([loss_d.detach(), loss_g.detach(), gn_d, grad_norm(self.G)])
         self.window_n += 1
         self.step += 1
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """ema ← decay·ema + (1 − decay)·θ after each G step, for G's weights and float buffers (batch-norm
+        statistics; counters are copied), as the command's toy GAN does (no warm-up)."""
+        if self.G_ema is None:
+            return
+        pairs = [(e, p) for e, p in zip(self.G_ema.parameters(), self.G.parameters())]
+        torch._foreach_lerp_([e for e, _ in pairs], [p for _, p in pairs], 1 - self.ema)
+        for e, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            if e.is_floating_point():
+                e.lerp_(b, 1 - self.ema)
+            else:
+                e.copy_(b)
 
     def critic(self, x: Tensor) -> Tensor:
         """D on single points; with PacGAN-m, on m copies of each point side by side."""
@@ -240,7 +262,7 @@ class OwnGanTrainer:
 
         gen, B = eval_generator(self.cfg.seed, self.step, self.device), self.cfg.train["batch_size"]
         out: dict[str, Any] = dict(zip(WINDOW_KEYS, self.window / max(self.window_n, 1)))
-        with preserve_buffers(self.G, self.D):  # measuring never changes BN statistics
+        with preserve_buffers(*(m for m in (self.G, self.D, self.G_ema) if m is not None)):  # BN kept
             real = self.source.sample(B, gen)
             with torch.no_grad():
                 fake = self.G(self.noise(B, gen))
@@ -264,6 +286,9 @@ class OwnGanTrainer:
 
         mc, ref = self.cfg.metrics, self.toy_reference()
         out = {k: v[0] for k, v in ref.score(self.G(self.noise(mc.n_samples, gen))[None]).items()}
+        if self.G_ema is not None:  # drawn after G's: a run without EMA has the same quality/* numbers
+            ema = self.G_ema(self.noise(mc.n_samples, gen))[None]
+            out.update({k: v[0] for k, v in ref.score(ema, "quality_ema/").items()})
         if self.step == self.total and mc.final_samples > 0:  # its own stream: the values above unchanged
             big = self.G(self.noise(mc.final_samples, eval_generator(self.cfg.seed, -1, self.device)))
             out.update({k: v[0] for k, v in ref.score(big[None], "final_large/").items()})
@@ -336,6 +361,7 @@ class OwnGanTrainer:
         return {"G": self.G.state_dict(), "D": self.D.state_dict(), "opt_G": self.opt_G.state_dict(),
                 "opt_D": self.opt_D.state_dict(), "loss": self.loss.state_dict(), "window": self.window,
                 "window_n": self.window_n,
+                **({"G_ema": self.G_ema.state_dict()} if self.G_ema is not None else {}),
                 "rng": {"gen": self.gen.get_state(), "torch_cpu": torch.get_rng_state()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -344,6 +370,8 @@ class OwnGanTrainer:
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         self.loss.load_state_dict(state["loss"])
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(state["G_ema"])
         self.window.copy_(state["window"])
         self.window_n = int(state["window_n"])
         self.gen.set_state(state["rng"]["gen"])

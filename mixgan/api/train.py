@@ -78,9 +78,28 @@ def _check_same_run(saved: dict[str, Any], new: dict[str, Any], run_dir: Path) -
                           "extend a run")
 
 
+def _lr(value: Any) -> float | list[float]:
+    """One learning rate for G and D, or a pair (G's, D's); a pair of equal rates is recorded as one."""
+    rates = list(value) if isinstance(value, list | tuple) else [value]
+    if (isinstance(value, list | tuple) and len(rates) != 2) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in rates):
+        raise ConfigError(f"train_gan(lr={value!r}); accepted: a number > 0 for G and D, or a pair "
+                          "(G's, D's) of numbers > 0")
+    rates = [float(v) for v in rates]
+    return rates[0] if len(rates) == 1 or rates[0] == rates[1] else rates
+
+
+def _ema(value: Any) -> float:
+    if not isinstance(value, int | float) or isinstance(value, bool) or not 0 <= value < 1:
+        raise ConfigError(f"train_gan(ema={value!r}); accepted: a decay in [0, 1) (0: no EMA of G; "
+                          "e.g. 0.999)")
+    return float(value)
+
+
 def train_gan(*, G: Callable[[], nn.Module], D: Callable[[], nn.Module], data: Any, loss: Any = None,
               latent: int | tuple[int, ...] = 2, steps: int = 1000, batch_size: int = 64,
-              lr: float = 2e-4, betas: tuple[float, float] = (0.5, 0.999), seed: int = 0,
+              lr: float | tuple[float, float] = 2e-4, betas: tuple[float, float] = (0.5, 0.999),
+              ema: float = 0.0, seed: int = 0,
               device: str = "auto", dir: str | Path = "runs", name: str = "",
               config: Mapping[str, Any] | None = None,
               evaluate: Callable[[nn.Module, int], Mapping[str, float]] | None = None,
@@ -91,11 +110,19 @@ def train_gan(*, G: Callable[[], nn.Module], D: Callable[[], nn.Module], data: A
     G, D: functions that build the modules (called after `torch.manual_seed(seed)`: G, then D).
     data: a toy data set's name ("grid25", "ring8": the toy quality scores are measured too), a float
     tensor of examples (N, ...) drawn with replacement, or `data(n, generator) -> (n, ...)`.
-    latent: the noise's shape per sample (N(0, I)). Adam(lr, betas) for both; `loss.d_steps` D steps
-    per G step. evaluate(G, step) -> {name: number}: your metrics, logged at every measurement.
+    latent: the noise's shape per sample (N(0, I)). Adam(lr, betas) for both, or lr=(G's, D's);
+    `loss.d_steps` D steps per G step. ema: the decay of an EMA of G's weights (0: none), scored on toy
+    data as quality_ema/*. evaluate(G, step) -> {name: number}: your metrics, at every measurement.
     config: your settings that make the experiment (compare pools runs that differ only in seed).
     resume: a run dir this function wrote; the same arguments (steps may grow) continue it exactly.
-    Returns the summary (status completed, diverged, interrupted or failed; final metrics; run_dir).
+    Returns the summary (status completed, diverged or failed; final metrics; run_dir). A run stopped
+    by Ctrl-C raises KeyboardInterrupt once its checkpoint and summary.json are written (a scheduler's
+    SIGTERM/SIGUSR1/SIGUSR2: SystemExit(128 + signal)), so a `for seed in ...` loop stops too.
+
+    Defaults that differ from the main job (`python -m mixgan.train`, configs/gan/default.yaml):
+    lr 2e-4 (main job 1e-3), betas (0.5, 0.999) (main job (0.9, 0.999)), batch_size 64 (main job 128),
+    steps 1000 (main job 5000); and GANLoss's d_steps 1 (5), ERM's g_loss non_saturating (saturating),
+    Mixup's form paper (--mixup: demo). docs/library.md has the call that reproduces the main job.
     """
     from mixgan.api.losses import GANLoss
     from mixgan.api.own_gan import MetricSettings, OwnGanConfig, OwnGanTrainer, RunSettings, _builder
@@ -113,8 +140,7 @@ def train_gan(*, G: Callable[[], nn.Module], D: Callable[[], nn.Module], data: A
         _positive(value, key, zero=True)
     if not isinstance(image_every, int) or image_every < -1:
         raise ConfigError(f"train_gan(image_every={image_every!r}); accepted: an integer >= -1")
-    if not (isinstance(lr, int | float) and lr > 0):
-        raise ConfigError(f"train_gan(lr={lr!r}); accepted: a number > 0")
+    rate, decay = _lr(lr), _ema(ema)
     if not (isinstance(betas, list | tuple) and len(betas) == 2 and all(isinstance(b, int | float) and
                                                                       0 <= b < 1 for b in betas)):
         raise ConfigError(f"train_gan(betas={betas!r}); accepted: two numbers in [0, 1)")
@@ -130,8 +156,9 @@ def train_gan(*, G: Callable[[], nn.Module], D: Callable[[], nn.Module], data: A
     cfg = OwnGanConfig(
         task=CUSTOM_TASK, seed=seed, device=device, model={}, data={}, objective=objective,
         stabilizers=stabilizers,
-        train={"steps": steps, "batch_size": batch_size, "latent": _latent(latent), "lr": float(lr),
-               "betas": [float(b) for b in betas], "d_steps": loss.d_steps},
+        train={"steps": steps, "batch_size": batch_size, "latent": _latent(latent), "lr": rate,
+               "betas": [float(b) for b in betas], "d_steps": loss.d_steps,
+               **({"ema": decay} if decay else {})},  # absent when off: older runs resume as before
         metrics=MetricSettings(every=metrics_every, image_every=image_every),
         run=RunSettings(dir=str(dir), name=name, progress=progress, checkpoint_every=checkpoint_every),
         user=user)
@@ -166,7 +193,22 @@ def _fresh(cfg: Any, trainer: Any, progress: bool) -> dict[str, Any]:
     summary = run_loop(trainer, cfg, run_dir)
     if progress:
         print_summary(summary, trainer.summary_keys)
-    return summary
+    return _stop_if_interrupted(summary)
+
+
+def _stop_if_interrupted(summary: dict[str, Any]) -> dict[str, Any]:
+    """A run stopped by a signal stops the caller too, its checkpoint and summary.json written: Ctrl-C
+    raises KeyboardInterrupt (a `for seed in ...` loop of train_gan calls ends there, not at the next
+    seed), a scheduler's SIGTERM/SIGUSR1/SIGUSR2 SystemExit(128 + signal), as the train command exits."""
+    if summary.get("status") != "interrupted":
+        return summary
+    from mixgan.trainers.loop import exit_code
+
+    where = (f"train_gan: interrupted at step {summary.get('step')}; continue it with "
+             f"resume={summary['run_dir']!r}")
+    if summary.get("stop_signal", "SIGINT") == "SIGINT":
+        raise KeyboardInterrupt(where)
+    raise SystemExit(exit_code(summary))
 
 
 def _resume(run_dir: Path, cfg: Any, trainer: Any, progress: bool) -> dict[str, Any]:
@@ -212,5 +254,5 @@ def _resume(run_dir: Path, cfg: Any, trainer: Any, progress: bool) -> dict[str, 
             summary = run_loop(trainer, cfg, run_dir, resumed=True, wall_time=wall)
     if progress:
         print_summary(summary, trainer.summary_keys)
-    return summary
+    return _stop_if_interrupted(summary)
 

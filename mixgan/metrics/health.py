@@ -133,6 +133,6 @@ def annotate(tag: str, value: float, health: dict[str, Any]) -> str:
     """`value` with the noise's, one mode's and the data's numbers beside it, from a summary's `health`
     (print_summary): "0.09  (noise 0.0493, one mode 0.0376, data 0.966)"; the bare value where none."""
     refs = health.get("references", {})
-    beside = [f"{name} {refs[name][tag]:.3g}" for name in ("noise", "one mode", "data")
+    beside = [f"{name} {refs[name][tag]:.3g}" for name in ("noise", "one mode", "one image", "data")
               if tag in refs.get(name, {})]
     return f"{value:.4g}" + (f"  ({', '.join(beside)})" if beside else "")

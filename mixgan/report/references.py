@@ -163,3 +163,29 @@ def curve_lines(runs: list[Any]) -> dict[str, dict[str, float]]:
     compare's curves.png (what the data, one mode and uniform noise score at every measurement)."""
     return {name: {t: v for t, v in means.items() if t.startswith("quality/")}
             for name, means in _line_means(runs).items()}
+
+
+def image_rows(runs: list[Any], columns: list[str]) -> list[dict[str, Any]]:
+    """The image GAN's reference rows (held-out real images, uniform noise images, one repeated image),
+    as its runs measured them at their end on their own features and sample size (summary.json's
+    `references`, metrics/image_reference.py): one row each per distinct set among the runs."""
+    import json
+
+    from mixgan.metrics.image_reference import NAMES
+    from mixgan.report.tables import COLUMNS, pool
+
+    sets = {json.dumps(r.summary["references"], sort_keys=True): r for r in runs
+            if isinstance(r.summary.get("references"), dict)}
+    rows = []
+    for run in sets.values():
+        cfg = run.config
+        title = f"{cfg.get('data.name')}, n = {cfg.get('metrics.n_samples')}, " if len(sets) > 1 else ""
+        for name, values in run.summary["references"].items():
+            row: dict[str, Any] = {"label": f"reference: {title}{NAMES.get(name, name)}", "seeds": 1,
+                                   "keys": {"reference": name}, "diverged": 0, "unfinished": 0,
+                                   "num_modes": None, "runs": [], "values": {}}
+            for c in columns:
+                v = [values[COLUMNS[c].tag]] if COLUMNS[c].final and COLUMNS[c].tag in values else []
+                row[c], row["values"][c] = pool(v, COLUMNS[c].pool), v
+            rows.append(row)
+    return rows

@@ -43,9 +43,10 @@ def print_summary(summary: dict[str, Any], keys: tuple[str, ...]) -> None:
           + (f" (the whole stack of {stack} runs trained at once)" if stack else ""))
     if summary["diverged_at"] is not None:
         print(f"  non-finite loss first seen at step {summary['diverged_at']}")
+    refs = {"references": summary["references"]} if summary.get("references") else health
     for k in keys:
         if k in final:
-            print(f"  {k:<{width}}  {annotate(k, final[k], health)}")
+            print(f"  {k:<{width}}  {annotate(k, final[k], refs)}")
     if health:
         print(f"  health at step {health['step']}: {health['verdict']}: {health['why']}")
     print(f"open it with:  tensorboard --logdir {summary['run_dir']}")

@@ -219,6 +219,18 @@ class ImageGanTrainer:
                 out.update(self.evaluator.evaluate(sample_u8(G, n, latent, gen), suffix))
         return out
 
+    def references(self) -> dict[str, dict[str, float]] | None:
+        """What held-out real images, uniform noise images and one repeated image score on this run's
+        features and sample size (metrics/image_reference.py): measured once, on rank 0."""
+        if self.evaluator is None:
+            return None
+        if getattr(self, "_references", None) is None:
+            from mixgan.metrics.image_reference import reference_scores
+
+            self._references = reference_scores(self.evaluator, self.cfg.data, self.images,
+                                                 self.cfg.metrics.n_samples)
+        return self._references
+
     def pictures(self, logger: RunLogger) -> None:
         """The fixed-noise grid of G and of its EMA in TensorBoard (and as PNGs at the end)."""
         from torchvision.utils import make_grid, save_image

@@ -129,6 +129,7 @@ class Member:
         self.nonfinite_seen = False  # a checkpoint was skipped for non-finite state (warned once)
         self.logger: RunLogger | None = None
         self.health: Any = None  # the verdict of its last evaluation (metrics/health.py), where judged
+        self.references: dict[str, dict[str, float]] | None = None  # an image GAN's reference rows
         self.health_step = 0
 
     def judge(self, trainer: Trainer, step: int) -> None:
@@ -139,6 +140,18 @@ class Member:
         self.health_step = step
         if self.health is not None and self.logger is not None:
             self.logger.text("health", f"**{self.health.verdict}**: {self.health.why}", step)
+
+    def refer(self, trainer: Trainer, step: int) -> None:
+        """At the last unit, where the trainer scores references beside its quality numbers (the image
+        GAN's held-out real, noise and one-image rows): kept for the summary, written to the Text tab."""
+        refs = getattr(trainer, "references", None)
+        if refs is None or not any(k.startswith(("quality/", "fidelity/")) for k in self.last):
+            return
+        self.references = refs()
+        if self.references and self.logger is not None:
+            from mixgan.metrics.image_reference import markdown
+
+            self.logger.text("references", markdown(self.references, self.last), step)
 
     def open(self, trainer: Trainer, resumed: bool) -> None:
         """Start logging. A resumed run first drops the rows logged after its checkpoint, and the row of
@@ -277,6 +290,8 @@ def _train_and_close(trainer: Trainer, members: list[Member], cfg: Any, mc: Any,
                     if m.logger is not None:
                         m.logger.log(step, metrics)
                     m.judge(trainer, step)
+                    if last_unit:
+                        m.refer(trainer, step)
                     if diverged(metrics, trainer.watch_keys):
                         # A diverged member is a result: record where, keep its last good checkpoint.
                         m.status, m.diverged_at = "diverged", step
@@ -325,6 +340,8 @@ def _train_and_close(trainer: Trainer, members: list[Member], cfg: Any, mc: Any,
             extra["stop_signal"] = signal.Signals(stop.signum).name
         if m.health is not None:
             extra["health"] = m.health.record(m.health_step)
+        if m.references:
+            extra["references"] = m.references
         summaries.append(write_summary(m, trainer, wall, **extra))
     return summaries
 
