@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 import torch
 from torch import nn
@@ -74,4 +75,8 @@ def main(argv: list[str] | None = None) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:  # train_gan checkpointed the run and stopped the loop of seeds
+        print("interrupted: resume with --resume RUN_DIR", file=sys.stderr)
+        sys.exit(130)
