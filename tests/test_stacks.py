@@ -248,3 +248,19 @@ def test_cuda_stack_is_graph_captured_and_matches_runs_alone(tmp_path):
     for got, want in zip(rows(Path(summaries[0]["run_dir"])), alone):
         for k in want:
             assert got[k] == pytest.approx(want[k], rel=1e-3, abs=1e-4), k
+
+
+def test_an_interrupted_stack_resumes_as_one_stack_to_the_uninterrupted_numbers(tmp_path, monkeypatch):
+    # python -m mixgan.experiments.stacks --resume DIR ...: the members stand at one step, each loads its
+    # own checkpoint, and the stack trains on: every member's rows equal the uninterrupted stack's.
+    from mixgan.experiments.stacks import main as stacks_main
+
+    args = ["--device=cpu", "--metrics.image_every=0", *OBJECTIVES["mixup_paper"]]
+    whole = stack(tmp_path / "whole", [(2, 0.2), (3, 0.2)], *args)
+    restore = ctrl_c_at(monkeypatch, GanTrainer, 25)
+    cut = stack(tmp_path / "b", [(2, 0.2), (3, 0.2)], *args)
+    restore()
+    dirs = [s["run_dir"] for s in cut]
+    assert stacks_main(["--resume", *dirs]) == 0
+    for resumed, uninterrupted in zip(dirs, whole):
+        assert_rows_equal(rows(Path(resumed)), rows(Path(uninterrupted["run_dir"])))
