@@ -57,7 +57,7 @@ def references(config: dict[str, Any]) -> dict[str, dict[str, list[float]]]:
     return reference_scores(ref, {"quality/": 2500})
 
 
-def table(groups: dict[str, list[Run]], step: int, data: str) -> str:
+def table(groups: dict[str, list[Run]], step: int, data: str, refs: dict[str, dict[str, list[float]]]) -> str:
     head = "| generator | seeds | " + " | ".join(c for c, _, _ in COLUMNS) + " |"
     lines = [head, "|" + "---|" * (len(COLUMNS) + 2)]
     for name, runs in groups.items():
@@ -70,7 +70,6 @@ def table(groups: dict[str, list[Run]], step: int, data: str) -> str:
             m, se = mean_se([scale * float(r.final[tag]) for r in runs])
             cells.append(f"{m:.3g} ± {se:.2g}")
         lines.append(f"| **ours:** {name} ({step:,} it.) | {len(runs)} | " + " | ".join(cells) + " |")
-    refs = references(next(iter(groups.values()))[0].config)
     for ref_name, vals in refs.items():
         cells = []
         for _, tag, scale in COLUMNS:
@@ -97,26 +96,34 @@ def differences(groups: dict[str, list[Run]], baseline: str) -> str:
     return "\n".join(lines)
 
 
-def curves(groups: dict[str, list[Run]], step: int, data: str, path: Path) -> None:
+def curves(groups: dict[str, list[Run]], data: str, refs: dict[str, dict[str, list[float]]],
+           path: Path) -> None:
+    """Modes, high quality and reverse KL over iterations, mean ± s.e. over each group's seeds, every
+    step that all its seeds have logged (a group further along shows further); the paper's values
+    dashed, uniform noise's and one mode's (same code, same sample size) dotted grey."""
+    from mixgan.metrics.toy_reference import NOISE
     from mixgan.report.plots import _plt
 
     plt = _plt()
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.4), dpi=90)
     for name, runs in groups.items():
         for ax, (label, tag, scale) in zip(axes, COLUMNS[:3]):
-            steps = sorted({s for r in runs for s, _ in r.series(tag) if s <= step})
-            per = [[scale * v for s2, v in r.series(tag) if s2 in steps] for r in runs]
-            n = min(len(p) for p in per)
-            arr = np.asarray([p[:n] for p in per])
+            common = set.intersection(*({s for s, _ in r.series(tag)} for r in runs))
+            steps = sorted(common)
+            arr = np.asarray([[scale * v for s, v in r.series(tag) if s in common] for r in runs])
             m, se = arr.mean(0), arr.std(0, ddof=1) / np.sqrt(len(arr))
-            line, = ax.plot(steps[:n], m, label=f"ours: {name}")
-            ax.fill_between(steps[:n], m - se, m + se, alpha=0.25, color=line.get_color())
+            line, = ax.plot(steps, m, label=f"ours: {name}")
+            ax.fill_between(steps, m - se, m + se, alpha=0.25, color=line.get_color())
             if name in PAPER.get(data, {}):
                 p = PAPER[data][name]
                 ax.axhline(p[2 * COLUMNS.index((label, tag, scale))], ls="--", color=line.get_color(),
                            lw=1, label=f"paper: {name} at 400k it.")
             ax.set_title(label)
             ax.set_xlabel("iteration")
+    for ax, (_, tag, scale) in zip(axes, COLUMNS[:3]):
+        for ref, style in ((NOISE, ":"), ("all mass on one mode", "-.")):
+            ax.axhline(scale * float(np.mean(refs[ref][tag])), ls=style, color="0.5", lw=1,
+                       label="uniform noise" if ref == NOISE else "one mode")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
@@ -183,10 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         data = runs[0].config["data.name"]
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        text = f"{table(groups, step, data)}\n\n{differences(groups, args.baseline)}\n"
+        refs = references(runs[0].config)
+        text = f"{table(groups, step, data, refs)}\n\n{differences(groups, args.baseline)}\n"
         (out / "pacgan_table1_table.md").write_text(text)
-        curves(groups, step, data, out / "pacgan_table1_curves.png")
-        samples({k: [r for r in runs if row_name(r) == k] for k in groups}, out / "pacgan_table1_samples.png")
+        full = {k: [r for r in runs if row_name(r) == k] for k in groups}
+        curves(full, data, refs, out / "pacgan_table1_curves.png")
+        samples(full, out / "pacgan_table1_samples.png")
     except MixganError as err:
         print(f"pacgan_table1: error: {err}", file=sys.stderr)
         return 2
