@@ -23,7 +23,7 @@ from typing import Any
 from mixgan.config.core import set_dotted
 from mixgan.errors import ConfigError, MixganError
 from mixgan.report.labels import group_names, label_keys, long_label, readable_label
-from mixgan.report.runs import Run, at_step, is_toy_gan, load_runs, task_of
+from mixgan.report.runs import Run, is_toy_gan, load_runs, task_of
 from mixgan.report.tables import (
     COLUMNS,
     NOTES,
@@ -163,7 +163,7 @@ def run_stats(run: Run) -> dict[str, float | None]:
         vals = _finite([v for _, v in run.series(tag)])
         out[f"{name}_mean"] = statistics.fmean(vals) if vals else None
         out[f"{name}_max"] = max(vals) if vals else None
-    total = run.summary.get("total") or (run.rows[-1]["step"] if run.rows else 0)
+    total = run.summary.get("total") or (run.last_step or 0)
     late = _finite([v for s, v in run.series("loss/D") if s > total / 2])
     out["var_loss_D"] = statistics.pvariance(late) if len(late) >= 2 else None
     out.update(quality_stats(final, run.series))  # density, coverage, ..., N large, spread in the run
@@ -276,6 +276,8 @@ def make_parser() -> argparse.ArgumentParser:
                    help="report every run as it stood at step N (its metrics row of that step), e.g. the "
                         "main job's length read off a longer study")
     p.add_argument("--no-plots", action="store_true", help="no curves.png and samples.png")
+    p.add_argument("--no-progress", action="store_true",
+                   help="no progress bar while reading runs (none either when stderr is not a terminal)")
     p.add_argument("--no-tensorboard", action="store_true",
                    help="no TensorBoard run per group (median and 25-75%% band over its seeds)")
     return p
@@ -284,15 +286,18 @@ def make_parser() -> argparse.ArgumentParser:
 def compare(paths: Sequence[str | Path], out: str | Path, metrics: str | None = None, by: str | None = None,
             plots: bool = True, tensorboard: bool = True,
             baseline: str | None = None,
-            step: int | None = None) -> tuple[list[Group], list[dict[str, Any]], str]:
+            step: int | None = None,
+            progress: bool | None = False) -> tuple[list[Group], list[dict[str, Any]], str]:
     """Load, group, summarize; write table.md, table.csv, the plots and one TensorBoard run per group
     to `out` (with `baseline`: differences.md/.csv and forest.png too); return the Markdown. With
-    `step`, every run as it stood at that step (`at_step`)."""
-    runs = load_runs(paths)
-    if step is not None:
-        if step < 1:
-            raise ConfigError(f"--step: got {step}; accepted: a measured step >= 1")
-        runs = [at_step(r, step) for r in runs]
+    `step`, every run as it stood at that step (`at_step`).
+
+    Runs are read one at a time and each is kept only as what the report needs (report/runs.Run: its
+    config, summary fields and metric columns as compact arrays; samples are read when drawn), with a
+    progress bar on stderr (`progress`: None shows it when stderr is a terminal)."""
+    if step is not None and step < 1:
+        raise ConfigError(f"--step: got {step}; accepted: a measured step >= 1")
+    runs = load_runs(paths, step, progress)
     with logged_columns(runs):
         return _compare(runs, out, metrics, by, plots, tensorboard, baseline, step)
 
@@ -349,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
         check_writable(args.out, "--out")
         groups, _, text = compare(args.paths, args.out, args.metrics, args.by, plots=not args.no_plots,
                                   tensorboard=not args.no_tensorboard, baseline=args.baseline,
-                                  step=args.step)
+                                  step=args.step, progress=False if args.no_progress else None)
     except MixganError as err:
         print(f"mixgan.compare: error: {err}", file=sys.stderr)
         return 2

@@ -7,6 +7,7 @@ rejected with a one-line `ConfigError`, before any run directory exists (docs/de
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import re
 import sys
@@ -96,6 +97,12 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
 
 
+@functools.lru_cache(maxsize=256)
+def _hints(schema: type) -> dict[str, Any]:
+    """A schema's field types, resolved once per class (8 ms a config otherwise: compare reads 10,000)."""
+    return typing.get_type_hints(schema)
+
+
 def build(schema: type, data: dict[str, Any], prefix: str = "") -> Any:
     """Build dataclass `schema` from a nested dict, rejecting unknown keys and wrong types."""
     if not isinstance(data, dict):
@@ -103,7 +110,7 @@ def build(schema: type, data: dict[str, Any], prefix: str = "") -> Any:
     resolved = getattr(schema, "resolved_schema", None)  # a section that registered plugins extend
     if resolved is not None:
         schema = resolved()
-    hints = typing.get_type_hints(schema)
+    hints = _hints(schema)
     fields = {f.name for f in dataclasses.fields(schema)}
     odd = [k for k in data if not isinstance(k, str)]
     if odd:  # e.g. `1: x` in a YAML file: a number, not a key name

@@ -98,7 +98,16 @@ def read_bytes(path: Path | str, limit: int, what: str = "") -> bytes:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UntrustedFileError(f"{_where(path, what)}: not a regular file; accepted: a regular file")
         try:
-            data = f.read(limit + 1)
+            # read(n) reserves n bytes at once: ask for the file's size (+1, to see it grew since), not
+            # the limit (1 GiB for metrics.jsonl: a 1 GiB reservation per run read), then read on while
+            # it grows, up to the limit.
+            size = os.fstat(fd).st_size
+            data = f.read(min(limit, size) + 1)
+            while size < len(data) <= limit:
+                more = f.read(min(MiB, limit + 1 - len(data)))
+                if not more:
+                    break
+                data += more
         except OSError as err:
             raise UntrustedFileError(f"{_where(path, what)}: cannot be read ({first_line(err)})") from None
     if len(data) > limit:

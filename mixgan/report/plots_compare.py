@@ -42,7 +42,7 @@ def curves_figure(groups: list[Any], tags: list[str],
     """One panel per metric, one line per group: the median over seeds with a 25–75% band; grey
     horizontal lines: the reference generators' scores (report/references.curve_lines), where given."""
     plt = _plt()
-    tags = [t for t in tags if any(t in row for g in groups for r in g.runs for row in r.rows)] or tags[:1]
+    tags = [t for t in tags if any(r.series(t) for g in groups for r in g.runs)] or tags[:1]
     cols = min(3, len(tags))
     rows = math.ceil(len(tags) / cols)
     legend_rows = math.ceil((len(groups) + len(references or {})) / 2)

@@ -20,14 +20,7 @@ STATS = ("median", "q25", "q75")
 
 def metric_tags(runs: list[Any]) -> list[str]:
     """Every numeric metric the runs logged, in first-seen order (step and time are not metrics)."""
-    tags: dict[str, None] = {}
-    for run in runs:
-        for row in run.rows:
-            for key, value in row.items():
-                numeric = isinstance(value, int | float) and not isinstance(value, bool)
-                if numeric and key not in ("step", "time"):
-                    tags[key] = None
-    return list(tags)
+    return list(dict.fromkeys(tag for run in runs for tag in run.tags()))  # rows hold numbers only
 
 
 # What a folder name cannot hold here or on other systems; spaces, commas and α stay (TensorBoard

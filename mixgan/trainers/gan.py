@@ -298,7 +298,6 @@ class GanTrainer:
         B, mc = self.cfg.train.batch_size, self.cfg.metrics
         ref = self.toy_reference()
         rows: list[dict[str, Tensor]] = []
-        samples, samples_ema, large = [], [], []
         last = self.step == self.total and mc.final_samples > 0
         extra = plugin_metrics(self.objective)  # the stabilizers' own numbers (S,), e.g. LeCam's anchors
         for s, c in enumerate(self.cfgs):  # each member's draws from its own measurement generator
@@ -309,19 +308,18 @@ class GanTrainer:
             real = self.data.sample(B, rand)[0]
             out.update(probe_discriminator(self.critic(s), real, self._sample(s, B, rand), gen,
                                            probability=outputs_logits(self.cfg)))
-            samples.append(self._sample(s, mc.n_samples, rand))
+            # Quality of this member's sample sets, scored as drawn (scoring draws nothing): one member's
+            # samples held at a time (20,000 points at the end), whatever the stack's size (issue 35).
+            sets = [("quality/", self._sample(s, mc.n_samples, rand))]
             if self.G_ema is not None:
-                samples_ema.append(self._sample(s, mc.n_samples, rand, self.G_ema))
+                sets.append(("quality_ema/", self._sample(s, mc.n_samples, rand, self.G_ema)))
             if last:  # its own stream: the 2,500-sample values are those of a run without it
-                large.append(self._sample(s, mc.final_samples, MemberStreams([eval_generator(c.seed, -1,
-                                                                                             self.device)])))
+                own = MemberStreams([eval_generator(c.seed, -1, self.device)])
+                sets.append(("final_large/", self._sample(s, mc.final_samples, own)))
+            for prefix, points in sets:
+                out.update({k: v[0] for k, v in ref.score(points[None], prefix).items()})
+            del sets
             rows.append(out)
-        # Quality of all members in one call per sample set (S, N, 2).
-        for prefix, batch in (("quality/", samples), ("quality_ema/", samples_ema), ("final_large/", large)):
-            if batch:
-                stats = ref.score(torch.stack(batch), prefix)
-                for s, out in enumerate(rows):
-                    out.update({k: v[s] for k, v in stats.items()})
         if due(mc.every, self.step):  # off the cadence (a last unit): an extension goes on summing
             self.window.zero_()  # in place: a captured CUDA graph keeps adding into this very tensor
             self.window_n = 0
