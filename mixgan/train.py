@@ -7,6 +7,7 @@ line and exits with code 2 before any run dir is created; a diverged run exits 0
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import sys
 from pathlib import Path
@@ -122,13 +123,18 @@ def _refuse_custom(run_dir: Path) -> None:
 def check_own_checkpoint(run_dir: Path, ckpt_config: dict[str, Any], path: Path) -> None:
     """The checkpoint must be the run dir's own: its config equals `config.yaml` but for the keys a
     resume may change, else resuming would overwrite this run's metrics with another run's (issue 17)."""
-    from mixgan.config.core import first_difference, read_yaml
+    from mixgan.config.core import first_difference, read_yaml, to_dict
 
     yaml_path = run_dir / "config.yaml"
     if not yaml_path.is_file():
         raise CheckpointError(f"{run_dir}: no config.yaml beside {path}, so the checkpoint cannot be "
                               f"checked against its run; accepted: a run dir as mixgan.train writes it")
-    diff = first_difference(read_yaml(yaml_path), ckpt_config, lambda key: key in RESUME_KEYS)
+    own = read_yaml(yaml_path)
+    # Both through the schema: a key that one version wrote and the other did not (a plugin's section
+    # added since), at its default, is no difference. An invalid file is compared as written.
+    with contextlib.suppress(MixganError):
+        own, ckpt_config = to_dict(config_from_dict(own)), to_dict(config_from_dict(ckpt_config))
+    diff = first_difference(own, ckpt_config, lambda key: key in RESUME_KEYS)
     if diff is not None:
         key, ours, theirs = diff
         raise CheckpointError(f"checkpoint {path} is not this run's: it has {key}={theirs!r} but "

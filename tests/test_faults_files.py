@@ -151,3 +151,23 @@ def test_compare_refuses_a_row_beyond_the_runs_length(done, tmp_path, capsys):
     (run / "metrics.jsonl").write_text("\n".join(text[:-1]) + "\n")
     assert compare_main([str(tmp_path / "runs"), "--out", str(tmp_path / "out"), "--no-plots",
                          "--no-tensorboard"]) == 0
+
+
+def test_a_run_written_before_a_plugin_existed_resumes(tmp_path):
+    # config.yaml of an older mixgan lacks a plugin's section that the checkpoint (written by a newer
+    # one, on an earlier resume) holds at its default: the same run, so it resumes (it used to be
+    # refused as "not this run's").
+    import yaml
+
+    from mixgan.train import main
+
+    from runhelp import rows, train
+
+    whole = rows(train(tmp_path, name="whole"))
+    run = train(tmp_path, "--train.iterations=20", name="old")
+    cfg = yaml.safe_load((run / "config.yaml").read_text())
+    assert cfg["stabilizers"].pop("lecam")  # as a version without LeCam wrote it
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg))
+    assert main(["--resume", str(run), "--train.iterations=40", "--run.progress=false"]) == 0
+    # the continuation equals the uninterrupted run (the short run's own last row keeps its final_large/*)
+    assert [r for r in rows(run) if r["step"] > 20] == [r for r in whole if r["step"] > 20]
