@@ -145,6 +145,8 @@ def samples(groups: dict[str, list[Run]], path: Path, per_row: int = 5) -> None:
     for i, (name, runs) in enumerate(groups.items()):
         for j, run in enumerate(sorted(runs, key=lambda r: r.seed)[:per_row]):
             ax = axes[i, j]
+            if not (run.path / CHECKPOINT).is_file():  # run dirs kept without their checkpoints
+                continue
             state = load_checkpoint(run.path / CHECKPOINT)
             cfg = config_from_dict(state["config"])
             G = toy_net(cfg.model, "g", cfg.model.latent_dim, 2).eval()
