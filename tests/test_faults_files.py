@@ -26,8 +26,15 @@ def assert_one_line(capsys, fragment):
 
 @pytest.fixture(scope="module")
 def done(tmp_path_factory):
-    """One finished 40-iteration run (checkpoint at step 40), copied by each test that edits it."""
-    return train(tmp_path_factory.mktemp("done"))
+    """One finished 40-iteration run (checkpoint at step 40), copied by each test that edits it; on one
+    thread like the tests that resume it (a module fixture is built before the one_thread fixture runs,
+    and the thread count changes the last bits)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train(tmp_path_factory.mktemp("done"))
+    finally:
+        torch.set_num_threads(n)
 
 
 def copy_of(done, tmp_path):

@@ -48,11 +48,12 @@ def wait_for_rows(run_dir, timeout=120.0):
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds the job's process through /proc")
-def test_a_preempted_submitit_job_requeues_and_ends_with_the_uninterrupted_rows(tmp_path, monkeypatch):
+def test_a_preempted_submitit_job_requeues_and_ends_with_the_uninterrupted_rows(tmp_path, monkeypatch,
+                                                                               one_thread):
     from mixgan.experiments.executor import Job, make_submitit
     from mixgan.experiments.slurm import SlurmRun
 
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the job on one thread, as the in-process run (one_thread)
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the job and its child import this checkout
     assert main([*ARGS, f"--run.dir={tmp_path / 'whole'}", "--run.name=r"]) == 0
     sweep = tmp_path / "sweep"

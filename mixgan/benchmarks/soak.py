@@ -38,8 +38,12 @@ def rss_mib() -> float:
 def child(args: list[str], every: int) -> None:
     """In this process: train `python -m mixgan.train args`, printing `{"step", "rss_mib"}` every
     `every` iterations (of the first member of a stack: all advance together) as JSON lines."""
-    from mixgan.train import main
+    from mixgan.config.cli import cli_overrides, train_parser
+    from mixgan.config.core import load_config
+    from mixgan.experiments.run import run_one
+    from mixgan.experiments.seeds import seeds_main
     from mixgan.trainers.gan import GanTrainer
+    from mixgan.trainers.loop import exit_code
 
     advance = GanTrainer.advance
 
@@ -49,7 +53,11 @@ def child(args: list[str], every: int) -> None:
             print(json.dumps({"step": self.step, "rss_mib": round(rss_mib(), 1)}), flush=True)
 
     GanTrainer.advance = sampled  # type: ignore[method-assign]
-    code = main(args)
+    # What `python -m mixgan.train ARGS` runs, through the stage below the command (benchmarks do not
+    # import the commands: docs/design.md, Layout).
+    parsed, rest = train_parser().parse_known_args(args)
+    cfg = load_config(parsed.config, cli_overrides(parsed, rest), task=parsed.task)
+    code = seeds_main(cfg, parsed.seeds, parsed.jobs) if parsed.seeds else exit_code(run_one(cfg))
     if code != 0:
         raise SystemExit(code)
 

@@ -68,3 +68,26 @@ def reference_images(data: Any, train: Tensor, n: int) -> tuple[Tensor, str]:
     root = str(Path(data.root).expanduser().resolve())
     where = "" if data.name == "digits" else "-" + "".join(c if c.isalnum() else "_" for c in root)[-60:]
     return train[idx.to(train.device)].cpu(), f"mixgan-{data.name}{where}-train-{size}px-n{m}"
+
+
+HELD_OUT_DRAW = 2  # the image GAN's held-out reference images (metrics/image_reference.py)
+
+
+def held_out_images(data: Any, train: Tensor, n: int) -> Tensor:
+    """n real images that are not the reference images.
+
+    Stacked digits: another independent draw of the data distribution. Otherwise the training images
+    after the reference ones in the same fixed permutation (data/gan_images.reference_images), drawn
+    with replacement from them when fewer than n are left (from the whole set when none is left)."""
+    if data.name == "stacked_digits":
+        from mixgan.data.images import digits_u8, stacked_digits
+
+        return resize_u8(stacked_digits(n, HELD_OUT_DRAW, *digits_u8())[0], data.image_size)
+    train = train.cpu()
+    perm = torch.randperm(train.shape[0], generator=torch.Generator().manual_seed(REFERENCE_DRAW))
+    rest = perm[min(n, train.shape[0]):]
+    if rest.numel() >= n:
+        return train[rest[:n]]
+    pool = rest if rest.numel() else perm
+    pick = torch.randint(pool.numel(), (n,), generator=torch.Generator().manual_seed(HELD_OUT_DRAW))
+    return train[pool[pick]]

@@ -15,44 +15,23 @@ from typing import Any
 import torch
 from torch import Tensor
 
-HELD_OUT_DRAW, NOISE_DRAW = 2, 3  # the reference images are draw 1 (data/gan_images.REFERENCE_DRAW)
+NOISE_DRAW = 3  # the reference images are draw 1, the held-out ones draw 2 (data/gan_images.py)
 # short name (the summary's and the console's) → what compare's row says
 NAMES = {"data": "held-out real images", "noise": "uniform noise images", "one image": "one repeated image"}
 
 
-def held_out_images(data: Any, train: Tensor, n: int) -> Tensor:
-    """n real images that are not the reference images.
-
-    Stacked digits: another independent draw of the data distribution. Otherwise the training images
-    after the reference ones in the same fixed permutation (data/gan_images.reference_images), drawn
-    with replacement from them when fewer than n are left (from the whole set when none is left)."""
-    from mixgan.data.gan_images import REFERENCE_DRAW, resize_u8
-
-    if data.name == "stacked_digits":
-        from mixgan.data.images import digits_u8, stacked_digits
-
-        return resize_u8(stacked_digits(n, HELD_OUT_DRAW, *digits_u8())[0], data.image_size)
-    train = train.cpu()
-    perm = torch.randperm(train.shape[0], generator=torch.Generator().manual_seed(REFERENCE_DRAW))
-    rest = perm[min(n, train.shape[0]):]
-    if rest.numel() >= n:
-        return train[rest[:n]]
-    pool = rest if rest.numel() else perm
-    pick = torch.randint(pool.numel(), (n,), generator=torch.Generator().manual_seed(HELD_OUT_DRAW))
-    return train[pool[pick]]
-
-
-def reference_images(data: Any, train: Tensor, n: int) -> dict[str, Tensor]:
-    """Short name → n uint8 images shaped like the data: held-out real, uniform noise, one image n times."""
-    real = held_out_images(data, train, n)
+def reference_images(real: Tensor) -> dict[str, Tensor]:
+    """Short name → uint8 images shaped like the held-out real ones (data/gan_images.held_out_images):
+    held-out real, uniform noise, one image repeated."""
     noise = torch.randint(0, 256, real.shape, dtype=torch.uint8,
                           generator=torch.Generator().manual_seed(NOISE_DRAW))
     return {"data": real, "noise": noise, "one image": real[:1].expand_as(real).contiguous()}
 
 
-def reference_scores(evaluator: Any, data: Any, train: Tensor, n: int) -> dict[str, dict[str, float]]:
-    """Short name → the run's quality/* and fidelity/* tags → value, scored by `evaluator.evaluate`."""
-    return {name: evaluator.evaluate(images) for name, images in reference_images(data, train, n).items()}
+def reference_scores(evaluator: Any, real: Tensor) -> dict[str, dict[str, float]]:
+    """Short name → the run's quality/* and fidelity/* tags → value, scored by `evaluator.evaluate`, for
+    held-out real images `real` and the noise and one-image references shaped like them."""
+    return {name: evaluator.evaluate(images) for name, images in reference_images(real).items()}
 
 
 def markdown(references: dict[str, dict[str, float]], final: dict[str, float]) -> str:

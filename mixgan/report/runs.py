@@ -14,7 +14,7 @@ from mixgan.config.core import flatten
 from mixgan.errors import ConfigError
 
 # summary.json's fields a report reads (the rest, e.g. health and versions, is not kept per run).
-SUMMARY_KEYS = ("status", "step", "total", "diverged_at", "final")
+SUMMARY_KEYS = ("status", "step", "total", "diverged_at", "final", "references")  # references: image GANs
 _STEPS: weakref.WeakValueDictionary[bytes, array] = weakref.WeakValueDictionary()
 
 

@@ -225,10 +225,11 @@ class ImageGanTrainer:
         if self.evaluator is None:
             return None
         if getattr(self, "_references", None) is None:
+            from mixgan.data.gan_images import held_out_images
             from mixgan.metrics.image_reference import reference_scores
 
-            self._references = reference_scores(self.evaluator, self.cfg.data, self.images,
-                                                 self.cfg.metrics.n_samples)
+            real = held_out_images(self.cfg.data, self.images, self.cfg.metrics.n_samples)
+            self._references = reference_scores(self.evaluator, real)
         return self._references
 
     def pictures(self, logger: RunLogger) -> None:
