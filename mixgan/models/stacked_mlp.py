@@ -118,19 +118,24 @@ class MemberParams:
                             for s in range(self.members)])
 
     def _state_tensors(self) -> list[Tensor]:
-        """The (S, ...) tensors of a member's state_dict, in `keys` order (buffers too, if any)."""
+        """The (S, ...) tensors of a member's state_dict, in `_state_keys` order (buffers too, if any)."""
         return list(self.stacked())
+
+    def _state_keys(self) -> list[str]:
+        """A member's state_dict names: its parameters' (`keys`), and its buffers' where it has some."""
+        return list(self.keys)
 
     def member_state_dict(self, s: int) -> dict[str, Tensor]:
         """Member s's weights as its own nn.Sequential's state_dict (copies, not views)."""
-        return {k: p.detach()[s].clone() for k, p in zip(self.keys, self._state_tensors())}
+        return {k: p.detach()[s].clone() for k, p in zip(self._state_keys(), self._state_tensors())}
 
     @torch.no_grad()
     def load_member_state_dict(self, s: int, state: dict[str, Tensor]) -> None:
         """Set member s's weights from an nn.Sequential state_dict of the same shape."""
-        if set(state) != set(self.keys):
-            raise KeyError(f"member weights have keys {sorted(state)}; expected {self.keys}")
-        for k, p in zip(self.keys, self._state_tensors()):
+        keys = self._state_keys()
+        if set(state) != set(keys):
+            raise KeyError(f"member weights have keys {sorted(state)}; expected {keys}")
+        for k, p in zip(keys, self._state_tensors()):
             if tuple(state[k].shape) != tuple(p.shape[1:]):
                 raise ValueError(f"{k}: shape {tuple(state[k].shape)}, expected {tuple(p.shape[1:])}")
             p[s].copy_(state[k])

@@ -89,20 +89,8 @@ class StackedNet(MemberParams, nn.Module):
     def _state_tensors(self) -> list[Tensor]:
         return [*self.params, *(t for op in self.plan if op[0] == "bn" for t in self._buffers_of(op[3]))]
 
-    def member_state_dict(self, s: int) -> dict[str, Tensor]:
-        """Member s's parameters and batch-norm statistics as its nn.Sequential's state_dict."""
-        keys, self.keys = self.keys, self.keys + self.buffer_keys
-        try:
-            return super().member_state_dict(s)
-        finally:
-            self.keys = keys
-
-    def load_member_state_dict(self, s: int, state: dict[str, Tensor]) -> None:
-        keys, self.keys = self.keys, self.keys + self.buffer_keys
-        try:
-            super().load_member_state_dict(s, state)
-        finally:
-            self.keys = keys
+    def _state_keys(self) -> list[str]:
+        return self.keys + self.buffer_keys  # the batch-norm statistics after the parameters
 
     def _run(self, x: Tensor, linear: Callable[..., Tensor], param: Callable[[int], Tensor],
              norm: Callable[..., Tensor], plan: list[tuple] | None = None) -> Tensor:
