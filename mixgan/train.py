@@ -18,15 +18,14 @@ from typing import Any
 from mixgan.config.cli import cli_overrides, train_parser
 from mixgan.config.cli import parse_overrides as parse_overrides
 from mixgan.config.core import config_from_dict, load_config
+from mixgan.config.resume import RESUME_KEYS as RESUME_KEYS
+from mixgan.config.resume import apply_resume_overrides, check_total
+from mixgan.config.resume import total_key as total_key
 from mixgan.errors import CheckpointError, ConfigError, MixganError, first_line
 from mixgan.experiments.run import make_trainer, resolve_device, run_one
 from mixgan.rundir.checkpoint import CHECKPOINT, check_sections, load_checkpoint
 from mixgan.tasks import CUSTOM_TASK
 from mixgan.tasks import TASKS as TRAINERS  # the one task registry (schema, validator, trainer)
-
-# keys that may change when a run is resumed (e.g. to extend it); anything else would fork it
-RESUME_KEYS = {"train.iterations", "train.epochs", "run.progress", "run.checkpoint_every", "device"}
-
 
 # The objective to train next for a comparison, named in the hint that ends a job.
 OTHER_OBJECTIVE = {"erm": "mixup", "mixup": "erm"}
@@ -71,7 +70,7 @@ def _stopped_before_training(run_dir: Path) -> bool:
 
 def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, dict[str, Any]]:
     """Rebuild a run from its checkpoint (weights, optimizers, step, RNG) and saved config."""
-    from mixgan.config.core import read_yaml, set_dotted
+    from mixgan.config.core import read_yaml
 
     path = run_dir / CHECKPOINT
     if (run_dir / "config.yaml").is_file():
@@ -92,11 +91,7 @@ def resume(run_dir: Path, overrides: list[tuple[str, Any]]) -> tuple[Any, Any, d
         _refuse_custom(run_dir)
     check_own_checkpoint(run_dir, data, path)
     saved = copy.deepcopy(data)
-    for key, value in overrides:
-        if key not in RESUME_KEYS:
-            keys = ", ".join(sorted(RESUME_KEYS))
-            raise ConfigError(f"{key} cannot change when resuming; accepted: {keys}")
-        set_dotted(data, key, value)
+    apply_resume_overrides(data, overrides)
     cfg = config_from_dict(data)
     check_total(cfg, saved, state["step"], path)
     trainer = make_trainer(cfg)
@@ -139,23 +134,6 @@ def check_own_checkpoint(run_dir: Path, ckpt_config: dict[str, Any], path: Path)
         key, ours, theirs = diff
         raise CheckpointError(f"checkpoint {path} is not this run's: it has {key}={theirs!r} but "
                               f"{yaml_path} has {ours!r}; accepted: the checkpoint the run wrote")
-
-
-def total_key(task: str) -> str:
-    """The config key of a task's length in units (the loop's `total`)."""
-    return "train.epochs" if task == "classify" else "train.iterations"
-
-
-def check_total(cfg: Any, saved: dict[str, Any], step: int, path: Path) -> None:
-    """A resume may extend a run, never shorten it: a total below the run's own is bad input
-    (it would end a run below its checkpoint's step, or rebuild a summary from a non-final step)."""
-    from mixgan.config.core import flatten, to_dict
-
-    key = total_key(cfg.task)
-    old, new = flatten(saved).get(key), flatten(to_dict(cfg)).get(key)
-    if isinstance(old, int) and isinstance(new, int) and new < old:
-        raise ConfigError(f"{key}: got {new}, below the run's {old} (its checkpoint {path} is at step "
-                          f"{step}); accepted: >= {old} (a resume can only extend a run)")
 
 
 def main(argv: list[str] | None = None) -> int:

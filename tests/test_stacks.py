@@ -264,3 +264,23 @@ def test_an_interrupted_stack_resumes_as_one_stack_to_the_uninterrupted_numbers(
     assert stacks_main(["--resume", *dirs]) == 0
     for resumed, uninterrupted in zip(dirs, whole):
         assert_rows_equal(rows(Path(resumed)), rows(Path(uninterrupted["run_dir"])))
+
+
+def test_a_stack_resumed_with_more_iterations_equals_the_longer_stack_and_bad_keys_are_one_line(
+        tmp_path, capsys):
+    # --resume DIR ... --train.iterations=N extends every member, as `mixgan.train --resume` extends a
+    # run alone; a key a resume cannot change, a shorter length, a dir without checkpoint: one line, 2.
+    from mixgan.experiments.stacks import main as stacks_main
+
+    args = ["--device=cpu", "--metrics.image_every=0", *OBJECTIVES["mixup_demo"]]
+    longer = stack(tmp_path / "long", [(4, 0.2), (5, 0.2)], *args, "--train.iterations=40")
+    short = [s["run_dir"] for s in stack(tmp_path / "short", [(4, 0.2), (5, 0.2)], *args)]
+    for bad, says in ((["--objective.alpha=0.5"], "objective.alpha cannot change"),
+                      (["--train.iterations=10"], "a resume can only extend"),
+                      ([str(tmp_path)], "has no checkpoint.pt")):
+        assert stacks_main(["--resume", *short, *bad]) == 2
+        err = capsys.readouterr().err
+        assert says in err and len(err.strip().splitlines()) == 1, err
+    assert stacks_main(["--resume", *short, "--train.iterations=40"]) == 0
+    for extended, whole in zip(short, longer):
+        assert_rows_equal(rows(Path(extended)), rows(Path(whole["run_dir"])))

@@ -139,6 +139,7 @@ def execute_stack(jobs: list[Job], children: Children | None = None) -> list[dic
         return [execute(jobs[0], children)]
     results: list[dict[str, Any]] = []
     fresh: list[tuple[Job, int]] = []
+    resumed: list[tuple[Job, int]] = []
     try:
         for job in jobs:
             result: dict[str, Any] = {"name": job.name, "action": "none", "seconds": 0.0}
@@ -152,12 +153,14 @@ def execute_stack(jobs: list[Job], children: Children | None = None) -> list[dic
             if state in FINISHED or (state == "failed" and not job.retry_failed):
                 results.append({**result, "status": state})
             elif (job.run_dir / CHECKPOINT).exists():
-                results.append({**result, **_start(job, fd, children)})
+                resumed.append((job, fd))
+                continue
             else:
                 shutil.rmtree(job.run_dir, ignore_errors=True)
                 fresh.append((job, fd))
                 continue
             os.close(fd)
+        results += _resume_together(resumed, children)
         if len(fresh) == 1:
             results.append({"name": fresh[0][0].name, **_start(*fresh[0], children)})
         elif fresh:
@@ -169,8 +172,36 @@ def execute_stack(jobs: list[Job], children: Children | None = None) -> list[dic
             outcome = _train(members, args, [fd for _, fd in fresh], children)
             results += [{"name": job.name, "action": "fresh", **res} for job, res in zip(members, outcome)]
     finally:
-        for _, fd in fresh:
+        for _, fd in fresh + resumed:
             os.close(fd)
+    return results
+
+
+def _resume_together(resumed: list[tuple[Job, int]], children: Children) -> list[dict[str, Any]]:
+    """Interrupted members of one stack that stand at one step resume as one stack again
+    (`python -m mixgan.experiments.stacks --resume`); a member at another step resumes alone."""
+    from mixgan.errors import MixganError
+    from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
+
+    at: dict[int, list[tuple[Job, int]]] = {}
+    for job, fd in resumed:
+        try:
+            step = int(load_checkpoint(job.run_dir / CHECKPOINT)["step"])
+        except (MixganError, KeyError, TypeError, ValueError):
+            step = -1 - len(at)  # unreadable: alone, where mixgan.train says what is wrong in its log
+        at.setdefault(step, []).append((job, fd))
+    results: list[dict[str, Any]] = []
+    for group in at.values():
+        for job, fd in (group if len(group) == 1 else []):
+            results.append({"name": job.name, "action": "none", "seconds": 0.0, **_start(job, fd, children)})
+        if len(group) > 1:
+            members = [job for job, _ in group]
+            for job in members:
+                (job.run_dir / FAILED).unlink(missing_ok=True)
+            args = ["-m", "mixgan.experiments.stacks", "--resume", *(str(j.run_dir) for j in members),
+                    "--run.progress=false"]
+            outcome = _train(members, args, [fd for _, fd in group], children)
+            results += [{"name": job.name, "action": "resume", **res} for job, res in zip(members, outcome)]
     return results
 
 

@@ -23,6 +23,11 @@ from typing import Any
 from mixgan.errors import ConfigError, first_line
 
 ENV = "MIXGAN_STACK"  # 0: never pack runs into stacks
+USAGE = """usage: python -m mixgan.experiments.stacks SPEC.json (a stack spec, written by mixgan.ablate)
+   or: python -m mixgan.experiments.stacks --resume RUN_DIR [RUN_DIR ...] [--train.iterations=N ...]
+Train the members of one stack in one process, or resume interrupted toy-GAN runs that stand at one
+step as one stack (each member from its own checkpoint; the keys a resume may change, as with
+python -m mixgan.train --resume)."""
 MAX_MEMBERS = 256  # members per stack: more are split into several stacks (memory, and one bad member)
 
 
@@ -83,11 +88,28 @@ def train_stack(cfgs: list[Any], run_dirs: list[Path]) -> list[dict[str, Any]]:
     return summaries
 
 
-def resume_stack(run_dirs: list[Path]) -> list[dict[str, Any]]:
+def resume_stack(run_dirs: list[Path],
+                 overrides: list[tuple[str, Any]] | None = None) -> list[dict[str, Any]]:
     """Resume interrupted toy-GAN runs that stand at one step as one stack again: each member loads its
     own checkpoint (a member's checkpoint is its run's, so this gives what resuming each alone gives,
-    S times faster where stacking pays). Members at different steps or of different stacks: one line."""
+    S times faster where stacking pays). `overrides`: the keys a resume may change (train.iterations to
+    extend the runs, ...), as `mixgan.train --resume` takes them. Members at different steps or of
+    different stacks: one line. Each run dir's lock is held while training, as a resume alone holds it."""
+    from mixgan.rundir.paths import check_outputs, run_dir_lock
+
+    for d in run_dirs:
+        if not (d / "checkpoint.pt").is_file():
+            raise ConfigError(f"--resume: {d} has no checkpoint.pt; accepted: run dirs of interrupted runs")
+        check_outputs(d, "--resume")
+    with run_dir_lock(run_dirs):
+        return _resume_stack(run_dirs, overrides or [])
+
+
+def _resume_stack(run_dirs: list[Path], overrides: list[tuple[str, Any]]) -> list[dict[str, Any]]:
+    import copy
+
     from mixgan.config.core import config_from_dict
+    from mixgan.config.resume import apply_resume_overrides, check_total
     from mixgan.experiments.run import resolve_device
     from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
     from mixgan.rundir.paths import remove_orphans
@@ -99,7 +121,16 @@ def resume_stack(run_dirs: list[Path]) -> list[dict[str, Any]]:
     if len(steps) != 1:
         raise ConfigError(f"--resume: the runs stand at steps {sorted(steps)}; accepted: runs at one step "
                           "(resume the others alone: python -m mixgan.train --resume RUN_DIR)")
-    cfgs = [config_from_dict(st["config"]) for st in states]
+    cfgs = []
+    for d, st in zip(run_dirs, states):
+        if not isinstance(st["config"], dict) or st["config"].get("task") != "gan":
+            raise ConfigError(f"--resume: {d} is not a toy-GAN run; accepted: toy-GAN runs (resume others "
+                              "alone: python -m mixgan.train --resume RUN_DIR)")
+        data = copy.deepcopy(st["config"])
+        apply_resume_overrides(data, overrides)
+        cfg = config_from_dict(data)
+        check_total(cfg, st["config"], int(st["step"]), d / CHECKPOINT)
+        cfgs.append(cfg)
     if len(pack(cfgs, max_members=len(cfgs))) != 1:
         raise ConfigError("--resume: the runs differ in more than their member settings; accepted: the "
                           "members of one stack")
@@ -134,11 +165,23 @@ def main(argv: list[str] | None = None) -> int:
     from mixgan.rundir.paths import new_run_dir
 
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["-h"], ["--help"]):
+        print(USAGE)
+        return 0
     if argv[:1] == ["--resume"]:  # python -m mixgan.experiments.stacks --resume RUN_DIR RUN_DIR ...
+        from mixgan.config.cli import parse_overrides
         from mixgan.trainers.loop import exit_code
 
+        dirs = [a for a in argv[1:] if not a.startswith("--")]
         try:
-            summaries = resume_stack([Path(a) for a in argv[1:]])
+            if not dirs:
+                raise ConfigError("--resume: no run dirs given; accepted: --resume RUN_DIR [RUN_DIR ...] "
+                                  "[--train.iterations=N ...]")
+            first_key = next((i for i, a in enumerate(argv[1:], 1) if a.startswith("--")), len(argv))
+            if len(dirs) != first_key - 1:
+                raise ConfigError("--resume: give the run dirs first, then the keys to change "
+                                  "(--train.iterations=N ...)")
+            summaries = resume_stack([Path(a) for a in dirs], parse_overrides(argv[first_key:]))
         except MixganError as err:
             print(f"mixgan.experiments.stacks: error: {err}", file=sys.stderr)
             return 2
@@ -146,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         return exit_code(stopped[0]) if stopped else max(exit_code(s) for s in summaries)
     try:
         if len(argv) != 1:
-            raise ConfigError("usage: python -m mixgan.experiments.stacks SPEC.json "
-                              "(written by mixgan.ablate)")
+            raise ConfigError(USAGE.splitlines()[0])
         try:
             spec = json.loads(Path(argv[0]).read_text())
             members = spec["members"]
