@@ -27,7 +27,7 @@ from mixgan.experiments.executor import (
     run_submitit,
 )
 from mixgan.rundir.paths import check_writable
-from mixgan.rundir.validate import FINISHED, run_state
+from mixgan.rundir.validate import FINISHED, run_state, shorter_than
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,6 +64,7 @@ def check_existing(sweep: Sweep, sweep_dir: Path) -> None:
     """Refuse to count (or resume) a run made with another config under the same name. A key the run's
     config.yaml lacks counts as its default: it was added to mixgan after the run, which ran without it."""
     from mixgan.config.core import flatten, load_config, read_yaml, to_dict
+    from mixgan.config.resume import total_key
 
     bookkeeping = ("run", "device")  # where a run went, not what it trained
     defaults = flatten({k: v for k, v in to_dict(load_config(None, [], task=sweep.task)).items()
@@ -73,12 +74,40 @@ def check_existing(sweep: Sweep, sweep_dir: Path) -> None:
         if not path.exists() or run_state(path.parent) in ("partial", "pending"):
             continue  # nothing of it is kept: it starts afresh
         saved = {**defaults, **flatten({k: v for k, v in read_yaml(path).items() if k not in bookkeeping})}
+        saved.update(_length(path.parent, total_key(sweep.task or "")))  # an extended run's own length
         want = flatten({k: v for k, v in sweep.configs[run.name].items() if k != "device"})
         for key in sorted(set(saved) | set(want)):
+            if key == total_key(sweep.task or "") and _longer(want.get(key), saved.get(key)):
+                continue  # a raised length: the run resumes to it (a resume may extend a run)
             if saved.get(key) != want.get(key):
                 raise ConfigError(
                     f"{path.parent} was made with {key}={saved.get(key)!r} but the sweep now gives "
                     f"{want.get(key)!r}; use another --out or delete that run dir")
+
+
+def _length(run_dir: Path, key: str) -> dict[str, int]:
+    """{key: the length a run was last trained to} from its summary (config.yaml keeps the first one)."""
+    from mixgan.rundir.paths import read_json
+
+    try:
+        total = read_json(run_dir / "summary.json").get("total")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {key: total} if isinstance(total, int) and not isinstance(total, bool) else {}
+
+
+def _longer(want: Any, saved: Any) -> bool:
+    return isinstance(want, int) and isinstance(saved, int) and want > saved
+
+
+def _extend(sweep: Sweep, run: Run) -> tuple[str, int] | None:
+    """(length key, the sweep's length) of a run, which a resume takes to extend a shorter run."""
+    from mixgan.config.core import flatten
+    from mixgan.config.resume import total_key
+
+    key = total_key(sweep.task or "")
+    total = flatten(sweep.configs[run.name]).get(key)
+    return (key, total) if isinstance(total, int) else None
 
 
 def _locked(sweep_dir: Path, name: str) -> bool:
@@ -101,6 +130,10 @@ def _locked(sweep_dir: Path, name: str) -> bool:
 def plan(sweep: Sweep, runs: list[Run], sweep_dir: Path, retry_failed: bool, verbose: bool) -> list[Run]:
     """Print what will happen to each run; return the runs to train."""
     states = {r.name: run_state(sweep_dir / r.name) for r in runs}
+    for r in runs:  # a completed run below a raised train.iterations resumes to it
+        ext = _extend(sweep, r)
+        if states[r.name] == "completed" and ext and shorter_than(sweep_dir / r.name, ext[1]):
+            states[r.name] = "to extend"
     busy = [r.name for r in runs if states[r.name] not in FINISHED and _locked(sweep_dir, r.name)]
     todo = [r for r in runs
             if states[r.name] not in FINISHED and (states[r.name] != "failed" or retry_failed)]
@@ -116,7 +149,7 @@ def plan(sweep: Sweep, runs: list[Run], sweep_dir: Path, retry_failed: bool, ver
     for s in states.values():
         counts[s] = counts.get(s, 0) + 1
     done = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    resume = sum(states[r.name] == "interrupted" for r in todo)
+    resume = sum(states[r.name] in ("interrupted", "to extend") for r in todo)
     failed = "" if retry_failed or not counts.get("failed") else " (--retry-failed runs failed ones again)"
     print(f"{done}; to run: {len(todo)}" + (f" ({resume} resumed)" if resume else "") + failed)
     if busy:
@@ -166,7 +199,8 @@ def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Nam
 
     children = Children()
     where = sweep_dir.resolve()  # children (and Slurm jobs) may start in another working dir
-    jobs = [Job(r.name, str(where), sweep.train_args(r, where), args.retry_failed) for r in todo]
+    jobs = [Job(r.name, str(where), sweep.train_args(r, where), args.retry_failed, extend=_extend(sweep, r))
+            for r in todo]
     groups = stack_groups(sweep, todo, jobs, args)
     lengths = {r.name: sweep.configs[r.name].get("train", {}).get("iterations") for r in todo}
     progress = SweepProgress(sweep.name, where, lengths)

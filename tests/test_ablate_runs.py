@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mixgan.ablate import main
 from mixgan.experiments.executor import run_state
@@ -173,3 +174,43 @@ def test_ctrl_c_of_a_stack_then_restart_resumes_its_members_as_one_stack(tmp_pat
     # the members stood at one step: they resume as one stack again (experiments/executor.py)
     log = (out / ".logs" / f"stack-{runs[0].name}.log").read_text()
     assert "mixgan.experiments.stacks --resume" in log and all(str(r) in log for r in runs)
+
+
+def test_a_raised_length_extends_the_completed_runs_to_the_longer_sweeps_numbers(tmp_path, capsys):
+    # Raising train.iterations in a finished sweep and running it again resumes every run to the new
+    # length (one stack, as they stand at one step): their rows equal a sweep run at that length from
+    # the start. Lowering it is refused in one line (a resume only extends a run).
+    sweep = """
+base: configs/gan/default.yaml
+overrides: {tiny}
+variants:
+  mix: {{objective.name: mixup}}
+seeds: [0, 1]
+metrics: [quality/modes]
+"""
+    longer = TINY.replace("train.iterations: 20", "train.iterations: 40")
+    for sub in "abcd":
+        (tmp_path / sub).mkdir()
+    assert main([str(write(tmp_path / "a", sweep.format(tiny=longer))), f"--out={tmp_path / 'long'}"]) == 0
+    out = tmp_path / "short"
+    assert main([str(write(tmp_path / "b", sweep.format(tiny=TINY))), f"--out={out}"]) == 0
+    capsys.readouterr()
+    path = write(tmp_path / "c", sweep.format(tiny=longer))
+    assert main([str(path), f"--out={out}", "--dry-run"]) == 0
+    assert "2 to extend; to run: 2 (2 resumed)" in capsys.readouterr().out
+    assert main([str(path), f"--out={out}"]) == 0
+    for run in ("mix__s0", "mix__s1"):
+        assert json.loads((out / run / "summary.json").read_text())["status"] == "completed"
+        assert read_metrics(out / run) == read_metrics(tmp_path / "long" / run)
+        # config.yaml says how long the run trained: the longer sweep's config, but for where it went
+        extended, fresh = (yaml.safe_load((d / run / "config.yaml").read_text())
+                           for d in (out, tmp_path / "long"))
+        assert {**extended, "run": None} == {**fresh, "run": None}
+    log = next((out / ".logs").glob("stack-*.log")).read_text()
+    assert "--resume" in log and "--train.iterations=40" in log
+    capsys.readouterr()
+    # below the runs' length now (40; their config.yaml keeps the 20 they started with): one line
+    shorter = TINY.replace("train.iterations: 20", "train.iterations: 30")
+    assert main([str(write(tmp_path / "d", sweep.format(tiny=shorter))), f"--out={out}"]) == 2
+    err = capsys.readouterr().err
+    assert "train.iterations=40 but the sweep now gives 30" in err and len(err.strip().splitlines()) == 1

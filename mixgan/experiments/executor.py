@@ -23,7 +23,7 @@ from typing import Any
 
 from mixgan.errors import ConfigError
 from mixgan.rundir.paths import FAILED, write_json_atomic
-from mixgan.rundir.validate import FINISHED, run_state
+from mixgan.rundir.validate import FINISHED, run_state, shorter_than
 
 LOCKS, LOGS = ".locks", ".logs"
 
@@ -38,6 +38,7 @@ class Job:
     retry_failed: bool = False
     wait_for_lock: bool = False  # wait for another runner's process instead of skipping the run
     env: dict[str, str] = field(default_factory=dict)
+    extend: tuple[str, int] | None = None  # (train.iterations, N): the sweep's length, which a resume takes
 
     @property
     def run_dir(self) -> Path:
@@ -99,6 +100,16 @@ class Children:
         return len(procs)
 
 
+def _finished(job: Job, state: str) -> bool:
+    """Completed or diverged, and not a completed run below the sweep's raised length."""
+    return state in FINISHED and not (job.extend and shorter_than(job.run_dir, job.extend[1]))
+
+
+def _extend_args(jobs: list[Job]) -> list[str]:
+    """The sweep's length for a resume (a no-op at the run's own length; a raised one extends it)."""
+    return [f"--{jobs[0].extend[0]}={jobs[0].extend[1]}"] if jobs[0].extend else []
+
+
 def execute(job: Job, children: Children | None = None) -> dict[str, Any]:
     """Train one run unless it is finished, failed (without retry) or held by another process."""
     children = children or Children()
@@ -110,7 +121,7 @@ def execute(job: Job, children: Children | None = None) -> dict[str, Any]:
         return {**result, "status": "busy"}
     try:
         state = run_state(job.run_dir)
-        if state in FINISHED or (state == "failed" and not job.retry_failed):
+        if _finished(job, state) or (state == "failed" and not job.retry_failed):
             return {**result, "status": state}
         return {**result, **_start(job, fd, children)}
     finally:
@@ -123,7 +134,7 @@ def _start(job: Job, fd: int, children: Children) -> dict[str, Any]:
 
     if (job.run_dir / CHECKPOINT).exists():  # interrupted, or failed after a checkpoint: continue it
         (job.run_dir / FAILED).unlink(missing_ok=True)
-        args = ["--resume", str(job.run_dir), "--run.progress=false"]
+        args = ["--resume", str(job.run_dir), "--run.progress=false", *_extend_args([job])]
         return {"action": "resume", **_train([job], ["-m", "mixgan.train", *args], [fd], children)[0]}
     shutil.rmtree(job.run_dir, ignore_errors=True)
     return {"action": "fresh", **_train([job], ["-m", "mixgan.train", *job.fresh_args], [fd], children)[0]}
@@ -150,7 +161,7 @@ def execute_stack(jobs: list[Job], children: Children | None = None) -> list[dic
             state = run_state(job.run_dir)
             from mixgan.rundir.checkpoint import CHECKPOINT
 
-            if state in FINISHED or (state == "failed" and not job.retry_failed):
+            if _finished(job, state) or (state == "failed" and not job.retry_failed):
                 results.append({**result, "status": state})
             elif (job.run_dir / CHECKPOINT).exists():
                 resumed.append((job, fd))
@@ -199,7 +210,7 @@ def _resume_together(resumed: list[tuple[Job, int]], children: Children) -> list
             for job in members:
                 (job.run_dir / FAILED).unlink(missing_ok=True)
             args = ["-m", "mixgan.experiments.stacks", "--resume", *(str(j.run_dir) for j in members),
-                    "--run.progress=false"]
+                    "--run.progress=false", *_extend_args(members)]
             outcome = _train(members, args, [fd for _, fd in group], children)
             results += [{"name": job.name, "action": "resume", **res} for job, res in zip(members, outcome)]
     return results

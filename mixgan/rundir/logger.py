@@ -82,22 +82,25 @@ def _quiet_writer_threads() -> None:
 class RunLogger:
     """Scalars go to TensorBoard and to metrics.jsonl (one JSON object per measured step)."""
 
-    def __init__(self, run_dir: str | Path, resume_step: int | None = None) -> None:
+    def __init__(self, run_dir: str | Path, resume_step: int | None = None,
+                 drop_at_resume: tuple[str, ...] = ()) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / METRICS_FILE
         self.tensorboard = True  # False after a TensorBoard error that is not an I/O error
         if resume_step is not None and self.path.exists():
-            self._keep_rows_until(resume_step)
+            self._keep_rows_until(resume_step, drop_at_resume)
         purge = resume_step + 1 if resume_step is not None else None
         _quiet_writer_threads()
         self.writer = SummaryWriter(str(self.run_dir), purge_step=purge)
         self._file = self.path.open("a")
 
-    def _keep_rows_until(self, step: int) -> None:
+    def _keep_rows_until(self, step: int, drop: tuple[str, ...] = ()) -> None:
         """Drop the rows logged after the checkpoint (they are measured again) and any line cut off by
-        a crash; rewritten atomically, so that a kill now loses nothing."""
+        a crash, and the keys starting with one of `drop` from the row at `step` (the end-of-run
+        measurements of a run that is now extended); rewritten atomically, so that a kill now loses
+        nothing."""
         from mixgan.config.untrusted import read_jsonl_lines
         from mixgan.rundir.paths import write_text_atomic
 
@@ -106,8 +109,13 @@ class RunLogger:
         torn = sum(row is None for _, row in rows)
         if torn:
             _warn(f"{self.path}: {torn} line(s) cut off mid-write dropped")
-        write_text_atomic(self.path, "".join(line + "\n" for line, row in rows
-                                             if row is not None and row["step"] <= step))
+        kept = []
+        for line, row in rows:
+            if row is not None and row["step"] <= step:
+                if drop and row["step"] == step and any(k.startswith(drop) for k in row):
+                    line = json.dumps({k: v for k, v in row.items() if not k.startswith(drop)})
+                kept.append(line + "\n")
+        write_text_atomic(self.path, "".join(kept))
 
     def tb(self, write: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """TensorBoard is a view of metrics.jsonl: an I/O error (a full disk) is the run's failure,

@@ -170,6 +170,21 @@ def remove_orphans(run_dir: str | Path) -> list[str]:
     return removed
 
 
+def record_length(run_dir: str | Path, key: str, value: int) -> None:
+    """Set a resumed run's length (`train.iterations`, raised by the resume) in its config.yaml, so
+    that the file says how long the run trains (compare and sweeps read it); atomic, and nothing is
+    written when the length is unchanged."""
+    import yaml
+
+    from mixgan.config.core import flatten, read_yaml, set_dotted
+
+    path = Path(run_dir) / "config.yaml"
+    data = read_yaml(path)
+    if flatten(data).get(key) != value:
+        set_dotted(data, key, value)
+        write_text_atomic(path, yaml.safe_dump(data, sort_keys=False))
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
     """Write a text file through a temp file and a rename, so readers never see half a file."""
     path = Path(path)

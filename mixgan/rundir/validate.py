@@ -198,6 +198,20 @@ def read_run_dir(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict
     return config, read_rows(path, run_length(path, config, summary)), summary
 
 
+def shorter_than(run_dir: Path, total: int | None) -> bool:
+    """Whether a completed run stopped below `total` units (a sweep raised its length: it extends)."""
+    from mixgan.rundir.paths import read_json
+
+    if total is None or not (run_dir / SUMMARY).is_file():
+        return False
+    try:
+        summary = read_json(run_dir / SUMMARY)
+    except (OSError, ValueError):
+        return False
+    done = summary.get("total") if isinstance(summary, dict) else None
+    return summary.get("status") == "completed" and _is_step(done) and done < total
+
+
 def run_state(run_dir: Path) -> str:
     """pending | completed | diverged | interrupted | failed | partial (started, nothing to resume)."""
     from mixgan.rundir.checkpoint import CHECKPOINT

@@ -119,6 +119,7 @@ class GanTrainer:
     unit = "it"
     dashboard = GAN_LAYOUT  # TensorBoard custom scalars: "Stability" and "Quality" sections
     watch_keys = ("loss/D", "loss/G")
+    end_of_run = ("final_large/",)  # measured at the last iteration only (a resume that extends drops them)
     summary_keys = ("quality/modes", "quality/high_quality", "quality/reverse_kl", "quality/density",
                     "quality/coverage", "quality/sliced_w1", "quality/loglik",
                     *(f"final_large/{k}" for k in QUALITY), "loss/D", "loss/G", "stability/grad_input_real")

@@ -163,7 +163,10 @@ class Member:
             mc, step = self.cfg.metrics, trainer.step
             off = not on_cadence(mc, step) and step < trainer.total
             keep = step - 1 if off else step
-            self.logger = RunLogger(self.run_dir, resume_step=keep if resumed else None)
+            # An extended run's last row loses the end-of-run measurements (final_large/*) of its first
+            # end: an uninterrupted run measures them at its last step only.
+            ends = getattr(trainer, "end_of_run", ()) if step < trainer.total else ()
+            self.logger = RunLogger(self.run_dir, resume_step=keep if resumed else None, drop_at_resume=ends)
             # The custom-scalars layout and the hparams of the run.
             self.logger.tb(dashboard.start_run, self.logger.writer, trainer, to_dict(self.cfg))
 
