@@ -74,7 +74,6 @@ def check_existing(sweep: Sweep, sweep_dir: Path) -> None:
         if not path.exists() or run_state(path.parent) in ("partial", "pending"):
             continue  # nothing of it is kept: it starts afresh
         saved = {**defaults, **flatten({k: v for k, v in read_yaml(path).items() if k not in bookkeeping})}
-        saved.update(_length(path.parent, total_key(sweep.task or "")))  # an extended run's own length
         want = flatten({k: v for k, v in sweep.configs[run.name].items() if k != "device"})
         for key in sorted(set(saved) | set(want)):
             if key == total_key(sweep.task or "") and _longer(want.get(key), saved.get(key)):
@@ -83,17 +82,6 @@ def check_existing(sweep: Sweep, sweep_dir: Path) -> None:
                 raise ConfigError(
                     f"{path.parent} was made with {key}={saved.get(key)!r} but the sweep now gives "
                     f"{want.get(key)!r}; use another --out or delete that run dir")
-
-
-def _length(run_dir: Path, key: str) -> dict[str, int]:
-    """{key: the length a run was last trained to} from its summary (config.yaml keeps the first one)."""
-    from mixgan.rundir.paths import read_json
-
-    try:
-        total = read_json(run_dir / "summary.json").get("total")
-    except (OSError, ValueError, AttributeError):
-        return {}
-    return {key: total} if isinstance(total, int) and not isinstance(total, bool) else {}
 
 
 def _longer(want: Any, saved: Any) -> bool:

@@ -203,16 +203,17 @@ def _resume_together(resumed: list[tuple[Job, int]], children: Children) -> list
         at.setdefault(step, []).append((job, fd))
     results: list[dict[str, Any]] = []
     for group in at.values():
-        for job, fd in (group if len(group) == 1 else []):
+        if len(group) == 1:
+            job, fd = group[0]
             results.append({"name": job.name, "action": "none", "seconds": 0.0, **_start(job, fd, children)})
-        if len(group) > 1:
-            members = [job for job, _ in group]
-            for job in members:
-                (job.run_dir / FAILED).unlink(missing_ok=True)
-            args = ["-m", "mixgan.experiments.stacks", "--resume", *(str(j.run_dir) for j in members),
-                    "--run.progress=false", *_extend_args(members)]
-            outcome = _train(members, args, [fd for _, fd in group], children)
-            results += [{"name": job.name, "action": "resume", **res} for job, res in zip(members, outcome)]
+            continue
+        members = [job for job, _ in group]
+        for job in members:
+            (job.run_dir / FAILED).unlink(missing_ok=True)
+        args = ["-m", "mixgan.experiments.stacks", "--resume", *(str(j.run_dir) for j in members),
+                "--run.progress=false", *_extend_args(members)]
+        outcome = _train(members, args, [fd for _, fd in group], children)
+        results += [{"name": job.name, "action": "resume", **res} for job, res in zip(members, outcome)]
     return results
 
 

@@ -142,7 +142,7 @@ def _resume_stack(run_dirs: list[Path], overrides: list[tuple[str, Any]]) -> lis
     trainer.step = steps.pop()
     for d, cfg in zip(run_dirs, cfgs):
         remove_orphans(d)
-        record_length(d, total_key(cfg.task), int(cfg.train.iterations))  # an extension's new length
+        record_length(d, total_key(cfg.task), trainer.total)  # an extension's new length
     summaries = run_stack(trainer, cfgs, run_dirs, resumed=True,
                           wall_time=max(float(st.get("wall_time", 0.0)) for st in states))
     for summary in summaries:
