@@ -5,7 +5,8 @@
 Reads the sweep's run dirs (rows named by the sweep: gan, pacgan4, ...), takes every run at step N
 (default: the last step every run has reached, so a study still training is reported at one length),
 and writes OUT/pacgan_table1_table.md (the paper's rows and ours with the same statistics, reference
-rows scored by the same code, the differences to GAN with bootstrap intervals and Mann–Whitney p),
+rows scored by the same code, the differences to GAN with bootstrap intervals and Mann–Whitney p, and
+when each method's seeds left uniform noise's level),
 OUT/pacgan_table1_curves.png (modes and high quality over iterations, mean ± s.e., the paper's values
 dashed) and OUT/pacgan_table1_samples.png (2,500 samples of the first seeds' latest checkpoints).
 """
@@ -93,6 +94,33 @@ def differences(groups: dict[str, list[Run]], baseline: str) -> str:
             ci = f" [{d.low:.3g}, {d.high:.3g}]" if d.low is not None else ""
             cells.append(f"{d.delta:+.3g}{ci}, p = {d.p_value:.2g}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def takeoff(groups: dict[str, list[Run]], refs: dict[str, dict[str, list[float]]]) -> str:
+    """When each group's seeds left uniform noise's level for good: the first evaluation from which
+    density and coverage both stay above the run-health verdict's noise level (metrics/health.py)."""
+    from mixgan.metrics.health import References
+    from mixgan.metrics.toy_reference import NOISE
+
+    health = References({"noise": refs[NOISE]})
+    dens, cov = (health.noise_level(t) for t in ("quality/density", "quality/coverage"))
+    lines = []
+    for name, runs in groups.items():
+        found, last = [], 0
+        for run in runs:
+            d, c = dict(run.series("quality/density")), dict(run.series("quality/coverage"))
+            steps = sorted(set(d) & set(c))
+            last = max(last, steps[-1])
+            below = [i for i, s in enumerate(steps) if not (d[s] > dens and c[s] > cov)]
+            start = below[-1] + 1 if below else 0
+            if start < len(steps):
+                found.append(steps[start])
+        found.sort()
+        when = f"median {int(np.median(found)):,}, range {found[0]:,}–{found[-1]:,}" if found else "none"
+        lines.append(f"- {name}: {len(found)} of {len(runs)} seeds are above uniform noise's density "
+                     f"{dens:.3g} and coverage {cov:.3g} at every evaluation from the step ({when}) to "
+                     f"their last (up to {last:,})")
     return "\n".join(lines)
 
 
@@ -193,9 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         refs = references(runs[0].config)
-        text = f"{table(groups, step, data, refs)}\n\n{differences(groups, args.baseline)}\n"
-        (out / "pacgan_table1_table.md").write_text(text)
         full = {k: [r for r in runs if row_name(r) == k] for k in groups}
+        text = (f"{table(groups, step, data, refs)}\n\n{differences(groups, args.baseline)}\n\n"
+                f"{takeoff(full, refs)}\n")
+        (out / "pacgan_table1_table.md").write_text(text)
         curves(full, data, refs, out / "pacgan_table1_curves.png")
         samples(full, out / "pacgan_table1_samples.png")
     except MixganError as err:
