@@ -1,0 +1,64 @@
+"""scripts/pacgan_table1.py on the study's committed run data (docs/data/pacgan_table1_cpu): the table's
+means ± s.e. are those of the runs' own rows, and the take-off steps those of a direct reading."""
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "docs" / "data" / "pacgan_table1_cpu"
+
+
+@pytest.fixture(scope="module")
+def report():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import pacgan_table1
+    finally:
+        sys.path.pop(0)
+    return pacgan_table1
+
+
+def values(row: str, step: int, tag: str) -> list[float]:
+    out = []
+    for run in sorted(DATA.glob(f"{row}__s*")):
+        rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+        out.append(next(r[tag] for r in rows if r["step"] == step))
+    return out
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="the study's run data is not in this checkout")
+def test_the_table_is_the_runs_own_rows_and_the_paper_beside_them(report, tmp_path, capsys):
+    assert report.main([str(DATA), "--step", "15000", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    text = (tmp_path / "pacgan_table1_table.md").read_text()
+    assert "| *paper:* gan (400 epochs) | 10 | 17.3 ± 0.8 | 94.8 ± 0.7 | 0.70 ± 0.07 |" in text
+    for row in ("gan", "pacgan4"):
+        modes = values(row, 15000, "quality/modes")
+        mean = sum(modes) / len(modes)
+        se = math.sqrt(sum((m - mean) ** 2 for m in modes) / (len(modes) - 1) / len(modes))
+        assert f"| **ours:** {row} (15,000 it.) | 10 | {mean:.3g} ± {se:.2g} |" in text
+    assert (tmp_path / "pacgan_table1_curves.png").stat().st_size > 0
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="the study's run data is not in this checkout")
+def test_take_off_is_the_first_step_after_the_last_evaluation_at_noise_level(report):
+    from mixgan.report.runs import load_runs
+
+    runs = load_runs([str(DATA)])
+    groups: dict[str, list] = {}
+    for run in runs:
+        groups.setdefault(report.row_name(run), []).append(run)
+    # a reference where only the noise row matters: levels 0.05 (density) and 0.1 (coverage) exactly
+    refs = {"uniform noise over the data's box": {"quality/density": [0.05], "quality/coverage": [0.1]}}
+    text = report.takeoff(groups, refs)
+    for name, group in groups.items():
+        found = 0
+        for run in group:
+            d, c = dict(run.series("quality/density")), dict(run.series("quality/coverage"))
+            ok = [d[s] > 0.05 and c[s] > 0.1 for s in sorted(d)]
+            found += bool(ok) and ok[-1]  # above at the last evaluation: it has a take-off step
+        assert f"- {name}: {found} of {len(group)} seeds" in text
