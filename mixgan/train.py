@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
                               "config and task); accepted: --resume RUN_DIR and the keys a resume may change")
         if args.resume:
             from mixgan.config.untrusted import check_path
-            from mixgan.rundir.paths import check_outputs, record_length, remove_orphans, run_dir_lock
+            from mixgan.rundir.paths import check_outputs, remove_orphans, run_dir_lock
 
             check_path(args.resume, "--resume")
             from mixgan.trainers.distributed import world
@@ -169,7 +169,6 @@ def main(argv: list[str] | None = None) -> int:
                 if getattr(trainer, "rank", 0) != 0:  # a torchrun worker writes nothing
                     return 130 if trainer.run_worker()["status"] == "interrupted" else 0
                 remove_orphans(run_dir)  # half-written temp files of a killed process
-                record_length(run_dir, total_key(cfg.task), trainer.total)  # an extension's new length
                 wall = float(state.get("wall_time", 0.0))
                 if trainer.step >= trainer.total:  # nothing left to train: rebuild the summary only
                     summary = finish_resumed(trainer, cfg, run_dir, wall)

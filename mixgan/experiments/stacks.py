@@ -109,10 +109,10 @@ def _resume_stack(run_dirs: list[Path], overrides: list[tuple[str, Any]]) -> lis
     import copy
 
     from mixgan.config.core import config_from_dict
-    from mixgan.config.resume import apply_resume_overrides, check_total, total_key
+    from mixgan.config.resume import apply_resume_overrides, check_total
     from mixgan.experiments.run import resolve_device
     from mixgan.rundir.checkpoint import CHECKPOINT, load_checkpoint
-    from mixgan.rundir.paths import record_length, remove_orphans
+    from mixgan.rundir.paths import remove_orphans
     from mixgan.trainers.gan import GanTrainer
     from mixgan.trainers.loop import print_summary, run_stack
 
@@ -140,9 +140,8 @@ def _resume_stack(run_dirs: list[Path], overrides: list[tuple[str, Any]]) -> lis
     except (KeyError, TypeError, ValueError, RuntimeError) as err:
         raise ConfigError(f"--resume: a checkpoint does not fit its stack ({first_line(err)})") from None
     trainer.step = steps.pop()
-    for d, cfg in zip(run_dirs, cfgs):
+    for d in run_dirs:
         remove_orphans(d)
-        record_length(d, total_key(cfg.task), trainer.total)  # an extension's new length
     summaries = run_stack(trainer, cfgs, run_dirs, resumed=True,
                           wall_time=max(float(st.get("wall_time", 0.0)) for st in states))
     for summary in summaries:

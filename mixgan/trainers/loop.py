@@ -158,7 +158,9 @@ class Member:
         the checkpoint's step itself when that step is off the metrics.every cadence: the last unit of
         a shorter run, which a run extended from it does not measure (an uninterrupted one never did)."""
         if self.run_dir is not None:
+            from mixgan.config.resume import total_key
             from mixgan.rundir import dashboard
+            from mixgan.rundir.paths import record_length
 
             mc, step = self.cfg.metrics, trainer.step
             off = not on_cadence(mc, step) and step < trainer.total
@@ -167,6 +169,8 @@ class Member:
             # end: an uninterrupted run measures them at its last step only.
             ends = getattr(trainer, "end_of_run", ()) if step < trainer.total else ()
             self.logger = RunLogger(self.run_dir, resume_step=keep if resumed else None, drop_at_resume=ends)
+            if resumed:  # an extension's new length in config.yaml, once the run dir has read back whole
+                record_length(self.run_dir, total_key(self.cfg.task), trainer.total)
             # The custom-scalars layout and the hparams of the run.
             self.logger.tb(dashboard.start_run, self.logger.writer, trainer, to_dict(self.cfg))
 
