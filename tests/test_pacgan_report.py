@@ -59,6 +59,6 @@ def test_take_off_is_the_first_step_after_the_last_evaluation_at_noise_level(rep
         found = 0
         for run in group:
             d, c = dict(run.series("quality/density")), dict(run.series("quality/coverage"))
-            ok = [d[s] > 0.05 and c[s] > 0.1 for s in sorted(d)]
+            ok = [d[s] > 0.05 or c[s] > 0.1 for s in sorted(d)]  # not noise-level (metrics/health.py)
             found += bool(ok) and ok[-1]  # above at the last evaluation: it has a take-off step
         assert f"- {name}: {found} of {len(group)} seeds" in text
