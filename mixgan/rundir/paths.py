@@ -173,14 +173,15 @@ def remove_orphans(run_dir: str | Path) -> list[str]:
 def record_length(run_dir: str | Path, key: str, value: int) -> None:
     """Set a resumed run's length (`train.iterations`, raised by the resume) in its config.yaml, so
     that the file says how long the run trains (compare and sweeps read it); atomic, and nothing is
-    written when the length is unchanged."""
+    written when the length is unchanged or the config has no such key."""
     import yaml
 
     from mixgan.config.core import flatten, read_yaml, set_dotted
 
     path = Path(run_dir) / "config.yaml"
     data = read_yaml(path)
-    if flatten(data).get(key) != value:
+    old = flatten(data).get(key)
+    if old is not None and old != value:  # a run of the user's own loop keeps its length elsewhere
         set_dotted(data, key, value)
         write_text_atomic(path, yaml.safe_dump(data, sort_keys=False))
 
