@@ -172,16 +172,14 @@ def main(argv: list[str] | None = None) -> int:
         from mixgan.config.cli import parse_overrides
         from mixgan.trainers.loop import exit_code
 
-        dirs = [a for a in argv[1:] if not a.startswith("--")]
+        rest = argv[1:]  # the run dirs, then the keys to change
+        first_key = next((i for i, a in enumerate(rest) if a.startswith("--")), len(rest))
         try:
-            if not dirs:
+            if first_key == 0:
                 raise ConfigError("--resume: no run dirs given; accepted: --resume RUN_DIR [RUN_DIR ...] "
                                   "[--train.iterations=N ...]")
-            first_key = next((i for i, a in enumerate(argv[1:], 1) if a.startswith("--")), len(argv))
-            if len(dirs) != first_key - 1:
-                raise ConfigError("--resume: give the run dirs first, then the keys to change "
-                                  "(--train.iterations=N ...)")
-            summaries = resume_stack([Path(a) for a in dirs], parse_overrides(argv[first_key:]))
+            overrides = parse_overrides(rest[first_key:])
+            summaries = resume_stack([Path(a) for a in rest[:first_key]], overrides)
         except MixganError as err:
             print(f"mixgan.experiments.stacks: error: {err}", file=sys.stderr)
             return 2
