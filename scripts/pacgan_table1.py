@@ -101,10 +101,9 @@ def takeoff(groups: dict[str, list[Run]], refs: dict[str, dict[str, list[float]]
     """When each group's seeds left uniform noise's level for good: the first evaluation from which the
     run-health verdict (metrics/health.py) never again calls the run noise-level (density and coverage
     both at most noise's level)."""
-    from mixgan.metrics.health import References
-    from mixgan.metrics.toy_reference import NOISE
+    from mixgan.metrics.health import NAMES, References, judge
 
-    health = References({"noise": refs[NOISE]})
+    health = References({short: refs[NAMES[short]] for short in ("noise", "one mode")})
     dens, cov = (health.noise_level(t) for t in ("quality/density", "quality/coverage"))
     lines = []
     for name, runs in groups.items():
@@ -113,7 +112,8 @@ def takeoff(groups: dict[str, list[Run]], refs: dict[str, dict[str, list[float]]
             d, c = dict(run.series("quality/density")), dict(run.series("quality/coverage"))
             steps = sorted(set(d) & set(c))
             last = max(last, steps[-1])
-            below = [i for i, s in enumerate(steps) if d[s] <= dens and c[s] <= cov]
+            below = [i for i, s in enumerate(steps) if judge(
+                {"quality/density": d[s], "quality/coverage": c[s]}, health).verdict == "noise-level"]
             start = below[-1] + 1 if below else 0
             if start < len(steps):
                 found.append(steps[start])

@@ -53,7 +53,8 @@ def test_take_off_is_the_first_step_after_the_last_evaluation_at_noise_level(rep
     for run in runs:
         groups.setdefault(report.row_name(run), []).append(run)
     # a reference where only the noise row matters: levels 0.05 (density) and 0.1 (coverage) exactly
-    refs = {"uniform noise over the data's box": {"quality/density": [0.05], "quality/coverage": [0.1]}}
+    refs = {"uniform noise over the data's box": {"quality/density": [0.05], "quality/coverage": [0.1]},
+            "all mass on one mode": {"quality/density": [1.0], "quality/coverage": [0.04]}}
     text = report.takeoff(groups, refs)
     for name, group in groups.items():
         found = 0

@@ -95,10 +95,11 @@ def resume_stack(run_dirs: list[Path],
     S times faster where stacking pays). `overrides`: the keys a resume may change (train.iterations to
     extend the runs, ...), as `mixgan.train --resume` takes them. Members at different steps or of
     different stacks: one line. Each run dir's lock is held while training, as a resume alone holds it."""
+    from mixgan.rundir.checkpoint import CHECKPOINT
     from mixgan.rundir.paths import check_outputs, run_dir_lock
 
     for d in run_dirs:
-        if not (d / "checkpoint.pt").is_file():
+        if not (d / CHECKPOINT).is_file():
             raise ConfigError(f"--resume: {d} has no checkpoint.pt; accepted: run dirs of interrupted runs")
         check_outputs(d, "--resume")
     with run_dir_lock(run_dirs):
