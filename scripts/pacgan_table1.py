@@ -1,14 +1,17 @@
 """PacGAN's Table 1 beside ours: mean ± s.e. over seeds of the runs of a sweep on PacGAN's protocol.
 
     python scripts/pacgan_table1.py runs/ablation/pacgan_table1_cpu [--step N] [--out docs]
+    python scripts/pacgan_table1.py runs/ablation/pacgan_mixup_cpu runs/ablation/pacgan_table1_cpu \
+        --name pacgan_mixup --baseline gan,pacgan4
 
-Reads the sweep's run dirs (rows named by the sweep: gan, pacgan4, ...), takes every run at step N
+Reads the sweeps' run dirs (rows named by the sweep: gan, pacgan4, mixup_paper, ...; several sweeps on
+one protocol, e.g. item 5's rows beside Table 1's, are read as one), takes every run at step N
 (default: the last step every run has reached, so a study still training is reported at one length),
-and writes OUT/pacgan_table1_table.md (the paper's rows and ours with the same statistics, reference
-rows scored by the same code, the differences to GAN with bootstrap intervals and Mann–Whitney p, and
-when each method's seeds left uniform noise's level for good),
-OUT/pacgan_table1_curves.png (modes and high quality over iterations, mean ± s.e., the paper's values
-dashed) and OUT/pacgan_table1_samples.png (2,500 samples of the first seeds' latest checkpoints).
+and writes OUT/NAME_table.md (the paper's rows and ours with the same statistics, reference
+rows scored by the same code, the differences to each baseline with bootstrap intervals and
+Mann–Whitney p, and when each method's seeds left uniform noise's level for good),
+OUT/NAME_curves.png (modes and high quality over iterations, mean ± s.e., the paper's values
+dashed) and OUT/NAME_samples.png (2,500 samples of the first seeds' latest checkpoints).
 """
 
 from __future__ import annotations
@@ -82,10 +85,11 @@ def table(groups: dict[str, list[Run]], step: int, data: str, refs: dict[str, di
     return "\n".join(lines)
 
 
-def differences(groups: dict[str, list[Run]], baseline: str) -> str:
+def differences(groups: dict[str, list[Run]], baseline: str, skip: tuple[str, ...] = ()) -> str:
+    """Each row minus `baseline`, but the rows in `skip` (baselines already differenced above)."""
     lines = ["| vs " + baseline + " | " + " | ".join(c for c, _, _ in COLUMNS) + " |", "|" + "---|" * 6]
     for name, runs in groups.items():
-        if name == baseline:
+        if name == baseline or name in skip:
             continue
         cells = []
         for _, tag, scale in COLUMNS:
@@ -202,15 +206,16 @@ def samples(groups: dict[str, list[Run]], path: Path, per_row: int = 5) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("sweep", help="the sweep's folder (runs/ablation/pacgan_table1_cpu)")
+    p.add_argument("sweep", nargs="+", help="the sweeps' folders (runs/ablation/pacgan_table1_cpu)")
     p.add_argument("--step", type=int, default=0, help="report every run at this step (0: the last common)")
     p.add_argument("--out", default="docs", help="folder for the table and pictures")
-    p.add_argument("--baseline", default="gan")
+    p.add_argument("--baseline", default="gan", help="row(s) to difference against, comma list")
+    p.add_argument("--name", default="pacgan_table1", help="stem of the files written (NAME_table.md ...)")
     args = p.parse_args(argv)
     try:
-        runs = load_runs([args.sweep])
+        runs = load_runs(args.sweep)
         if not runs:
-            raise ConfigError(f"{args.sweep}: no run dirs found")
+            raise ConfigError(f"{', '.join(args.sweep)}: no run dirs found")
         step = args.step or min(max((r["step"] for r in run.rows), default=0) for run in runs)
         groups: dict[str, list[Run]] = {}
         for run in runs:
@@ -218,21 +223,33 @@ def main(argv: list[str] | None = None) -> int:
         missing = [r.path.name for rs in groups.values() for r in rs if r.status == "incomplete"]
         if missing:
             raise ConfigError(f"--step {step}: not reached by {', '.join(missing)}")
+        baselines = [b for b in args.baseline.split(",") if b]
+        unknown = [b for b in baselines if b not in groups]
+        if unknown:
+            raise ConfigError(f"--baseline {','.join(unknown)}: no such row; the rows are "
+                              f"{', '.join(groups)}")
+        # the baselines' rows first, in the order given, then the others in the sweeps' order
+        groups = {k: groups[k] for k in baselines + [k for k in groups if k not in baselines]}
+        protocols = {(r.config["data.name"], r.config.get("model.g.name"), r.config.get("model.d.name"))
+                     for r in runs}
+        if len(protocols) > 1:
+            raise ConfigError(f"the runs are on {len(protocols)} protocols (data, G, D: "
+                              f"{sorted(protocols)}); read one protocol's sweeps at a time")
         data = runs[0].config["data.name"]
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         refs = references(runs[0].config)
-        full = {k: [r for r in runs if row_name(r) == k] for k in groups}
-        text = (f"{table(groups, step, data, refs)}\n\n{differences(groups, args.baseline)}\n\n"
-                f"{takeoff(full, refs)}\n")
-        (out / "pacgan_table1_table.md").write_text(text)
-        curves(full, data, refs, out / "pacgan_table1_curves.png")
-        samples(full, out / "pacgan_table1_samples.png")
+        full = {k: [r for r in runs if row_name(r) == k] for k in groups}  # every step, for curves
+        diffs = "\n\n".join(differences(groups, b, tuple(baselines[:i])) for i, b in enumerate(baselines))
+        text = f"{table(groups, step, data, refs)}\n\n{diffs}\n\n{takeoff(full, refs)}\n"
+        (out / f"{args.name}_table.md").write_text(text)
+        curves(full, data, refs, out / f"{args.name}_curves.png")
+        samples(full, out / f"{args.name}_samples.png")
     except MixganError as err:
         print(f"pacgan_table1: error: {err}", file=sys.stderr)
         return 2
     print(text)
-    print(f"wrote {out / 'pacgan_table1_table.md'}, pacgan_table1_curves.png, pacgan_table1_samples.png")
+    print(f"wrote {out / (args.name + '_table.md')}, {args.name}_curves.png, {args.name}_samples.png")
     return 0
 
 

@@ -63,3 +63,30 @@ def test_take_off_is_the_first_step_after_the_last_evaluation_at_noise_level(rep
             ok = [d[s] > 0.05 or c[s] > 0.1 for s in sorted(d)]  # not noise-level (metrics/health.py)
             found += bool(ok) and ok[-1]  # above at the last evaluation: it has a take-off step
         assert f"- {name}: {found} of {len(group)} seeds" in text
+
+
+@pytest.mark.skipif(not DATA.is_dir(), reason="the study's run data is not in this checkout")
+def test_two_sweeps_read_as_one_give_the_same_rows_and_each_baselines_differences(report, tmp_path, capsys):
+    import shutil
+
+    for row in ("gan", "pacgan4"):  # the study split into two sweep folders, one row each
+        for run in DATA.glob(f"{row}__s*"):
+            shutil.copytree(run, tmp_path / row / run.name)
+    assert report.main([str(DATA), "--step", "20000", "--out", str(tmp_path / "one")]) == 0
+    assert report.main([str(tmp_path / "pacgan4"), str(tmp_path / "gan"), "--step", "20000", "--name", "two",
+                        "--baseline", "gan,pacgan4", "--out", str(tmp_path / "two")]) == 0
+    capsys.readouterr()
+    one = (tmp_path / "one" / "pacgan_table1_table.md").read_text()
+    two = (tmp_path / "two" / "two_table.md").read_text()
+    # the same rows in the same order (baselines first), the second baseline's table without the first
+    assert one.split("\n\n")[0] == two.split("\n\n")[0]
+    vs_pacgan4 = two.split("\n\n")[2]
+    assert vs_pacgan4.startswith("| vs pacgan4 |") and "| gan |" not in vs_pacgan4
+    assert (tmp_path / "two" / "two_curves.png").stat().st_size > 0
+
+    # a run of another protocol among them is refused in one line
+    cfg = tmp_path / "gan" / "gan__s0" / "config.yaml"
+    cfg.write_text(cfg.read_text().replace("name: grid25", "name: ring8", 1))
+    assert report.main([str(tmp_path / "gan"), str(tmp_path / "pacgan4"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("pacgan_table1: error: the runs are on 2 protocols") and "\n" not in err
