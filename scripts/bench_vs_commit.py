@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(f"| S = {members} | {o * 1e3:.1f} | {n * 1e3:.1f} | {n / o:.2f} |")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(old)], cwd=here, check=False)
-    print(f"toy-GAN iteration (3x512 MLPs, batch 128, 5 D steps), CPU, {args.iterations} iterations, "
+    print(f"toy-GAN iteration (the default config's, batch 128, 5 D steps), CPU, {args.iterations} it., "
           f"median of {args.repeats}; old = {args.old}")
     print("| members | old (ms/it) | new (ms/it) | new / old |\n|---|---|---|---|")
     print("\n".join(rows))

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
+from torch.optim.adam import adam
 
 MOMENTS = ("exp_avg", "exp_avg_sq")
 
@@ -75,6 +76,14 @@ class _StateView:
         return opt.state.get(p, default) if opt is not None else default
 
 
+def _hooked(opt: torch.optim.Optimizer) -> bool:
+    """Whether step hooks (the optimizer's own or global ones) would run around Adam.step()."""
+    from torch.optim import optimizer as base
+
+    return bool(opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks
+                or base._global_optimizer_pre_hooks or base._global_optimizer_post_hooks)
+
+
 class MemberAdam:
     """Adam over a stack's parameters: torch's fused kernel on the parameters whose member slices are
     vector-aligned (all of them on CUDA, with `capturable`), foreach on the others (CPU). Reads and
@@ -103,5 +112,24 @@ class MemberAdam:
             opt.zero_grad(set_to_none=set_to_none)
 
     def step(self) -> None:
+        """Each optimizer's update through torch's functional `adam()` on its own state: the kernels
+        and arguments of `Adam.step()`, hence its bits, without its per-call Python (hooks, profiler
+        record, `_init_group`: 11 % of the toy iteration, BENCHMARKS.md). Adam.step() itself runs
+        where the functional call would not equal it: before the state exists (its first step creates
+        it) or when a parameter has no gradient (Adam skips it)."""
         for opt in self.opts:
-            opt.step()
+            group = opt.param_groups[0]
+            params = group["params"]
+            states = [opt.state.get(p) for p in params]
+            if not all(states) or any(p.grad is None for p in params) or _hooked(opt):
+                opt.step()
+                continue
+            beta1, beta2 = group["betas"]
+            with torch.no_grad():
+                adam(params, [p.grad for p in params], [st["exp_avg"] for st in states],
+                     [st["exp_avg_sq"] for st in states], [], [st["step"] for st in states],
+                     foreach=group["foreach"], capturable=group["capturable"],
+                     differentiable=group["differentiable"], fused=group["fused"], has_complex=False,
+                     decoupled_weight_decay=group["decoupled_weight_decay"], amsgrad=group["amsgrad"],
+                     beta1=beta1, beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
+                     eps=group["eps"], maximize=group["maximize"])
