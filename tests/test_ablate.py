@@ -314,3 +314,23 @@ def test_sweep_progress_counts_member_iterations_from_run_dirs(tmp_path):
     by_runs = SweepProgress("s", tmp_path, {"a": None, "b": 5})  # epochs: one unit per run
     assert by_runs.bar.total == 2 and by_runs.bar.n == 0
     by_runs.bar.close()
+
+
+def test_cpu_sweeps_that_share_runs_have_the_same_configs():
+    """The CPU studies read some rows from another sweep's runs (their files say which): those rows'
+    configs must be the other sweep's, and the rest of each config (protocol, length, cadences) too."""
+    def sweep(name):
+        return load_sweep(REPO / "configs/ablation" / f"{name}.yaml").configs
+
+    def protocol(cfg):
+        return {k: v for k, v in cfg.items() if k not in ("objective", "stabilizers")}
+
+    table1 = sweep("pacgan_table1_cpu")
+    mixup = sweep("pacgan_mixup_cpu")
+    for name, cfg in {**mixup, **sweep("mixup_family_cpu")}.items():
+        assert protocol(cfg) == protocol(table1[f"gan__s{cfg['seed']}"]), name
+    # Figure 5's family sweep shares figure5_cpu's rows of the same name
+    fig5, family = sweep("figure5_cpu"), sweep("mixup_family_fig5")
+    shared = [name for name in family if name in fig5]
+    assert {n.split("__s")[0] for n in shared} == {"erm", "mixup_demo", "mixup_paper", "r1"}
+    assert all(family[n] == fig5[n] for n in shared)
