@@ -169,3 +169,15 @@ def test_run_name_cannot_escape_the_runs_dir(tmp_path):
 def test_resume_rejects_changing_the_objective(tmp_path):
     run = train(tmp_path)
     assert main(["--resume", str(run), "--objective.name=mixup"]) == 2
+
+
+def test_the_first_line_says_where_the_run_trains(tmp_path, capsys, monkeypatch):
+    import os
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    train(tmp_path, "--run.progress=true", "--train.iterations=10", name="where")
+    first = capsys.readouterr().out.splitlines()[0]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    threads = torch.get_num_threads()
+    assert first == (f"where: training on the CPU: {threads} thread{'s' * (threads != 1)} of {cores} "
+                     f"core{'s' * (cores != 1)} (OMP_NUM_THREADS=1)")

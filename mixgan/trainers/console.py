@@ -3,6 +3,7 @@ toy GAN next to what the data, one mode and uniform noise score (docs/design.md,
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from typing import Any
@@ -15,6 +16,21 @@ def _short(metrics: dict[str, float], keys: tuple[str, ...]) -> dict[str, str]:
         if k in metrics:
             out[k if k.split("/")[-1] in out else k.split("/")[-1]] = f"{metrics[k]:.4g}"
     return out
+
+
+def where(trainer: Any) -> str:
+    """The run's first line: the device, and on the CPU how many torch threads of how many cores (and
+    whether OMP_NUM_THREADS chose them: a sweep gives each of its parallel runs its share)."""
+    import torch
+
+    device = getattr(trainer, "device", None)
+    if device is not None and device.type == "cuda":
+        return f"training on {torch.cuda.get_device_name(device)} ({device})"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    env = os.environ.get("OMP_NUM_THREADS")
+    threads = torch.get_num_threads()
+    return (f"training on the CPU: {threads} thread{'s' * (threads != 1)} of {cores} "
+            f"core{'s' * (cores != 1)}" + (f" (OMP_NUM_THREADS={env})" if env else ""))
 
 
 def postfix(members: list[Any], keys: tuple[str, ...]) -> dict[str, str]:

@@ -24,7 +24,7 @@ from mixgan.errors import CheckpointError, first_line
 from mixgan.rundir.checkpoint import CHECKPOINT, all_finite, save_checkpoint
 from mixgan.rundir.logger import RunLogger, read_metrics
 from mixgan.rundir.paths import SUMMARY, check_outputs, provenance, run_dir_lock, write_json_atomic
-from mixgan.trainers.console import postfix, print_summary  # noqa: F401 (callers import it from here)
+from mixgan.trainers.console import postfix, print_summary, where  # noqa: F401 (callers import it from here)
 
 
 class Trainer(Protocol):
@@ -268,6 +268,8 @@ def _run_stack(trainer: Trainer, cfgs: list[Any], run_dirs: list[Path] | None, r
     members = [Member(s, c, d) for s, (c, d) in enumerate(zip(cfgs, dirs))]
     show = cfg.run.progress and run_dirs is not None
     desc = members[0].run_dir.name if len(members) == 1 and show else f"{len(members)} runs"
+    if show:
+        print(f"{desc}: {where(trainer)}", flush=True)
     bar = tqdm(total=trainer.total, initial=trainer.step, unit=trainer.unit, dynamic_ncols=True,
                disable=not show, desc=desc)
     start = time.perf_counter()
