@@ -24,6 +24,7 @@ from typing import Any
 from mixgan.errors import ConfigError
 from mixgan.rundir.paths import FAILED, write_json_atomic
 from mixgan.rundir.validate import FINISHED, run_state, shorter_than
+from mixgan.trainers.console import usable_cores
 
 LOCKS, LOGS = ".locks", ".logs"
 
@@ -269,7 +270,7 @@ def default_jobs() -> tuple[int, int]:
     import torch
 
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = usable_cores()
     return (gpus or cpus), gpus
 
 
@@ -277,7 +278,7 @@ def run_local(groups: list[list[Job]], n_workers: int, gpus: int, on_done: Calla
               children: Children) -> None:
     """A thread per worker, each driving one child process at a time (one run, or one stack of runs);
     runs busy in another runner are waited for last."""
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cpus = usable_cores()
     threads = str(max(1, cpus // n_workers))  # oversubscribed OpenMP threads are many times slower
     slots: list[int] = list(range(n_workers))
     mutex = threading.Lock()

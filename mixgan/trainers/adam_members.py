@@ -114,9 +114,10 @@ class MemberAdam:
     def step(self) -> None:
         """Each optimizer's update through torch's functional `adam()` on its own state: the kernels
         and arguments of `Adam.step()`, hence its bits, without its per-call Python (hooks, profiler
-        record, `_init_group`: 11 % of the toy iteration, BENCHMARKS.md). Adam.step() itself runs
-        where the functional call would not equal it: before the state exists (its first step creates
-        it) or when a parameter has no gradient (Adam skips it)."""
+        record, `_init_group`: 11 % of the toy iteration's op time, BENCHMARKS.md). Adam.step()
+        itself runs where the functional call would not equal it: before the state exists (its first
+        step creates it), when a parameter has no gradient (Adam skips it) and when step hooks are
+        registered (they run around Adam.step())."""
         for opt in self.opts:
             group = opt.param_groups[0]
             params = group["params"]

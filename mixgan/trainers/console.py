@@ -18,6 +18,11 @@ def _short(metrics: dict[str, float], keys: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS has one, else all of them)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def where(trainer: Any) -> str:
     """The run's first line: the device, and on the CPU how many torch threads of how many cores (and
     whether OMP_NUM_THREADS chose them: a sweep gives each of its parallel runs its share)."""
@@ -26,7 +31,7 @@ def where(trainer: Any) -> str:
     device = getattr(trainer, "device", None)
     if device is not None and device.type == "cuda":
         return f"training on {torch.cuda.get_device_name(device)} ({device})"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    cores = usable_cores()
     env = os.environ.get("OMP_NUM_THREADS")
     threads = torch.get_num_threads()
     return (f"training on the CPU: {threads} thread{'s' * (threads != 1)} of {cores} "
