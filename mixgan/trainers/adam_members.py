@@ -80,8 +80,11 @@ def _hooked(opt: torch.optim.Optimizer) -> bool:
     """Whether step hooks (the optimizer's own or global ones) would run around Adam.step()."""
     from torch.optim import optimizer as base
 
-    return bool(opt._optimizer_step_pre_hooks or opt._optimizer_step_post_hooks
-                or base._global_optimizer_pre_hooks or base._global_optimizer_post_hooks)
+    # private names of torch.optim.optimizer (2.x); where one is missing, assume hooks (the safe side)
+    hooks = [getattr(owner, f"_{kind}", None) for owner, kind in
+             ((opt, "optimizer_step_pre_hooks"), (opt, "optimizer_step_post_hooks"),
+              (base, "global_optimizer_pre_hooks"), (base, "global_optimizer_post_hooks"))]
+    return any(h is None or len(h) > 0 for h in hooks)
 
 
 class MemberAdam:
