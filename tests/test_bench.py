@@ -127,3 +127,31 @@ def test_the_main_job_row_shows_its_matmul_floor_beside_it(capsys):
     assert 0.050 < total < 0.060 and measured.startswith(f"{total * 1e3:.1f} ms/it; matmul floor 40.0 ms/it")
     assert ratio.startswith(f"{0.040 / total:.2f} of it is the floor; {total / 0.1:.2f} of the demo")
     assert "main job" in t.rows[1][0]
+
+
+def test_the_one_by_one_row_runs_every_gemm_per_member_and_keeps_the_bits(monkeypatch):
+    from mixgan.benchmarks.gan import _members_one_by_one
+    from mixgan.models import stacked_mlp as sm
+
+    cfgs = [gan_config(torch.device("cpu"), [("model.hidden", 16), ("seed", s)]) for s in range(2)]
+    batched, one_by_one = GanTrainer(cfgs, torch.device("cpu")), GanTrainer(cfgs, torch.device("cpu"))
+    checked, original, per_member = sm.batch_invariant, sm._per_member, []
+
+    def spy(*args):
+        per_member.append(args[0])
+        return original(*args)
+
+    for _ in range(2):
+        batched.advance()  # (also caches batch_invariant's check, which runs GEMMs per member itself)
+        per_member.clear()
+        monkeypatch.setattr(sm, "_per_member", spy)
+        _members_one_by_one(one_by_one.advance)
+        monkeypatch.setattr(sm, "_per_member", original)
+        assert {sm._forward, sm._grad_x, sm._grad_W} <= set(per_member)
+        assert sm.batch_invariant is checked  # restored after the step
+    # on a CPU whose batched GEMMs are batch-invariant both paths are the same sums; where they are
+    # not, the batched stack runs member by member too
+    assert torch.equal(batched.window, one_by_one.window)
+    for s in range(2):
+        a, b = batched.member_state(s), one_by_one.member_state(s)
+        assert all(torch.equal(a["D"][k], b["D"][k]) for k in a["D"])
