@@ -65,3 +65,15 @@ def test_step_hooks_still_run():
             p.grad = g
         opt.step()
     assert seen == [opt.opts[0]] * 3
+
+
+def test_zero_grad_clears_every_parameter_or_zeroes_in_place():
+    ours = params(3)
+    opt = MemberAdam(ours, lr=1e-3, betas=(0.9, 0.999), device=torch.device("cpu"))
+    for p, g in zip(ours, grads(0, ours)):
+        p.grad = g
+    kept = [p.grad for p in ours]
+    opt.zero_grad(set_to_none=False)
+    assert all(p.grad is k and not p.grad.any() for p, k in zip(ours, kept))
+    opt.zero_grad()
+    assert all(p.grad is None for p in ours)

@@ -105,14 +105,21 @@ class MemberAdam:
         if rest:
             self.opts.append(torch.optim.Adam(rest, lr=lr, betas=betas, foreach=True))
         self.state = _StateView({id(p): opt for opt in self.opts for p in opt.param_groups[0]["params"]})
+        self.params = [p for opt in self.opts for p in opt.param_groups[0]["params"]]
 
     @property
     def param_groups(self) -> list[dict[str, Any]]:
         return self.opts[0].param_groups
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        for opt in self.opts:
-            opt.zero_grad(set_to_none=set_to_none)
+        """Optimizer.zero_grad's effect without its per-call Python (a profiler record, foreach
+        grouping: 3 % of the toy iteration's op time); zeroing in place where `set_to_none` is False."""
+        if not set_to_none:
+            for opt in self.opts:
+                opt.zero_grad(set_to_none=False)
+            return
+        for p in self.params:
+            p.grad = None
 
     def step(self) -> None:
         """Each optimizer's update through torch's functional `adam()` on its own state: the kernels
