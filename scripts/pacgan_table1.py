@@ -2,7 +2,7 @@
 
     python scripts/pacgan_table1.py runs/ablation/pacgan_table1_cpu [--step N] [--out docs]
     python scripts/pacgan_table1.py runs/ablation/pacgan_mixup_cpu runs/ablation/pacgan_table1_cpu \
-        --name pacgan_mixup --baseline gan,pacgan4
+        --name pacgan_mixup --baseline gan,pacgan4 [--rows gan,pacgan4,mixup_paper,mixup_demo]
 
 Reads the sweeps' run dirs (rows named by the sweep: gan, pacgan4, mixup_paper, ...; several sweeps on
 one protocol, e.g. item 5's rows beside Table 1's, are read as one), takes every run at step N
@@ -211,11 +211,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="docs", help="folder for the table and pictures")
     p.add_argument("--baseline", default="gan", help="row(s) to difference against, comma list")
     p.add_argument("--name", default="pacgan_table1", help="stem of the files written (NAME_table.md ...)")
+    p.add_argument("--rows", default="", help="only these rows, comma list (default: every row found)")
     args = p.parse_args(argv)
     try:
         runs = load_runs(args.sweep)
         if not runs:
             raise ConfigError(f"{', '.join(args.sweep)}: no run dirs found")
+        if args.rows:
+            wanted = [r for r in args.rows.split(",") if r]
+            found = {row_name(run) for run in runs}
+            if set(wanted) - found:
+                raise ConfigError(f"--rows {','.join(sorted(set(wanted) - found))}: no such row; the rows "
+                                  f"are {', '.join(sorted(found))}")
+            runs = [run for run in runs if row_name(run) in wanted]
         step = args.step or min(max((r["step"] for r in run.rows), default=0) for run in runs)
         groups: dict[str, list[Run]] = {}
         for run in runs:

@@ -83,6 +83,13 @@ def test_two_sweeps_read_as_one_give_the_same_rows_and_each_baselines_difference
     vs_pacgan4 = two.split("\n\n")[2]
     assert vs_pacgan4.startswith("| vs pacgan4 |") and "| gan |" not in vs_pacgan4
     assert (tmp_path / "two" / "two_curves.png").stat().st_size > 0
+    # --rows keeps the rows named, their lines unchanged
+    assert report.main([str(tmp_path / "pacgan4"), str(tmp_path / "gan"), "--step", "20000", "--rows", "gan",
+                        "--out", str(tmp_path / "gan_only")]) == 0
+    capsys.readouterr()
+    gan_only = (tmp_path / "gan_only" / "pacgan_table1_table.md").read_text().split("\n\n")[0]
+    assert "pacgan4" not in gan_only
+    assert [ln for ln in one.split("\n\n")[0].splitlines() if "pacgan4" not in ln] == gan_only.splitlines()
 
     # a run of another protocol among them is refused in one line
     cfg = tmp_path / "gan" / "gan__s0" / "config.yaml"
