@@ -97,3 +97,18 @@ def test_two_sweeps_read_as_one_give_the_same_rows_and_each_baselines_difference
     assert report.main([str(tmp_path / "gan"), str(tmp_path / "pacgan4"), "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("pacgan_table1: error: the runs are on 2 protocols") and "\n" not in err
+
+
+MIXUP = ROOT / "docs" / "data" / "pacgan_mixup_cpu"
+
+
+@pytest.mark.skipif(not MIXUP.is_dir(), reason="the study's run data is not in this checkout")
+def test_the_mixup_table_in_the_docs_is_the_committed_runs_table(report, tmp_path, capsys):
+    # docs/pacgan_mixup_table.md is what the script writes from the committed runs, at their common step
+    args = [str(MIXUP), str(DATA), "--name", "pacgan_mixup", "--baseline", "gan,pacgan4",
+            "--rows", "gan,pacgan4,mixup_paper,mixup_demo", "--out", str(tmp_path)]
+    assert report.main(args) == 0
+    capsys.readouterr()
+    want = (ROOT / "docs" / "pacgan_mixup_table.md").read_text()
+    assert (tmp_path / "pacgan_mixup_table.md").read_text() == want
+    assert want.strip() in (ROOT / "docs" / "pacgan_table1.md").read_text()  # pasted whole
