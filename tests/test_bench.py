@@ -130,7 +130,7 @@ def test_the_main_job_row_shows_its_matmul_floor_beside_it(capsys):
 
 
 def test_the_one_by_one_row_runs_every_gemm_per_member_and_keeps_the_bits(monkeypatch):
-    from mixgan.benchmarks.gan import _members_one_by_one
+    from mixgan.benchmarks.stacks import _members_one_by_one
     from mixgan.models import stacked_mlp as sm
 
     cfgs = [gan_config(torch.device("cpu"), [("model.hidden", 16), ("seed", s)]) for s in range(2)]

@@ -257,64 +257,6 @@ def bench_main_job(device: torch.device, t: Table, sec: dict[str, float],
     return total
 
 
-def bench_batched(device: torch.device, t: Table, seeds: int, quick: bool) -> float:
-    """S seeds as one stack vs the same S seeds one after another (each a stack of one)."""
-    from mixgan.trainers.gan import GanTrainer
-
-    cfgs = [gan_config(device, [*PAPER, ("seed", s)]) for s in range(seeds)]
-    single = [GanTrainer(c, device) for c in cfgs]
-    stack = GanTrainer(cfgs, device)
-    for _ in range(3):
-        stack.advance()
-        for tr in single:
-            tr.advance()
-
-    def sequential() -> None:
-        for tr in single:
-            tr.advance()
-
-    fns = {"sequential": sequential, "stacked": stack.advance}
-    if device.type == "cpu":  # the path of a CPU whose batched GEMMs are not batch-invariant
-        one_by_one = GanTrainer(cfgs, device)
-        for _ in range(3):
-            one_by_one.advance()
-        fns["one by one"] = lambda: _members_one_by_one(one_by_one.advance)
-    sec = timed(fns, device, calls=2 if quick else 4, repeats=3)
-    # The CPU promise is bit for bit (docs/design.md, "Randomness"); CUDA's is float tolerance.
-    if device.type == "cpu":
-        close = all(torch.equal(tr.window[0], stack.window[s]) for s, tr in enumerate(single))
-    else:
-        close = all(torch.allclose(tr.window[0], stack.window[s], rtol=1e-3, atol=1e-4)
-                    for s, tr in enumerate(single))
-    agree = ("members equal runs alone" + (" bit for bit" if device.type == "cpu" else " to tolerance")
-             if close else "MEMBERS DIFFER FROM RUNS ALONE")
-    t.add(f"{seeds} seeds stacked vs {seeds} sequential runs, {PAPER_NAME}", f"{width(cfgs[0])}, batch 128",
-          f"{sec['stacked'] * 1e3 / seeds:.1f} vs {sec['sequential'] * 1e3 / seeds:.1f} ms per "
-          f"member-iteration; {agree}", f"{sec['sequential'] / sec['stacked']:.2f}× throughput",
-          "≥ 3× (S = 8, CPU)")
-    if "one by one" in sec:
-        same = all(torch.equal(one_by_one.window[s], stack.window[s]) for s in range(seeds))
-        t.add(f"{seeds} seeds stacked, GEMMs member by member (where batched ones are not batch-invariant: "
-              "models/stacked_mlp.batch_invariant)", f"{width(cfgs[0])}, batch 128, {PAPER_NAME}",
-              f"{sec['one by one'] * 1e3 / seeds:.1f} ms per member-iteration; "
-              + ("the same bits as the batched stack" if same else "BITS DIFFER FROM THE BATCHED STACK"),
-              f"{sec['sequential'] / sec['one by one']:.2f}× the throughput of {seeds} sequential runs")
-    return sec["stacked"]
-
-
-def _members_one_by_one(step: Callable[[], Any]) -> None:
-    """`step` with every stacked GEMM run member by member at batch 1, as on a CPU where
-    models/stacked_mlp.batch_invariant finds the batched kernels give members other bits."""
-    from mixgan.models import stacked_mlp
-
-    checked = stacked_mlp.batch_invariant
-    stacked_mlp.batch_invariant = lambda *shape, **kw: False
-    try:
-        step()
-    finally:
-        stacked_mlp.batch_invariant = checked
-
-
 # -- CUDA only ----------------------------------------------------------------------------------
 def bench_cuda_graph(device: torch.device, t: Table) -> None:
     """The paper-objective iteration eagerly and as a CUDA-graph replay, in fp32 and TF32."""
@@ -390,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     if device.type == "cuda":
         bench_cuda_graph(device, t)
     job_sec = bench_main_job(device, t, sec)
+    from mixgan.benchmarks.stacks import bench_batched
+
     batch_sec = bench_batched(device, t, seeds, args.quick)
     if not args.no_protocol:
         from mixgan.benchmarks.protocol import bench_protocol
