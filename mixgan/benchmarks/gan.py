@@ -1,9 +1,9 @@
 """`python -m mixgan.benchmarks`: the speed table of issue 7, every ratio measured side by side in one run.
 
 Rows: the toy-GAN iteration of each objective against its matmul floor, the main job (`python -m
-mixgan.train --mixup`: the demo pairing) with its metrics and its floor, S seeds batched against S
-sequential runs, PacGAN's protocol alone and stacked (benchmarks/protocol.py), mixup's cost in a
-classifier step, classifier throughput and the input pipeline alone.
+mixgan.train --mixup`: the demo pairing) with its metrics and its floor, S seeds stacked against S
+sequential runs (benchmarks/stacks.py), PacGAN's protocol alone and stacked (benchmarks/protocol.py),
+mixup's cost in a classifier step, classifier throughput and the input pipeline alone.
 Each row's name says which objective it times. The table (with the machine) goes to stdout and into
 BENCHMARKS.md, between markers of its device kind, so a CPU run and a GPU run each keep their own
 section.
