@@ -204,6 +204,15 @@ def samples(groups: dict[str, list[Run]], path: Path, per_row: int = 5) -> None:
     plt.close(fig)
 
 
+def rows_named(flag: str, value: str, found: list[str]) -> list[str]:
+    """The rows of a comma list (`--rows`, `--baseline`), each one of `found`, or a one-line error."""
+    names = [r for r in value.split(",") if r]
+    unknown = [r for r in names if r not in found]
+    if unknown:
+        raise ConfigError(f"{flag} {','.join(unknown)}: no such row; the rows are {', '.join(found)}")
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("sweep", nargs="+", help="the sweeps' folders (runs/ablation/pacgan_table1_cpu)")
@@ -217,13 +226,16 @@ def main(argv: list[str] | None = None) -> int:
         runs = load_runs(args.sweep)
         if not runs:
             raise ConfigError(f"{', '.join(args.sweep)}: no run dirs found")
+        protocols = {(r.config["data.name"], r.config.get("model.g.name"), r.config.get("model.d.name"))
+                     for r in runs}
+        if len(protocols) > 1:
+            raise ConfigError(f"the runs are on {len(protocols)} protocols (data, G, D: "
+                              f"{sorted(protocols)}); read one protocol's sweeps at a time")
+        found = sorted({row_name(run) for run in runs})
         if args.rows:
-            wanted = [r for r in args.rows.split(",") if r]
-            found = {row_name(run) for run in runs}
-            if set(wanted) - found:
-                raise ConfigError(f"--rows {','.join(sorted(set(wanted) - found))}: no such row; the rows "
-                                  f"are {', '.join(sorted(found))}")
+            wanted = rows_named("--rows", args.rows, found)
             runs = [run for run in runs if row_name(run) in wanted]
+        baselines = rows_named("--baseline", args.baseline, sorted({row_name(run) for run in runs}))
         step = args.step or min(max((r["step"] for r in run.rows), default=0) for run in runs)
         groups: dict[str, list[Run]] = {}
         for run in runs:
@@ -231,18 +243,8 @@ def main(argv: list[str] | None = None) -> int:
         missing = [r.path.name for rs in groups.values() for r in rs if r.status == "incomplete"]
         if missing:
             raise ConfigError(f"--step {step}: not reached by {', '.join(missing)}")
-        baselines = [b for b in args.baseline.split(",") if b]
-        unknown = [b for b in baselines if b not in groups]
-        if unknown:
-            raise ConfigError(f"--baseline {','.join(unknown)}: no such row; the rows are "
-                              f"{', '.join(groups)}")
         # the baselines' rows first, in the order given, then the others in the sweeps' order
         groups = {k: groups[k] for k in baselines + [k for k in groups if k not in baselines]}
-        protocols = {(r.config["data.name"], r.config.get("model.g.name"), r.config.get("model.d.name"))
-                     for r in runs}
-        if len(protocols) > 1:
-            raise ConfigError(f"the runs are on {len(protocols)} protocols (data, G, D: "
-                              f"{sorted(protocols)}); read one protocol's sweeps at a time")
         data = runs[0].config["data.name"]
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
