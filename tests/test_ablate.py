@@ -308,6 +308,8 @@ def test_sweep_progress_counts_member_iterations_from_run_dirs(tmp_path):
     assert last_step(tmp_path / "a") == 20 and last_step(tmp_path / "missing") == 0
     progress = SweepProgress("s", tmp_path, {"a": 40, "b": 40, "c": 40})
     assert progress.bar.total == 120 and progress.bar.n == 30
+    # resumed work is the bar's start: the rate counts only what this process trains
+    assert progress.bar.format_dict["initial"] == 30
     progress.done({"name": "b", "status": "completed", "action": "fresh", "seconds": 1.0})
     assert progress.bar.n == 60 and "1/3 runs" in str(progress.bar.postfix)
     progress.bar.close()

@@ -47,22 +47,27 @@ class SweepProgress:
         self.finished: set[str] = set()
         self.tally = dict.fromkeys(("completed", "diverged", "failed"), 0)
         unit = "member-it" if self.by_steps else "run"
-        self.bar = tqdm(total=sum(self.lengths.values()), unit=unit, desc=name, dynamic_ncols=True,
-                        unit_scale=self.by_steps)
+        # work done before this launch (resumed runs) is the bar's `initial`, so that the rate and the
+        # ETA count only what this process trains, not 300k member-iterations in the first second
+        self.bar = tqdm(total=sum(self.lengths.values()), initial=self._done_now(), unit=unit, desc=name,
+                        dynamic_ncols=True, unit_scale=self.by_steps)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.poll()
 
+    def _done_now(self) -> int:
+        n = 0
+        for name, total in self.lengths.items():
+            if name in self.finished:
+                n += total
+            elif self.by_steps:
+                n += min(last_step(self.sweep_dir / name), total)
+        return n
+
     def poll(self) -> None:
         with self._lock:
-            n = 0
-            for name, total in self.lengths.items():
-                if name in self.finished:
-                    n += total
-                elif self.by_steps:
-                    n += min(last_step(self.sweep_dir / name), total)
-            self.bar.n = n
+            self.bar.n = self._done_now()
             runs = f"{len(self.finished)}/{len(self.lengths)} runs"
             self.bar.set_postfix_str(", ".join([runs, *(f"{k}={v}" for k, v in self.tally.items() if v)]),
                                      refresh=False)
