@@ -8,7 +8,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from mixgan.trainers import distributed
-from mixgan.trainers.loop import _StopFlag
+from mixgan.trainers.stop import StopFlag
 
 EVERY, ASK_AT, STEPS = 5, 7, 20
 
@@ -17,7 +17,7 @@ def _worker(rank: int, port: int, out: dict) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=2)
     seen = []
-    with _StopFlag() as stop:
+    with StopFlag() as stop:
         for step in range(1, STEPS + 1):
             if rank == 1 and step == ASK_AT:
                 stop.requested = True  # what the SIGINT handler does on this rank only

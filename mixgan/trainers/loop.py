@@ -10,12 +10,10 @@ saves/restores a member's state. torchrun ranks above 0 run the same loop with n
 
 from __future__ import annotations
 
-import contextlib
 import math
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +23,7 @@ from mixgan.rundir.checkpoint import CHECKPOINT, all_finite, save_checkpoint
 from mixgan.rundir.logger import RunLogger, read_metrics
 from mixgan.rundir.paths import SUMMARY, check_outputs, provenance, run_dir_lock, write_json_atomic
 from mixgan.trainers.console import postfix, print_summary, where  # noqa: F401 (callers import it from here)
+from mixgan.trainers.stop import StopFlag
 
 
 class Trainer(Protocol):
@@ -67,56 +66,6 @@ class Single:
 
 def as_stack(trainer: Any) -> Trainer:
     return trainer if hasattr(trainer, "member_state") else Single(trainer)
-
-
-# What schedulers send before they kill a job: SIGTERM (Slurm, Kubernetes, `docker stop`), and SIGUSR1
-# or SIGUSR2 where a job asks for a warning signal (`sbatch --signal`). Each is a first Ctrl-C.
-STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2")
-                     if hasattr(signal, name))
-
-
-class _StopFlag:
-    """First Ctrl-C (or a scheduler's SIGTERM/SIGUSR1/SIGUSR2): finish the current unit, checkpoint,
-    stop. A second signal: stop now, except in the middle of a checkpoint or summary write, which ends
-    first (a stop never costs the last checkpoint)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.deferred = False  # a request held back until the ranks agree (distributed.sync_stop)
-        self.writing = False  # inside a checkpoint write: a second Ctrl-C waits for its end
-        self.hard = False  # a second Ctrl-C came during a write
-        self.signum: int | None = None  # the first stop signal
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopFlag:
-        try:
-            self._old = {s: signal.signal(s, self._handle) for s in STOP_SIGNALS}
-        except ValueError:  # not the main thread: leave signals alone
-            self._old = {}
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested or self.deferred:
-            if self.writing:
-                self.hard = True
-                return
-            raise KeyboardInterrupt
-        self.requested = True
-        self.signum = signum
-
-    @contextlib.contextmanager
-    def writing_checkpoints(self) -> Iterator[None]:
-        self.writing = True
-        try:
-            yield
-        finally:
-            self.writing = False
-        if self.hard:
-            raise KeyboardInterrupt
-
-    def __exit__(self, *exc: object) -> None:
-        for s, old in self._old.items():
-            signal.signal(s, old)
 
 
 class Member:
@@ -275,12 +224,12 @@ def _run_stack(trainer: Trainer, cfgs: list[Any], run_dirs: list[Path] | None, r
     start = time.perf_counter()
     # The stop signals are ours until every summary is written: a second Ctrl-C (or SIGTERM) during
     # the run's end waits for the writes, and never leaves a traceback or a run without its summary.
-    with _StopFlag() as stop:
+    with StopFlag() as stop:
         summaries = _train_and_close(trainer, members, cfg, mc, bar, stop, start, resumed, wall_time)
     return summaries
 
 
-def _train_and_close(trainer: Trainer, members: list[Member], cfg: Any, mc: Any, bar: Any, stop: _StopFlag,
+def _train_and_close(trainer: Trainer, members: list[Member], cfg: Any, mc: Any, bar: Any, stop: StopFlag,
                      start: float, resumed: bool, wall_time: float) -> list[dict[str, Any]]:
     running = list(members)
     try:
