@@ -155,3 +155,42 @@ def test_the_one_by_one_row_runs_every_gemm_per_member_and_keeps_the_bits(monkey
     for s in range(2):
         a, b = batched.member_state(s), one_by_one.member_state(s)
         assert all(torch.equal(a["D"][k], b["D"][k]) for k in a["D"])
+
+
+@pytest.mark.parametrize("variant", ["r1", "wgan_gp", "adaptivemix"])
+def test_the_stabilizer_rows_replay_every_gemm_of_their_iteration(variant):
+    # The stabilizer rows' floor replays R1's and GP's double backward too, whose GEMMs take expanded
+    # (stride-0) operands: the recorded calls are the GEMMs torch.profiler sees in the same step (op and
+    # shapes; FlopCounterMode refuses autograd.grad), and the replay runs on their layouts.
+    from torch.profiler import ProfilerActivity, profile
+
+    from mixgan.benchmarks.stabilizers import stabilizer_variants
+
+    cfg = gan_config(torch.device("cpu"), [*stabilizer_variants()[variant], ("model.hidden", 16)])
+    trainer = GanTrainer(cfg, torch.device("cpu"))
+    trainer.advance()
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        trainer.train_step()
+    names = {f"aten::{n}" for n in ("mm", "addmm", "bmm", "baddbmm")}
+    # tensor operands' shapes (the profiler lists beta and alpha as [] too)
+    seen = sorted((e.name, str([s for s in e.input_shapes if s])) for e in prof.events() if e.name in names)
+    trainer.advance()  # the same step again, recorded
+    calls = record_matmuls(trainer.train_step)
+    got = sorted((f"aten::{op.overloadpacket.__name__}",
+                  str([list(a.shape) for a in args if isinstance(a, torch.Tensor)])) for op, args, _ in calls)
+    assert got == seen and len(got) > 0
+    for op, args, kw in calls:
+        assert op(*args, **kw).isfinite().all()
+    if variant != "adaptivemix":  # a gradient penalty: its double backward has an expanded operand
+        assert any(0 in x.stride() for _, args, _ in calls for x in args if isinstance(x, torch.Tensor))
+
+
+def test_the_stabilizer_rows_are_the_variants_of_the_sweeps_that_compare_them():
+    from mixgan.benchmarks.stabilizers import SWEEPS, stabilizer_variants
+    from mixgan.config.sweep import load_sweep
+
+    rows = stabilizer_variants()
+    assert list(rows) == list(dict.fromkeys(r.variant for s in SWEEPS for r in load_sweep(s).runs))
+    assert rows["r1"] == [("stabilizers.r1.weight", 1.0)] and rows["erm"] == []
+    # a variant's own overrides only: the sweeps' width, length and cadences are not in them
+    assert not any(k.startswith(("model.", "train.", "metrics.")) for ov in rows.values() for k, _ in ov)

@@ -3,7 +3,8 @@
 Rows: the toy-GAN iteration of each objective against its matmul floor, the main job (`python -m
 mixgan.train --mixup`: the demo pairing) with its metrics and its floor, S seeds stacked against S
 sequential runs (benchmarks/stacks.py), PacGAN's protocol alone and stacked (benchmarks/protocol.py),
-mixup's cost in a classifier step, classifier throughput and the input pipeline alone.
+each toy stabilizer's iteration against its floor (benchmarks/stabilizers.py), mixup's cost in a
+classifier step, classifier throughput and the input pipeline alone.
 Each row's name says which objective it times. The table (with the machine) goes to stdout and into
 BENCHMARKS.md, between markers of its device kind, so a CPU run and a GPU run each keep their own
 section.
@@ -161,7 +162,11 @@ def record_matmuls(step: Callable[[], Any]) -> list[tuple[Any, list[Any], dict[s
     def like(a: Any) -> Any:
         if not isinstance(a, torch.Tensor):
             return a
-        return torch.empty_strided(a.shape, a.stride(), dtype=a.dtype, device=a.device).uniform_(-1, 1)
+        # a storage of the size the strides span, viewed with them: overlapping layouts too (a stride of
+        # 0, as the expanded ones in R1's double backward, which empty_strided cannot fill)
+        span = 1 + sum((n - 1) * st for n, st in zip(a.shape, a.stride())) if a.numel() else 0
+        base = torch.empty(span, dtype=a.dtype, device=a.device).uniform_(-1, 1)
+        return base.as_strided(a.shape, a.stride())
 
     class Record(TorchDispatchMode):
         def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
@@ -304,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="fewer repeats (noisier)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--no-protocol", action="store_true", help="skip PacGAN's protocol rows (slow on a CPU)")
+    p.add_argument("--no-stabilizers", action="store_true", help="skip the toy stabilizer rows")
     p.add_argument("--out", default="BENCHMARKS.md", help="Markdown file to update ('' : don't write)")
     args = p.parse_args(argv)
     for name in ("seeds", "threads"):
@@ -339,6 +345,10 @@ def main(argv: list[str] | None = None) -> int:
         from mixgan.benchmarks.protocol import bench_protocol
 
         bench_protocol(device, t, args.quick)
+    if not args.no_stabilizers:
+        from mixgan.benchmarks.stabilizers import bench_stabilizers
+
+        bench_stabilizers(device, t, args.quick)
     if device.type == "cuda":  # the issue's H100 targets, projected from the rows above
         t.add("Figure 5 setting, one seed, projected", "20,000 × the main-job iteration incl. metrics "
               "(`--mixup`, demo pairing; the preset measures less often)",

@@ -217,6 +217,16 @@ def _variant(name: Any, spec: Any) -> tuple[list[tuple[str, Any]], list[tuple[st
     return overrides, grid, paper
 
 
+def variant_overrides(path: str | Path) -> dict[str, list[tuple[str, Any]]]:
+    """A sweep file's variants → each one's own overrides (without the file's common overrides, grid
+    or seeds): what a variant changes on any base, e.g. for the bench's stabilizer rows."""
+    data = read_sweep_yaml(Path(path))
+    variants = data.get("variants")
+    if not isinstance(variants, dict) or not variants:
+        raise ConfigError(f"{path}: variants: accepted: a non-empty mapping name → dotted overrides")
+    return {name: _variant(name, spec)[0] for name, spec in variants.items()}
+
+
 def load_sweep(path: str | Path) -> Sweep:
     """Read, validate and expand a sweep file; any problem is a one-line ConfigError."""
     path = Path(path)
