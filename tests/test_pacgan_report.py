@@ -105,7 +105,7 @@ MIXUP = ROOT / "docs" / "data" / "pacgan_mixup_cpu"
 @pytest.mark.skipif(not MIXUP.is_dir(), reason="the study's run data is not in this checkout")
 def test_the_mixup_table_in_the_docs_is_the_committed_runs_table(report, tmp_path, capsys):
     # docs/pacgan_mixup_table.md is what the script writes from the committed runs, at their common step
-    args = [str(MIXUP), str(DATA), "--name", "pacgan_mixup", "--baseline", "gan,pacgan4",
+    args = [str(MIXUP), str(DATA), "--name", "pacgan_mixup", "--baseline", "gan,pacgan4,mixup_paper",
             "--rows", "gan,pacgan4,mixup_paper,mixup_demo", "--out", str(tmp_path)]
     assert report.main(args) == 0
     capsys.readouterr()
