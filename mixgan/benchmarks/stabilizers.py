@@ -22,7 +22,8 @@ TARGET = 1 / 1.5  # within 1.5× of the floor: at least 0.67 of the time is matm
 
 
 def stabilizer_variants(root: Path = Path(".")) -> dict[str, list[tuple[str, Any]]]:
-    """Variant name → its overrides, from the sweeps above (first file wins a name both have)."""
+    """Variant name → its overrides, from the sweeps above under `root` (first file wins a name both
+    have); ERM, §3.7 and the demo pairing are rows of those sweeps too, the references of the others."""
     from mixgan.config.sweep import variant_overrides
 
     out: dict[str, list[tuple[str, Any]]] = {}
@@ -55,7 +56,7 @@ def bench_stabilizers(device: torch.device, t: Table, quick: bool) -> dict[str, 
     for name, tr in trainers.items():
         settings = ", ".join(f"{k}={v}" for k, v in variants[name]) or "ERM, no stabilizer"
         ms, mm = sec[name] * 1e3, sec[f"{name}:mm"] * 1e3
-        t.add(f"toy GAN iteration with a stabilizer: {name}",
+        t.add(f"toy GAN iteration, stabilizer sweeps' row {name}",
               f"{settings}; {tr.cfg.train.d_steps} D + 1 G steps, batch {tr.cfg.train.batch_size}, "
               f"{width(tr.cfg)} MLPs",
               f"{ms:.1f} ms/it, {sec[name] / sec['erm']:.2f}× ERM's; its matmuls alone {mm:.1f} ms",
