@@ -103,12 +103,15 @@ MIXUP = ROOT / "docs" / "data" / "pacgan_mixup_cpu"
 
 
 @pytest.mark.skipif(not MIXUP.is_dir(), reason="the study's run data is not in this checkout")
-def test_the_mixup_table_in_the_docs_is_the_committed_runs_table(report, tmp_path, capsys):
-    # docs/pacgan_mixup_table.md is what the script writes from the committed runs, at their common step
-    args = [str(MIXUP), str(DATA), "--name", "pacgan_mixup", "--baseline", "gan,pacgan4,mixup_paper",
-            "--rows", "gan,pacgan4,mixup_paper,mixup_demo", "--out", str(tmp_path)]
+@pytest.mark.parametrize("name, rows", [("pacgan_mixup", "gan,pacgan4,mixup_paper,mixup_demo"),
+                                        ("pacgan_mixup_partial", "gan,pacgan4,mixup_paper,mixup_demo,"
+                                                                 "mixup_pacgan2,r1")])
+def test_the_mixup_tables_in_the_docs_are_the_committed_runs_tables(report, tmp_path, capsys, name, rows):
+    # docs/<name>_table.md is what the script writes from the committed runs, at their common step
+    args = [str(MIXUP), str(DATA), "--name", name, "--baseline", "gan,pacgan4,mixup_paper",
+            "--rows", rows, "--out", str(tmp_path)]
     assert report.main(args) == 0
     capsys.readouterr()
-    want = (ROOT / "docs" / "pacgan_mixup_table.md").read_text()
-    assert (tmp_path / "pacgan_mixup_table.md").read_text() == want
+    want = (ROOT / "docs" / f"{name}_table.md").read_text()
+    assert (tmp_path / f"{name}_table.md").read_text() == want
     assert want.strip() in (ROOT / "docs" / "pacgan_table1.md").read_text()  # pasted whole
