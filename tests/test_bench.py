@@ -12,6 +12,7 @@ from mixgan.benchmarks.gan import (
     DEMO,
     ERM_NAME,
     MAIN_NAME,
+    MATMULS,
     PAPER_NAME,
     Table,
     bench_main_job,
@@ -171,7 +172,7 @@ def test_the_stabilizer_rows_replay_every_gemm_of_their_iteration(variant):
     trainer.advance()
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
         trainer.train_step()
-    names = {f"aten::{n}" for n in ("mm", "addmm", "bmm", "baddbmm")}
+    names = {f"aten::{n}" for n in MATMULS}
     # tensor operands' shapes (the profiler lists beta and alpha as [] too)
     seen = sorted((e.name, str([s for s in e.input_shapes if s])) for e in prof.events() if e.name in names)
     trainer.advance()  # the same step again, recorded

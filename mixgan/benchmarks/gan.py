@@ -179,6 +179,12 @@ def record_matmuls(step: Callable[[], Any]) -> list[tuple[Any, list[Any], dict[s
     return calls
 
 
+def matmuls_alone(step: Callable[[], Any]) -> Callable[[], Any]:
+    """A function that replays `step`'s matmuls alone (record_matmuls): the floor a row times beside it."""
+    calls = record_matmuls(step)
+    return lambda: [f(*a, **kw) for f, a, kw in calls]
+
+
 def bench_gan(device: torch.device, t: Table, quick: bool) -> dict[str, float]:
     """ms/it of each objective's iteration (interleaved) against the same iteration's matmuls alone
     (recorded, then replayed with the same shapes and layouts): how close it runs to the floor; and
@@ -191,8 +197,7 @@ def bench_gan(device: torch.device, t: Table, quick: bool) -> dict[str, float]:
     for name, tr in trainers.items():
         for _ in range(3):
             tr.advance()
-        calls = record_matmuls(tr.train_step)
-        replays[f"{name}:mm"] = lambda calls=calls: [f(*a, **kw) for f, a, kw in calls]
+        replays[f"{name}:mm"] = matmuls_alone(tr.train_step)
     from mixgan.benchmarks.demo import demo_iteration
 
     demo = demo_iteration(device)

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from mixgan.benchmarks.gan import Table, record_matmuls, timed
+from mixgan.benchmarks.gan import Table, matmuls_alone, timed
 
 PRESET = "configs/gan/pacgan_grid.yaml"
 
@@ -45,8 +45,7 @@ def bench_protocol(device: torch.device, t: Table, quick: bool, seeds: int = 10)
         fns = {"alone": alone[0].advance, "stack": stack.advance,
                "sequential": lambda alone=alone: [tr.advance() for tr in alone]}
         for key, tr in (("alone", alone[0]), ("stack", stack)):
-            calls = record_matmuls(tr.train_step)
-            fns[f"{key}:mm"] = lambda calls=calls: [f(*a, **kw) for f, a, kw in calls]
+            fns[f"{key}:mm"] = matmuls_alone(tr.train_step)
         sec = timed(fns, device, calls=2 if quick else 5, repeats=3)
         for key, S in (("alone", 1), ("stack", seeds)):
             ms, mm = sec[key] * 1e3 / S, sec[f"{key}:mm"] * 1e3 / S
