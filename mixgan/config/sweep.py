@@ -217,14 +217,18 @@ def _variant(name: Any, spec: Any) -> tuple[list[tuple[str, Any]], list[tuple[st
     return overrides, grid, paper
 
 
+def _variants(data: dict[str, Any]) -> dict[Any, Any]:
+    """The file's `variants:` mapping, or a one-line ConfigError."""
+    variants = data.get("variants")
+    if not isinstance(variants, dict) or not variants:
+        raise ConfigError("variants: accepted: a non-empty mapping name → dotted overrides")
+    return variants
+
+
 def variant_overrides(path: str | Path) -> dict[str, list[tuple[str, Any]]]:
     """A sweep file's variants → each one's own overrides (without the file's common overrides, grid
     or seeds): what a variant changes on any base, e.g. for the bench's stabilizer rows."""
-    data = read_sweep_yaml(Path(path))
-    variants = data.get("variants")
-    if not isinstance(variants, dict) or not variants:
-        raise ConfigError(f"{path}: variants: accepted: a non-empty mapping name → dotted overrides")
-    return {name: _variant(name, spec)[0] for name, spec in variants.items()}
+    return {name: _variant(name, spec)[0] for name, spec in _variants(read_sweep_yaml(Path(path))).items()}
 
 
 def load_sweep(path: str | Path) -> Sweep:
@@ -260,9 +264,7 @@ def load_sweep(path: str | Path) -> Sweep:
                                 or len(set(metrics)) != len(metrics)):
         raise ConfigError(f"metrics: got {metrics!r}; accepted: a non-empty list of distinct summary.final "
                           "keys (e.g. quality/modes, test/error), or none (the task's standard ones)")
-    variants = data["variants"]
-    if not isinstance(variants, dict) or not variants:
-        raise ConfigError("variants: accepted: a non-empty mapping name → dotted overrides")
+    variants = _variants(data)
 
     runs: list[Run] = []
     paper: dict[str, dict[str, float]] = {}
