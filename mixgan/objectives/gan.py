@@ -110,11 +110,16 @@ class ErmGan:
         self.loss = _choice(sections, "loss", LOSSES)
 
     def d_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
+        return self.d_loss_outputs(D, real, fake, rand)[0]
+
+    def d_loss_outputs(self, D: Critic, real: Tensor, fake: Tensor,
+                       rand: MemberStreams) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """D's loss and the outputs (D(real), D(fake)) it read, for plugins that reuse them."""
         # BCE(d(x), 1) + BCE(d(g(z)), 0) = softplus(−d(x)) + softplus(d(g(z))) with loss=bce; one
         # forward pass over both halves (a bigger matmul runs faster than two small ones).
         n = real.shape[1]
         d_real, d_fake = D(torch.cat([real, fake], 1)).split([n, fake.shape[1]], dim=1)
-        return d_base_loss(d_real, d_fake, self.loss)
+        return d_base_loss(d_real, d_fake, self.loss), (d_real, d_fake)
 
     def g_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: MemberStreams) -> Tensor:
         return g_loss_unmixed(D, fake, self.g_loss_name, self.loss)

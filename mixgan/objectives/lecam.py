@@ -47,12 +47,15 @@ class LeCam(Stabilizer):
         config_check(settings.weight >= 0, f"{key}.weight", "a number >= 0", settings.weight)
         config_check(0 <= settings.decay < 1, f"{key}.decay", "a number in [0, 1)", settings.decay)
 
-    def d_term(self, D, real: Tensor, fake: Tensor, rand) -> Tensor:
+    reads_outputs = True  # D(x) and D(G(z)) of ERM's loss, where it ran (else one forward of its own)
+
+    def d_term(self, D, real: Tensor, fake: Tensor, rand, outputs=None) -> Tensor:
         n = real.shape[1]
-        d_real, d_fake = D(torch.cat([real, fake], 1)).split([n, fake.shape[1]], dim=1)
+        d_real, d_fake = outputs or D(torch.cat([real, fake], 1)).split([n, fake.shape[1]], dim=1)
         d_real, d_fake = d_real.flatten(1), d_fake.flatten(1)  # (S, n)
         with torch.no_grad():  # α ← decay·α + (1 − decay)·E[D(·)], in place
-            means = torch.stack([d_real.mean(1), d_fake.mean(1)], 1)
+            # the anchors stay float32 when D's outputs are not (autocast's float16, a float64 D)
+            means = torch.stack([d_real.mean(1), d_fake.mean(1)], 1).to(self.anchors.dtype)
             self.anchors.lerp_(means, (1 - self.decay).unsqueeze(1))
         alpha_r, alpha_f = self.anchors[:, :1], self.anchors[:, 1:]
         # R_LC = E relu(D(x) − α_F)² + E relu(α_R − D(g(z)))²   (Tseng et al. 2021, Eq. 3)

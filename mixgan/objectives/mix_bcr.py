@@ -79,12 +79,17 @@ class MixBCR(Stabilizer):
         mask, lam = box_masks(rand, n, *x.shape[-2:])
         return box_mix(x, partner, mask), lam  # M⊙x_i + (1 − M)⊙x_π(i)
 
-    def d_term(self, D, real: Tensor, fake: Tensor, rand) -> Tensor:
+    reads_outputs = True  # D(x) and D(G(z)) of ERM's loss, where it ran: then D runs on T(·) alone
+
+    def d_term(self, D, real: Tensor, fake: Tensor, rand, outputs=None) -> Tensor:
         loss, lams = real.new_zeros(real.shape[0]), []
         for i, weight in self.sources:
             x = (real, fake)[i]
             mixed, lam = self.transform(x, rand)
-            d, d_t = D(torch.cat([x, mixed], 1)).split(x.shape[1], dim=1)  # one forward, as bCR's
+            if outputs is None:  # one forward over [x, T(x)]
+                d, d_t = D(torch.cat([x, mixed], 1)).split(x.shape[1], dim=1)
+            else:  # D(x) from the GAN loss's forward (reused, as bCR code does), D(T(x)) alone
+                d, d_t = outputs[i], D(mixed)
             term = (d - d_t).flatten(2).pow(2).sum(-1).mean(1)  # E‖D(x) − D(T(x))‖²
             loss = loss + weight * term
             with torch.no_grad():

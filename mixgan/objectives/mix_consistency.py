@@ -56,7 +56,9 @@ class MixConsistency(Stabilizer):
         ramp = (step / self.warmup.clamp(min=1)).clamp(max=1)
         self.factor.copy_(torch.where(self.warmup > 0, ramp, torch.ones_like(ramp)))
 
-    def d_term(self, D, real: Tensor, fake: Tensor, rand) -> Tensor:
+    reads_outputs = True  # D(x) and D(G(z)) of ERM's loss, where it ran: then D runs on x̃ alone
+
+    def d_term(self, D, real: Tensor, fake: Tensor, rand, outputs=None) -> Tensor:
         n = real.shape[1]
         if real.dim() == 5:  # images: x̃ = M⊙x + (1 − M)⊙G(z), M a CutMix box, inverted with probability ½
             mask, lam = box_masks(rand, n, *real.shape[-2:], invert=True)
@@ -64,7 +66,10 @@ class MixConsistency(Stabilizer):
         else:  # points: x̃ = λx + (1 − λ)G(z), λ ~ U(0, 1) = Beta(1, 1)
             lam = rand.uniform(n)
             mixed = mix(real, fake, lam)
-        d_real, d_fake, d_mixed = D(torch.cat([real, fake, mixed], 1)).split(n, dim=1)  # one forward
+        if outputs is None:  # one forward over [x, G(z), x̃]
+            d_real, d_fake, d_mixed = D(torch.cat([real, fake, mixed], 1)).split(n, dim=1)
+        else:  # as unetgan: D(x), D(G(z)) from the GAN loss's forward, D(x̃) a call of its own
+            (d_real, d_fake), d_mixed = outputs, D(mixed)
         target = mix(d_real, d_fake, lam)  # λD(x) + (1 − λ)D(G(z)) on logits, not detached (unetgan)
         term = (d_mixed - target).pow(2).flatten(1).mean(1)  # F.mse_loss per member
         with torch.no_grad():

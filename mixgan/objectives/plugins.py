@@ -8,7 +8,8 @@ its config section (`Settings`, a dataclass read as `stabilizers.<name>.*`), whi
 settings may differ between members of one stack (`member_keys`), and hooks:
 
     d_inputs / g_inputs   what D sees of the real and fake batches in D's and in G's step
-    d_term                a term (S,) added to D's loss
+    d_term                a term (S,) added to D's loss; with `reads_outputs`, it also gets the base
+                          loss's outputs D(real), D(fake) instead of running D on them again
     state                 tensors (S, ...) saved in checkpoints, restored on resume, updated in place
     metrics               numbers (S,) reported into the run (TensorBoard and metrics.jsonl)
 
@@ -19,6 +20,7 @@ registry as `Builtin` entries, so config checks, HParams, compare and stack pack
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -42,6 +44,10 @@ class Stabilizer:
     metric_names: ClassVar[tuple[str, ...]] = ()  # the names `metrics` reports (e.g. stability/lecam)
     toy: ClassVar[bool] = True  # meaningful for the toy GAN (2-D points)
     image: ClassVar[bool] = True  # meaningful for image GANs
+    # d_term takes `outputs=`: the base loss's (D(real), D(fake)), (S, n, 1) each with their gradients,
+    # where the base ran D on exactly these batches (ERM), else None (mixup's D sees only mixes).
+    # Reusing them spares a forward and a backward of D over 2n rows (LeCam, mix consistency, bCR).
+    reads_outputs: ClassVar[bool] = False
 
     def __init__(self, settings: Sequence[Any], device: torch.device | str = "cpu") -> None:
         self.settings, self.device = list(settings), torch.device(device)
@@ -76,8 +82,10 @@ class Stabilizer:
     def g_inputs(self, real: Tensor, fake: Tensor, rand: Any) -> tuple[Tensor, Tensor]:
         return real, fake
 
-    def d_term(self, D: Critic, real: Tensor, fake: Tensor, rand: Any) -> Tensor | None:
-        """A term (S,) added to D's loss, or None."""
+    def d_term(self, D: Critic, real: Tensor, fake: Tensor, rand: Any,
+               outputs: tuple[Tensor, Tensor] | None = None) -> Tensor | None:
+        """A term (S,) added to D's loss, or None. `outputs` is passed only to a class that sets
+        `reads_outputs` (a plugin written without the argument is called with four)."""
         return None
 
     def state(self) -> dict[str, Tensor]:
@@ -136,6 +144,9 @@ def check_stabilizer(name: str, obj: Any) -> None:
     if bad := [h for h in HOOKS if not callable(getattr(obj, h, None))]:
         raise ConfigError(f"{where}: {', '.join(bad)} is not a method; accepted: the hooks of "
                           "mixgan.Stabilizer as methods (or left to its defaults)")
+    if obj.reads_outputs and "outputs" not in inspect.signature(obj.d_term).parameters:
+        raise ConfigError(f"{where}: reads_outputs is set but d_term takes no outputs; accepted: "
+                          "d_term(self, D, real, fake, rand, outputs=None), or reads_outputs = False")
     inherited = getattr(obj.on, "__func__", None) is Stabilizer.on.__func__  # type: ignore[attr-defined]
     if inherited and "weight" not in fields:
         raise ConfigError(f"{where}: its Settings has no weight, which Stabilizer.on reads, so it would "
@@ -244,6 +255,7 @@ class Plugged:
     def __init__(self, base: Any, plugins: list[tuple[str, Stabilizer]]) -> None:
         self.base, self.plugins = base, plugins
         self.d_batches = base.d_batches
+        self.reads_outputs = any(p.reads_outputs for _, p in plugins)
 
     def at_step(self, step: int, total: int) -> None:
         for _, p in self.plugins:
@@ -254,9 +266,14 @@ class Plugged:
     def d_loss(self, D: Critic, real: Tensor, fake: Tensor, rand: Any) -> Tensor:
         for _, p in self.plugins:
             real, fake = p.d_inputs(real, fake, rand)
-        loss = self.base.d_loss(D, real, fake, rand)
+        outputs = None
+        if self.reads_outputs and hasattr(self.base, "d_loss_outputs"):
+            loss, outputs = self.base.d_loss_outputs(D, real, fake, rand)
+        else:
+            loss = self.base.d_loss(D, real, fake, rand)
         for _, p in self.plugins:
-            term = p.d_term(D, real, fake, rand)
+            term = p.d_term(D, real, fake, rand, outputs=outputs) if p.reads_outputs \
+                else p.d_term(D, real, fake, rand)
             if term is not None:
                 loss = loss + term
         return loss
