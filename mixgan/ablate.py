@@ -12,6 +12,7 @@ import argparse
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,24 @@ def stack_groups(sweep: Sweep, todo: list[Run], jobs: list[Job], args: argparse.
     return [[jobs[i] for i in stack] for stack in pack(cfgs)]
 
 
+def balance_groups(groups: list[list[Job]], workers: int, say: Callable[[str], None]) -> list[list[Job]]:
+    """The stacks with the last round's split to fill every worker (experiments/stacks.balance), said in
+    one line when it splits one."""
+    from mixgan.experiments.stacks import balance
+
+    flat, idx, k = [job for g in groups for job in g], [], 0
+    for g in groups:
+        idx.append(list(range(k, k + len(g))))
+        k += len(g)
+    split = [[flat[i] for i in part] for part in balance(idx, workers)]
+    if len(split) > len(groups):
+        head = len(groups) - len(groups) % workers
+        sizes = " + ".join(str(len(g)) for g in split[head:])
+        say(f"{len(split)} stacks on {workers} workers: the last round split into {sizes} runs so that no "
+            "worker idles (a member computes the same numbers in any stack)")
+    return split
+
+
 def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Namespace,
               executor: Any = None) -> bool:
     """Train the runs with one progress bar (member-iterations, rate, ETA); return True when
@@ -204,6 +223,7 @@ def train_all(sweep: Sweep, todo: list[Run], sweep_dir: Path, args: argparse.Nam
         with progress:
             if args.executor == "local":
                 n = args.jobs or default_jobs()[0]
+                groups = balance_groups(groups, n, progress.write)
                 run_local(groups, n, default_jobs()[1], progress.done, children)
             else:
                 run_submitit(groups, executor, progress.done, children)

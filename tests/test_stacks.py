@@ -284,3 +284,23 @@ def test_a_stack_resumed_with_more_iterations_equals_the_longer_stack_and_bad_ke
     assert stacks_main(["--resume", *short, "--train.iterations=40"]) == 0
     for extended, whole in zip(short, longer):
         assert_rows_equal(rows(Path(extended)), rows(Path(whole["run_dir"])))
+
+
+@pytest.mark.parametrize("sizes,workers,want", [
+    ([10, 10, 10], 2, [10, 10, 5, 5]),  # the last row fills the second core
+    ([10, 10], 2, [10, 10]),  # full rounds: nothing to split
+    ([10], 4, [2, 3, 2, 3]),  # one row over four workers, near-equal parts
+    ([8, 3, 1], 4, [4, 4, 3, 1]),  # the largest stack splits first; a single run cannot
+    ([1, 1, 1], 2, [1, 1, 1]),  # runs alone (--no-stack): nothing to split
+    ([6, 6, 6], 1, [6, 6, 6]),  # one worker
+])
+def test_balance_splits_the_last_round_to_fill_every_worker(sizes, workers, want):
+    from mixgan.experiments.stacks import balance
+
+    groups, k = [], 0
+    for n in sizes:
+        groups.append(list(range(k, k + n)))
+        k += n
+    got = balance(groups, workers)
+    assert [len(g) for g in got] == want
+    assert [i for g in got for i in g] == list(range(k))  # every run once, in order, parts contiguous

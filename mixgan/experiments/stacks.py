@@ -51,6 +51,27 @@ def pack(cfgs: list[Any], max_members: int = MAX_MEMBERS) -> list[list[int]]:
     return [idx[k:k + max_members] for idx in groups.values() for k in range(0, len(idx), max_members)]
 
 
+def balance(groups: list[list[int]], workers: int) -> list[list[int]]:
+    """`groups` (stacks, in the order they start) with the last round's stacks split, where they have the
+    members, so that the round fills all `workers`: a sweep's last row then trains as two stacks of 5 on
+    two cores, not one of 10 beside an idle core. Parts are contiguous (seeds 0-4 and 5-9) and near-equal;
+    the larger stacks split first. A member computes the same numbers in a stack of any size
+    (tests/test_stacks.py), so this changes when runs finish, not what they compute."""
+    tail = len(groups) % workers if workers > 1 else 0
+    if tail == 0:
+        return groups
+    last, parts = groups[-tail:], [1] * tail
+    for _ in range(workers - tail):
+        open_ = [j for j in range(tail) if parts[j] < len(last[j])]
+        if not open_:
+            break
+        parts[max(open_, key=lambda j: len(last[j]) / parts[j])] += 1
+    out = groups[:-tail]
+    for g, k in zip(last, parts):
+        out += [g[j * len(g) // k:(j + 1) * len(g) // k] for j in range(k)]
+    return out
+
+
 def failed_summary(run_dir: Path, error: str, wall: float) -> dict[str, Any]:
     """summary.json of a run that crashed: status failed and the error's first line."""
     from mixgan.rundir.paths import SUMMARY, provenance, write_json_atomic
