@@ -110,6 +110,26 @@ def test_parallel_jobs_and_a_dead_seed(tmp_path, monkeypatch):
     assert rows(tmp_path / "par" / "par-s0") == rows(one)
 
 
+def test_jobs_split_the_seeds_into_stacks_that_give_the_seeds_numbers(tmp_path, capsys):
+    # Toy-GAN seeds with --jobs 2: two worker processes, each one stack of contiguous seeds (not one
+    # process per seed, which would lose the stack's shared per-op work).
+    assert seeds_cli(tmp_path, "--seeds", "0-3", "--jobs", "2", "--run.name=two") == 0
+    out = capsys.readouterr().out
+    assert "seeds 0-1: started as one stack" in out and "seeds 2-3: started as one stack" in out
+    recorded = json.loads((tmp_path / "two" / "seeds.json").read_text())
+    assert [(r["seed"], r["status"], r["stack_members"]) for r in recorded["runs"]] == \
+        [(s, "completed", 2) for s in range(4)]
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))  # a worker's share, as below
+    try:
+        one = train(tmp_path / "one", *SHORT, "--seed=3")
+    finally:
+        torch.set_num_threads(threads)
+    assert rows(tmp_path / "two" / "two-s3") == rows(one)
+
+
 @pytest.mark.parametrize("args,fragment", [
     (["--seeds", "x"], "--seeds"),
     (["--seeds", "2-1"], "--seeds"),

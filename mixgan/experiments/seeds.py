@@ -3,8 +3,8 @@
 The runs share the resolved config except the seed and live under one group dir,
 `<run.dir>/<group>/<name>-s<seed>`. A seed that fails or diverges never stops the others; a table of
 per-seed statuses closes the job. `run_seeds` is the one dispatch point: toy-GAN seeds train batched
-in this process as one stack (experiments/stacks.py; MIXGAN_STACK=0 turns it off), others one after another,
-or in worker processes with --jobs.
+in this process as one stack (experiments/stacks.py; MIXGAN_STACK=0 turns it off), others one after another;
+with --jobs N, in N worker processes: N stacks of contiguous seeds, or one seed each where runs do not stack.
 """
 
 from __future__ import annotations
@@ -160,23 +160,29 @@ def run_sequential(runs: list[SeedRun]) -> list[SeedRun]:
     return runs
 
 
-def _worker(run: SeedRun, threads: int, queue: Any) -> None:
-    """A worker process: one seed, with its share of the CPU threads; its result goes to the queue."""
+def _worker(unit: list[SeedRun], threads: int, stacked: bool, queue: Any) -> None:
+    """A worker process: one seed, or a stack of seeds, with its share of the CPU threads; its results
+    go to the queue."""
     import torch
 
     torch.set_num_threads(threads)
-    queue.put(run_seed(run))
+    queue.put(run_stacked(unit) if stacked else [run_seed(unit[0])])
 
 
-def run_parallel(runs: list[SeedRun], jobs: int) -> list[SeedRun]:
-    """Up to `jobs` seeds at a time, each in its own fresh process (a crash stays in that process)."""
+def run_parallel(runs: list[SeedRun], jobs: int, stacked: bool = False) -> list[SeedRun]:
+    """Up to `jobs` workers at a time, each a fresh process (a crash stays in it) training one seed, or
+    (`stacked`) the seeds split into `jobs` stacks of contiguous seeds, one per worker."""
     import multiprocessing as mp
     import signal
+
+    from mixgan.experiments.stacks import balance
 
     ctx = mp.get_context("spawn")  # no forked torch/OpenMP state
     queue = ctx.Queue()
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    pending, active, by_seed = list(runs), {}, {r.seed: r for r in runs}
+    units = [[runs[i] for i in part] for part in balance([list(range(len(runs)))], jobs)] if stacked \
+        else [[r] for r in runs]
+    pending, active, by_seed = list(units), {}, {r.seed: r for r in runs}
     stop = {"requested": False}
 
     def on_sigint(signum: int, frame: Any) -> None:  # workers get Ctrl-C too and stop themselves
@@ -186,15 +192,21 @@ def run_parallel(runs: list[SeedRun], jobs: int) -> list[SeedRun]:
     try:
         while pending or active:
             while pending and len(active) < jobs and not stop["requested"]:
-                run = pending.pop(0)
-                run.config["run"]["progress"] = False  # several bars would garble the console
-                proc = ctx.Process(target=_worker, args=(run, threads, queue), daemon=False)
+                unit = pending.pop(0)
+                for run in unit:
+                    run.config["run"]["progress"] = False  # several bars would garble the console
+                proc = ctx.Process(target=_worker, args=(unit, threads, stacked, queue), daemon=False)
                 proc.start()
-                active[run.seed] = proc
-                print(f"seed {run.seed}: started -> {run.run_dir}", flush=True)
+                active[unit[0].seed] = (proc, unit)
+                if stacked:
+                    print(f"seeds {unit[0].seed}-{unit[-1].seed}: started as one stack ({threads} "
+                          f"thread{'s' if threads > 1 else ''}) -> {unit[0].run_dir.parent}", flush=True)
+                else:
+                    print(f"seed {unit[0].seed}: started -> {unit[0].run_dir}", flush=True)
             if stop["requested"]:
-                for run in pending:
-                    run.status = "skipped"
+                for unit in pending:
+                    for run in unit:
+                        run.status = "skipped"
                 pending = []
             _collect(queue, active, by_seed)
     finally:
@@ -203,7 +215,7 @@ def run_parallel(runs: list[SeedRun], jobs: int) -> list[SeedRun]:
 
 
 def _collect(queue: Any, active: dict[int, Any], by_seed: dict[int, SeedRun]) -> None:
-    """Wait briefly for a finished seed; a worker that died without a result is a failed seed."""
+    """Wait briefly for a finished worker; one that died without a result fails its seeds."""
     import queue as queue_mod
 
     try:
@@ -211,16 +223,18 @@ def _collect(queue: Any, active: dict[int, Any], by_seed: dict[int, SeedRun]) ->
     except queue_mod.Empty:
         done = None
     if done is not None:
-        by_seed[done.seed].__dict__.update(done.__dict__)
-        active.pop(done.seed).join()
-        print(f"seed {done.seed}: {done.status}{' (' + done.error + ')' if done.error else ''}", flush=True)
-    for seed, proc in list(active.items()):
+        for result in done:
+            by_seed[result.seed].__dict__.update(result.__dict__)
+            print(f"seed {result.seed}: {result.status}{' (' + result.error + ')' if result.error else ''}",
+                  flush=True)
+        active.pop(done[0].seed)[0].join()
+    for first, (proc, unit) in list(active.items()):
         if not proc.is_alive() and queue.empty():
             proc.join()
-            run = by_seed[seed]
-            run.status, run.error = "failed", f"worker process exited with code {proc.exitcode}"
-            active.pop(seed)
-            print(f"seed {seed}: failed ({run.error})", flush=True)
+            for run in unit:
+                run.status, run.error = "failed", f"worker process exited with code {proc.exitcode}"
+                print(f"seed {run.seed}: failed ({run.error})", flush=True)
+            active.pop(first)
 
 
 def run_seeds(cfg: Any, seeds: list[int], jobs: int = 1) -> tuple[Path, list[SeedRun]]:
@@ -230,12 +244,13 @@ def run_seeds(cfg: Any, seeds: list[int], jobs: int = 1) -> tuple[Path, list[See
     group, runs = plan_runs(cfg, seeds)
     from mixgan.experiments.stacks import stackable, stacking_enabled
 
-    if jobs == 1 and len(runs) > 1 and stackable(cfg) and stacking_enabled():  # one process, one stack
+    stacked = len(runs) > 1 and stackable(cfg) and stacking_enabled()
+    if jobs == 1 and stacked:  # one process, one stack
         run_stacked(runs)
     elif jobs == 1 or len(runs) == 1:
         run_sequential(runs)
-    else:
-        run_parallel(runs, min(jobs, len(runs)))
+    else:  # `jobs` workers: stacks of contiguous seeds (toy GANs), else one seed each
+        run_parallel(runs, min(jobs, len(runs)), stacked)
     write_seeds_file(group, runs, jobs)
     return group, runs
 
