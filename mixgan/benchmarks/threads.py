@@ -4,6 +4,10 @@ The question (issue 11): with two runs on 2 cores, does each take about twice as
 and does the setting that makes that true cost a run alone on an idle machine more than 5 %? Each
 setting runs the main job (`--mixup`, shortened) as fresh processes: once alone, then twice at
 once; the settings are interleaved repeat by repeat so that a load change hits them alike.
+
+`--seeds S` asks issue 32's other question instead: S seeds of the main job as one stack on every
+core (`train --seeds`) or as one stack per core in parallel (`train --seeds --jobs CORES`), whole
+processes, interleaved.
 """
 
 from __future__ import annotations
@@ -40,14 +44,50 @@ def job_seconds(n: int, env: dict[str, str], iterations: int) -> float:
         return time.perf_counter() - start
 
 
+def seeds_seconds(seeds: int, jobs: int, iterations: int) -> float:
+    """Wall seconds for `python -m mixgan.train --mixup --seeds 0-(seeds-1) --jobs jobs`."""
+    base = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    args = ["-m", "mixgan.train", "--mixup", f"--seeds=0-{seeds - 1}", f"--jobs={jobs}",
+            f"--train.iterations={iterations}", "--metrics.every=50", "--metrics.image_every=0",
+            "--run.progress=false", "--run.checkpoint_every=0", "--device=cpu"]
+    with tempfile.TemporaryDirectory() as runs:
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, *args, f"--run.dir={runs}"], env=base, capture_output=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"train --seeds failed: {done.stderr.decode()[-500:]}")
+        return time.perf_counter() - start
+
+
+def compare_stacks(seeds: int, iterations: int, repeats: int) -> int:
+    cores = os.cpu_count() or 1
+    ways = {f"one stack of {seeds}, {cores} threads": 1, f"{cores} stacks in parallel, 1 thread each": cores}
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    print(f"load average at start: {os.getloadavg()}", flush=True)
+    for r in range(repeats):
+        for name, jobs in ways.items():
+            times[name].append(seeds_seconds(seeds, jobs, iterations))
+            print(f"  repeat {r}: {name}: {times[name][-1]:.1f} s", flush=True)
+    ref = statistics.median(times[next(iter(ways))])
+    rows = ["| how | wall (s) | / one stack |", "|---|---|---|"]
+    rows += [f"| {name} | {statistics.median(t):.1f} | {statistics.median(t) / ref:.2f} |"
+             for name, t in times.items()]
+    print(f"\n{seeds} seeds of the main job (--mixup), {iterations} iterations, whole processes, median of "
+          f"{repeats}; load average at end: {os.getloadavg()}\n" + "\n".join(rows))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m mixgan.benchmarks.threads",
                                 description=__doc__.splitlines()[0])
     p.add_argument("--iterations", type=int, default=300, help="iterations of each main job")
     p.add_argument("--repeats", type=int, default=3, help="interleaved repeats (the median is shown)")
+    p.add_argument("--seeds", type=int, default=0,
+                   help="compare S seeds as one stack on every core with one stack per core instead")
     args = p.parse_args(argv)
-    if args.iterations < 1 or args.repeats < 1:
-        p.error("--iterations and --repeats: accepted: integers >= 1")
+    if args.iterations < 1 or args.repeats < 1 or args.seeds < 0:
+        p.error("--iterations, --repeats and --seeds: accepted: integers >= 1 (--seeds: 0, off)")
+    if args.seeds:
+        return compare_stacks(args.seeds, args.iterations, args.repeats)
     times: dict[str, dict[int, list[float]]] = {s: {1: [], 2: []} for s in SETTINGS}
     print(f"load average at start: {os.getloadavg()}", flush=True)
     for r in range(args.repeats):
