@@ -61,6 +61,13 @@ def parse_seeds(text: str) -> list[int]:
     return sorted(seeds)
 
 
+def seed_list(seeds: list[int]) -> str:
+    """Seeds as --seeds reads them: '0-4' for a run of consecutive seeds, else '0,3,7'."""
+    if len(seeds) > 2 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
+
+
 def base_name(cfg: Any) -> str:
     """The group's name: run.name, else <data>-<objective> (run names add -s<seed>)."""
     if cfg.run.name:
@@ -134,7 +141,11 @@ def run_stacked(runs: list[SeedRun]) -> list[SeedRun]:
             ready.append(i)
         if not ready:
             continue
-        print(f"\n== {len(ready)} seeds as one stack -> {runs[ready[0]].run_dir.parent}", flush=True)
+        import torch
+
+        threads = torch.get_num_threads()
+        print(f"\n== seeds {seed_list([runs[i].seed for i in ready])} as one stack, {threads} "
+              f"thread{'s' if threads > 1 else ''} -> {runs[ready[0]].run_dir.parent}", flush=True)
         for i, summary in zip(ready, train_stack([cfgs[i] for i in ready], [runs[i].run_dir for i in ready])):
             r = runs[i]
             r.status, r.final, r.error = summary["status"], dict(summary["final"]), summary.get("error", "")
@@ -198,10 +209,7 @@ def run_parallel(runs: list[SeedRun], jobs: int, stacked: bool = False) -> list[
                 proc = ctx.Process(target=_worker, args=(unit, threads, stacked, queue), daemon=False)
                 proc.start()
                 active[unit[0].seed] = (proc, unit)
-                if stacked:
-                    print(f"seeds {unit[0].seed}-{unit[-1].seed}: started as one stack ({threads} "
-                          f"thread{'s' if threads > 1 else ''}) -> {unit[0].run_dir.parent}", flush=True)
-                else:
+                if not stacked:  # a stack says itself where it trains (run_stacked)
                     print(f"seed {unit[0].seed}: started -> {unit[0].run_dir}", flush=True)
             if stop["requested"]:
                 for unit in pending:
