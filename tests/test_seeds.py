@@ -86,8 +86,9 @@ def test_a_failing_seed_does_not_stop_the_others(tmp_path, monkeypatch, capsys):
     assert row["seeds"] == 3 and row["unfinished"] == 1 and row["modes"]["n"] == 2
 
 
-def test_parallel_jobs_and_a_dead_seed(tmp_path, monkeypatch):
-    # Block seed 1's run dir with a file: its worker process fails, seed 0 goes on.
+def test_parallel_jobs_and_a_dead_seed(tmp_path, monkeypatch, capfd):
+    # --jobs 2: two worker processes, each one stack of contiguous seeds (0-1 and 2-3). Seed 1's run dir
+    # is blocked by a file: it fails, and seed 0 trains alone in its stack; seeds 2 and 3 as a stack of 2.
     original = seeds_mod.plan_runs
 
     def plan_with_obstacle(cfg, seeds):
@@ -96,45 +97,28 @@ def test_parallel_jobs_and_a_dead_seed(tmp_path, monkeypatch):
         return group, runs
 
     monkeypatch.setattr(seeds_mod, "plan_runs", plan_with_obstacle)
-    assert seeds_cli(tmp_path, "--seeds", "0-1", "--jobs", "2", "--run.name=par") == 1
+    assert seeds_cli(tmp_path, "--seeds", "0-3", "--jobs", "2", "--run.name=par") == 1
     recorded = json.loads((tmp_path / "par" / "seeds.json").read_text())
-    assert [(r["seed"], r["status"]) for r in recorded["runs"]] == [(0, "completed"), (1, "failed")]
+    assert [(r["seed"], r["status"], r["stack_members"]) for r in recorded["runs"]] == \
+        [(0, "completed", 1), (1, "failed", 1), (2, "completed", 2), (3, "completed", 2)]
     assert "already exists" in recorded["runs"][1]["error"]
     assert json.loads((tmp_path / "par" / "par-s0" / "summary.json").read_text())["step"] == 20
-    # A worker runs with one CPU thread of its own (2 jobs on this machine's cores, at most 1 each), and
-    # gives the numbers of the same seed run in this process with as many threads: a BLAS may split
-    # its sums differently over another number of threads (docs/design.md, "Randomness").
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))
-    try:
-        one = train(tmp_path / "one", *SHORT)
-    finally:
-        torch.set_num_threads(threads)
-    assert rows(tmp_path / "par" / "par-s0") == rows(one)
-
-
-def test_jobs_split_the_seeds_into_stacks_that_give_the_seeds_numbers(tmp_path, capfd):
-    # Toy-GAN seeds with --jobs 2: two worker processes, each one stack of contiguous seeds (not one
-    # process per seed, which would lose the stack's shared per-op work).
-    assert seeds_cli(tmp_path, "--seeds", "0-3", "--jobs", "2", "--run.name=two") == 0
-    out = capfd.readouterr().out  # the workers' own stdout
-    share = max(1, (os.cpu_count() or 1) // 2)  # each worker's threads
-    for seeds in ("0,1", "2,3"):
+    out = capfd.readouterr().out  # the workers' own stdout: each stack's line
+    share = max(1, (os.cpu_count() or 1) // 2)  # 2 jobs on this machine's cores, at least 1 thread each
+    for seeds in ("0", "2,3"):
         assert f"== seeds {seeds} as one stack, {share} thread" in out
-    recorded = json.loads((tmp_path / "two" / "seeds.json").read_text())
-    assert [(r["seed"], r["status"], r["stack_members"]) for r in recorded["runs"]] == \
-        [(s, "completed", 2) for s in range(4)]
+    # A member of a worker's stack gives the numbers of the same seed run in this process with as many
+    # threads: a BLAS may split its sums differently over another number of threads (docs/design.md,
+    # "Randomness").
     import torch
 
     threads = torch.get_num_threads()
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))  # a worker's share, as below
+    torch.set_num_threads(share)
     try:
         one = train(tmp_path / "one", *SHORT, "--seed=3")
     finally:
         torch.set_num_threads(threads)
-    assert rows(tmp_path / "two" / "two-s3") == rows(one)
+    assert rows(tmp_path / "par" / "par-s3") == rows(one)
 
 
 @pytest.mark.parametrize("args,fragment", [
