@@ -50,8 +50,10 @@ class LeCam(Stabilizer):
     reads_outputs = True  # D(x) and D(G(z)) of ERM's loss, where it ran (else one forward of its own)
 
     def d_term(self, D, real: Tensor, fake: Tensor, rand, outputs=None) -> Tensor:
-        n = real.shape[1]
-        d_real, d_fake = outputs or D(torch.cat([real, fake], 1)).split([n, fake.shape[1]], dim=1)
+        if outputs is None:  # one forward over [x, G(z)]
+            d_real, d_fake = D(torch.cat([real, fake], 1)).split([real.shape[1], fake.shape[1]], dim=1)
+        else:
+            d_real, d_fake = outputs
         d_real, d_fake = d_real.flatten(1), d_fake.flatten(1)  # (S, n)
         with torch.no_grad():  # α ← decay·α + (1 − decay)·E[D(·)], in place
             # the anchors stay float32 when D's outputs are not (autocast's float16, a float64 D)
