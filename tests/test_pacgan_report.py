@@ -103,7 +103,7 @@ MIXUP = ROOT / "docs" / "data" / "pacgan_mixup_cpu"
 
 
 @pytest.mark.skipif(not MIXUP.is_dir(), reason="the study's run data is not in this checkout")
-@pytest.mark.parametrize("name, rows", [("pacgan_mixup", "gan,pacgan4,mixup_paper,mixup_demo"),
+@pytest.mark.parametrize("name, rows", [("pacgan_mixup", "gan,pacgan4,mixup_paper,mixup_demo,r1"),
                                         ("pacgan_mixup_partial", "gan,pacgan4,mixup_paper,mixup_demo,"
                                                                  "mixup_pacgan2,r1")])
 def test_the_mixup_tables_in_the_docs_are_the_committed_runs_tables(report, tmp_path, capsys, name, rows):
