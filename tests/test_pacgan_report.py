@@ -102,14 +102,16 @@ def test_two_sweeps_read_as_one_give_the_same_rows_and_each_baselines_difference
 MIXUP = ROOT / "docs" / "data" / "pacgan_mixup_cpu"
 
 
+ROWS = "gan,pacgan4,mixup_paper,mixup_demo,mixup_pacgan2,r1"
+
+
 @pytest.mark.skipif(not MIXUP.is_dir(), reason="the study's run data is not in this checkout")
-@pytest.mark.parametrize("name, rows", [("pacgan_mixup", "gan,pacgan4,mixup_paper,mixup_demo,r1"),
-                                        ("pacgan_mixup_partial", "gan,pacgan4,mixup_paper,mixup_demo,"
-                                                                 "mixup_pacgan2,r1")])
-def test_the_mixup_tables_in_the_docs_are_the_committed_runs_tables(report, tmp_path, capsys, name, rows):
+@pytest.mark.parametrize("name, step", [("pacgan_mixup", 0), ("pacgan_mixup_partial", 20000)])
+def test_the_mixup_tables_in_the_docs_are_the_committed_runs_tables(report, tmp_path, capsys, name, step):
     # docs/<name>_table.md is what the script writes from the committed runs, at their common step
+    # (40,000) and at 20,000
     args = [str(MIXUP), str(DATA), "--name", name, "--baseline", "gan,pacgan4,mixup_paper",
-            "--rows", rows, "--out", str(tmp_path)]
+            "--rows", ROWS, "--step", str(step), "--out", str(tmp_path)]
     assert report.main(args) == 0
     capsys.readouterr()
     want = (ROOT / "docs" / f"{name}_table.md").read_text()
