@@ -185,11 +185,7 @@ def balance_groups(groups: list[list[Job]], workers: int, say: Callable[[str], N
     one line when it splits one."""
     from mixgan.experiments.stacks import balance
 
-    flat, idx, k = [job for g in groups for job in g], [], 0
-    for g in groups:
-        idx.append(list(range(k, k + len(g))))
-        k += len(g)
-    split = [[flat[i] for i in part] for part in balance(idx, workers)]
+    split = balance(groups, workers)
     if len(split) > len(groups):
         head = len(groups) - len(groups) % workers
         sizes = " + ".join(str(len(g)) for g in split[head:])

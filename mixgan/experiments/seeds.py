@@ -191,8 +191,7 @@ def run_parallel(runs: list[SeedRun], jobs: int, stacked: bool = False) -> list[
     ctx = mp.get_context("spawn")  # no forked torch/OpenMP state
     queue = ctx.Queue()
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    units = [[runs[i] for i in part] for part in balance([list(range(len(runs)))], jobs)] if stacked \
-        else [[r] for r in runs]
+    units = balance([runs], jobs) if stacked else [[r] for r in runs]
     pending, active, by_seed = list(units), {}, {r.seed: r for r in runs}
     stop = {"requested": False}
 

@@ -18,7 +18,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mixgan.errors import ConfigError, first_line
 
@@ -28,6 +28,7 @@ USAGE = """usage: python -m mixgan.experiments.stacks SPEC.json (a stack spec, w
 Train the members of one stack in one process, or resume interrupted toy-GAN runs that stand at one
 step as one stack (each member from its own checkpoint; the keys a resume may change, as with
 python -m mixgan.train --resume)."""
+T = TypeVar("T")  # a stack's runs: indices, jobs
 MAX_MEMBERS = 256  # members per stack: more are split into several stacks (memory, and one bad member)
 
 
@@ -51,7 +52,7 @@ def pack(cfgs: list[Any], max_members: int = MAX_MEMBERS) -> list[list[int]]:
     return [idx[k:k + max_members] for idx in groups.values() for k in range(0, len(idx), max_members)]
 
 
-def balance(groups: list[list[int]], workers: int) -> list[list[int]]:
+def balance(groups: list[list[T]], workers: int) -> list[list[T]]:
     """`groups` (stacks, in the order they start) with the last round's stacks split, where they have the
     members, so that the round fills all `workers`: a sweep's last row then trains as two stacks of 5 on
     two cores, not one of 10 beside an idle core. Parts are contiguous (seeds 0-4 and 5-9) and near-equal;
