@@ -28,11 +28,13 @@ SETTINGS = {
 }
 
 
-def job_seconds(n: int, env: dict[str, str], iterations: int) -> float:
-    """Wall seconds for n main jobs started at once (each a fresh `python -m mixgan.train` process)."""
+def job_seconds(n: int, env: dict[str, str], iterations: int, extra: tuple[str, ...] = ()) -> float:
+    """Wall seconds for n main jobs started at once (each a fresh `python -m mixgan.train` process, with
+    `extra` arguments)."""
     base = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
     args = ["-m", "mixgan.train", "--mixup", f"--train.iterations={iterations}", "--metrics.every=50",
-            "--metrics.image_every=0", "--run.progress=false", "--run.checkpoint_every=0", "--device=cpu"]
+            "--metrics.image_every=0", "--run.progress=false", "--run.checkpoint_every=0", "--device=cpu",
+            *extra]
     with tempfile.TemporaryDirectory() as runs:
         start = time.perf_counter()
         procs = [subprocess.Popen([sys.executable, *args, f"--run.dir={runs}"], env={**base, **env},
@@ -44,20 +46,6 @@ def job_seconds(n: int, env: dict[str, str], iterations: int) -> float:
         return time.perf_counter() - start
 
 
-def seeds_seconds(seeds: int, jobs: int, iterations: int) -> float:
-    """Wall seconds for `python -m mixgan.train --mixup --seeds 0-(seeds-1) --jobs jobs`."""
-    base = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    args = ["-m", "mixgan.train", "--mixup", f"--seeds=0-{seeds - 1}", f"--jobs={jobs}",
-            f"--train.iterations={iterations}", "--metrics.every=50", "--metrics.image_every=0",
-            "--run.progress=false", "--run.checkpoint_every=0", "--device=cpu"]
-    with tempfile.TemporaryDirectory() as runs:
-        start = time.perf_counter()
-        done = subprocess.run([sys.executable, *args, f"--run.dir={runs}"], env=base, capture_output=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"train --seeds failed: {done.stderr.decode()[-500:]}")
-        return time.perf_counter() - start
-
-
 def compare_stacks(seeds: int, iterations: int, repeats: int) -> int:
     cores = os.cpu_count() or 1
     ways = {f"one stack of {seeds}, {cores} threads": 1, f"{cores} stacks in parallel, 1 thread each": cores}
@@ -65,7 +53,7 @@ def compare_stacks(seeds: int, iterations: int, repeats: int) -> int:
     print(f"load average at start: {os.getloadavg()}", flush=True)
     for r in range(repeats):
         for name, jobs in ways.items():
-            times[name].append(seeds_seconds(seeds, jobs, iterations))
+            times[name].append(job_seconds(1, {}, iterations, (f"--seeds=0-{seeds - 1}", f"--jobs={jobs}")))
             print(f"  repeat {r}: {name}: {times[name][-1]:.1f} s", flush=True)
     ref = statistics.median(times[next(iter(ways))])
     rows = ["| how | wall (s) | / one stack |", "|---|---|---|"]
